@@ -1,0 +1,74 @@
+// The shim's configuration: environment in, a frozen Config out.
+//
+// Pure: the environment and the kernel's sysctl values reach the parser through the
+// Sources callbacks, so unit tests and the fuzzer drive it without touching the process.
+// The result is trivially copyable and holds no pointers into the environment, so it can
+// be published once and read by every thread without locks.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "text.hpp"
+
+namespace kashim {
+
+enum class Mode : std::uint8_t { kForce, kFallback };
+// kError is zero so that a zero-filled Config (what a slot holds before parsing) has the
+// default level, and the shim's state can live in .bss. Higher is more verbose.
+enum class LogLevel : std::int8_t { kOff = -1, kError = 0, kInfo = 1, kDebug = 2 };
+
+// Kernel limits (include/net/tcp.h: MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT).
+inline constexpr int kMaxKeepIdleSeconds = 32767;
+inline constexpr int kMaxKeepIntvlSeconds = 32767;
+inline constexpr int kMaxKeepCnt = 127;
+inline constexpr std::int64_t kMaxUserTimeoutMs = 2147483647;  // the option is an int
+
+inline constexpr std::size_t kMaxLogPath = 4096;  // PATH_MAX, with its terminating NUL
+
+// One socket option the shim manages. When `set` is false the program's and the kernel's
+// value stand; `source` names the variable it came from, for messages.
+struct ManagedOption {
+  bool set = false;
+  int value = 0;
+  const char* source = nullptr;
+};
+
+struct Config {
+  // False when disabled on purpose or after invalid input: every hook then only forwards.
+  bool active = false;
+  bool disabled = false;          // KASHIM_DISABLE=1, or libkeepalive's KEEPALIVE=off
+  bool check = false;             // KASHIM_CHECK=1: report the parsed configuration on stderr
+  ManagedOption idle_s;           // TCP_KEEPIDLE
+  ManagedOption intvl_s;          // TCP_KEEPINTVL
+  ManagedOption cnt;              // TCP_KEEPCNT
+  ManagedOption user_timeout_ms;  // TCP_USER_TIMEOUT
+  bool user_timeout_auto = false;
+  Mode mode = Mode::kForce;
+  LogLevel log_level = LogLevel::kError;
+  char log_file[kMaxLogPath] = {};  // empty: stderr
+  FixedText<400> error;             // the one error line, without the "kashim: " prefix
+};
+
+// Where the parser reads from. `getenv` returns nullptr for an unset variable.
+// `sysctl` reads an integer from /proc/sys/net/ipv4/<name>; false when it cannot.
+struct Sources {
+  const char* (*getenv)(const char* name, void* context);
+  bool (*sysctl)(const char* name, std::int64_t* value, void* context);
+  void* context;
+};
+
+void parse_config(const Sources& sources, Config* config);
+
+// Durations: a whole number with an optional unit ms, s, m or h (none means seconds).
+// Returns false for anything else, including overflow. Exposed for the unit tests.
+bool parse_duration_ms(std::string_view text, std::int64_t* milliseconds);
+
+// The report `kashim --check` prints: status, then every setting and where it came from.
+// `kernel` is read for the values the configuration leaves to the kernel.
+using Report = FixedText<2048>;
+void describe_config(const Config& config, const Sources& kernel, Report* report);
+
+std::string_view log_level_name(LogLevel level);
+
+}  // namespace kashim

@@ -1,0 +1,134 @@
+// The entry points libkashim.so exports, and the table of the real functions behind them.
+//
+// Each hook calls the real function and hands the result to runtime.cpp; nothing else
+// lives here. The version script (kashim.map) exports these five names and nothing more.
+#include <dlfcn.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "real.hpp"
+#include "runtime.hpp"
+
+// glibc declares socket() and setsockopt() __THROW, which is noexcept in C++; a definition
+// must say the same. musl's headers do not.
+#ifdef __GLIBC__
+#define KASHIM_NOTHROW noexcept
+#else
+#define KASHIM_NOTHROW
+#endif
+
+namespace {
+
+// Last resort when dlsym finds no next definition, or finds ours again (a broken load
+// order): the system call itself, which can never lead back into the shim.
+int syscall_socket(int domain, int type, int protocol) KASHIM_NOTHROW {
+  return static_cast<int>(syscall(SYS_socket, domain, type, protocol));
+}
+int syscall_connect(int fd, const sockaddr* address, socklen_t length) {
+  return static_cast<int>(syscall(SYS_connect, fd, address, length));
+}
+int syscall_accept(int fd, sockaddr* address, socklen_t* length) {
+  return static_cast<int>(syscall(SYS_accept4, fd, address, length, 0));
+}
+int syscall_accept4(int fd, sockaddr* address, socklen_t* length, int flags) {
+  return static_cast<int>(syscall(SYS_accept4, fd, address, length, flags));
+}
+int syscall_setsockopt(int fd, int level, int optname, const void* optval,
+                       socklen_t optlen) KASHIM_NOTHROW {
+  return static_cast<int>(syscall(SYS_setsockopt, fd, level, optname, optval, optlen));
+}
+
+// Set while this thread is inside dlsym: if dlsym comes back into a hook (an interposed
+// malloc that opens a socket, say), that call goes straight to the system call.
+thread_local bool t_resolving __attribute__((tls_model("initial-exec"))) = false;
+
+// One real function, resolved on first use: a hook can run before the shim's constructor,
+// from another library's constructor. The pointer is atomic only so that two threads
+// resolving at once is not a data race; both store the same value.
+template <typename Function>
+class RealFunction {
+ public:
+  constexpr RealFunction(const char* name, Function hook, Function system_call)
+      : name_(name), hook_(hook), system_call_(system_call) {}
+
+  Function get() {
+    Function resolved = resolved_.load(std::memory_order_relaxed);
+    return resolved != nullptr ? resolved : resolve();
+  }
+
+ private:
+  Function resolve() {
+    if (t_resolving) return system_call_;
+    t_resolving = true;
+    void* next = dlsym(RTLD_NEXT, name_);
+    t_resolving = false;
+    Function resolved = system_call_;
+    if (next != nullptr && next != reinterpret_cast<void*>(hook_)) {
+      resolved = reinterpret_cast<Function>(next);
+    }
+    resolved_.store(resolved, std::memory_order_relaxed);
+    return resolved;
+  }
+
+  const char* name_;
+  Function hook_;
+  Function system_call_;
+  std::atomic<Function> resolved_{nullptr};
+};
+
+RealFunction<decltype(&::socket)> g_socket{"socket", &::socket, syscall_socket};
+RealFunction<decltype(&::connect)> g_connect{"connect", &::connect, syscall_connect};
+RealFunction<decltype(&::accept)> g_accept{"accept", &::accept, syscall_accept};
+RealFunction<decltype(&::accept4)> g_accept4{"accept4", &::accept4, syscall_accept4};
+RealFunction<decltype(&::setsockopt)> g_setsockopt{"setsockopt", &::setsockopt, syscall_setsockopt};
+
+// Resolving here as well as lazily means that a hook reached later from a signal handler
+// finds everything ready and never calls dlsym, which takes the loader's lock.
+__attribute__((constructor)) void start_kashim() {
+  g_socket.get();
+  g_connect.get();
+  g_accept.get();
+  g_accept4.get();
+  g_setsockopt.get();
+  kashim::runtime();
+}
+
+}  // namespace
+
+int kashim::real::setsockopt(int fd, int level, int optname, const void* optval, socklen_t optlen) {
+  return g_setsockopt.get()(fd, level, optname, optval, optlen);
+}
+
+#define KASHIM_HOOK extern "C" __attribute__((visibility("default")))
+
+KASHIM_HOOK int socket(int domain, int type, int protocol) KASHIM_NOTHROW {
+  int fd = g_socket.get()(domain, type, protocol);
+  if (fd >= 0) kashim::on_socket_created(fd, domain, type, protocol);
+  return fd;
+}
+
+KASHIM_HOOK int connect(int fd, const sockaddr* address, socklen_t length) {
+  int result = g_connect.get()(fd, address, length);
+  kashim::on_connect_returned(fd, address, length, result);
+  return result;
+}
+
+KASHIM_HOOK int accept(int fd, sockaddr* address, socklen_t* length) {
+  int accepted = g_accept.get()(fd, address, length);
+  if (accepted >= 0) kashim::on_accepted(fd, accepted);
+  return accepted;
+}
+
+KASHIM_HOOK int accept4(int fd, sockaddr* address, socklen_t* length, int flags) {
+  int accepted = g_accept4.get()(fd, address, length, flags);
+  if (accepted >= 0) kashim::on_accepted(fd, accepted);
+  return accepted;
+}
+
+KASHIM_HOOK int setsockopt(int fd, int level, int optname, const void* optval,
+                           socklen_t optlen) KASHIM_NOTHROW {
+  return kashim::setsockopt_for_program(fd, level, optname, optval, optlen);
+}

@@ -1,0 +1,195 @@
+#include "apply.hpp"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <vector>
+
+#include "fake_sources.hpp"
+
+namespace kashim {
+namespace {
+
+using testing::FakeSources;
+
+TEST(IsTcpSocket, TcpOverIpv4AndIpv6WithAnyCreationFlags) {
+  for (int domain : {AF_INET, AF_INET6}) {
+    for (int flags : {0, int{SOCK_NONBLOCK}, int{SOCK_CLOEXEC}, SOCK_NONBLOCK | SOCK_CLOEXEC}) {
+      for (int protocol : {0, int{IPPROTO_TCP}}) {
+        EXPECT_TRUE(is_tcp_socket(domain, SOCK_STREAM | flags, protocol))
+            << domain << " " << flags << " " << protocol;
+      }
+    }
+  }
+}
+
+TEST(IsTcpSocket, EverythingElseIsLeftAlone) {
+  // The libkeepalive bug: `type & SOCK_STREAM` is also true for SOCK_RAW (3) and
+  // SOCK_SEQPACKET (5).
+  EXPECT_FALSE(is_tcp_socket(AF_INET, SOCK_RAW, IPPROTO_TCP));
+  EXPECT_FALSE(is_tcp_socket(AF_INET, SOCK_SEQPACKET, 0));
+  EXPECT_FALSE(is_tcp_socket(AF_INET, SOCK_DGRAM, 0));
+  EXPECT_FALSE(is_tcp_socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, IPPROTO_UDP));
+  EXPECT_FALSE(is_tcp_socket(AF_UNIX, SOCK_STREAM, 0));
+  EXPECT_FALSE(is_tcp_socket(AF_NETLINK, SOCK_RAW, 0));
+  EXPECT_FALSE(is_tcp_socket(AF_PACKET, SOCK_STREAM, 0));
+  EXPECT_FALSE(is_tcp_socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP));
+  EXPECT_FALSE(is_tcp_socket(AF_INET, SOCK_STREAM, 262 /* IPPROTO_MPTCP */));
+  EXPECT_FALSE(is_tcp_socket(AF_INET, SOCK_STREAM | 0x40 /* an unknown flag bit */, 0));
+}
+
+struct Call {
+  int fd, level, optname, value;
+  bool operator==(const Call&) const = default;
+};
+
+std::vector<Call> g_calls;
+int g_fail_with = 0;  // errno for every recorded call, 0 for success
+
+int recording_setsockopt(int fd, int level, int optname, const void* optval, socklen_t optlen) {
+  EXPECT_EQ(optlen, sizeof(int));
+  g_calls.push_back({fd, level, optname, *static_cast<const int*>(optval)});
+  if (g_fail_with == 0) return 0;
+  errno = g_fail_with;
+  return -1;
+}
+
+class ApplyKeepalive : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    g_calls.clear();
+    g_fail_with = 0;
+  }
+  FakeSources fake;
+};
+
+TEST_F(ApplyKeepalive, OnlySoKeepaliveWhenNothingElseIsConfigured) {
+  Config config = fake.parse();
+  EXPECT_EQ(apply_keepalive(7, config, recording_setsockopt), 0);
+  EXPECT_EQ(g_calls, (std::vector<Call>{{7, SOL_SOCKET, SO_KEEPALIVE, 1}}));
+}
+
+TEST_F(ApplyKeepalive, EachConfiguredOptionWithItsOwnValue) {
+  // libkeepalive once stored TCP_KEEPCNT in the idle field: every option is checked apart.
+  fake.environment = {{"KASHIM_IDLE", "11"},
+                      {"KASHIM_INTVL", "22"},
+                      {"KASHIM_CNT", "33"},
+                      {"KASHIM_USER_TIMEOUT", "44ms"}};
+  Config config = fake.parse();
+  EXPECT_EQ(apply_keepalive(3, config, recording_setsockopt), 0);
+  EXPECT_EQ(g_calls, (std::vector<Call>{{3, SOL_SOCKET, SO_KEEPALIVE, 1},
+                                        {3, IPPROTO_TCP, TCP_KEEPIDLE, 11},
+                                        {3, IPPROTO_TCP, TCP_KEEPINTVL, 22},
+                                        {3, IPPROTO_TCP, TCP_KEEPCNT, 33},
+                                        {3, IPPROTO_TCP, TCP_USER_TIMEOUT, 44}}));
+}
+
+TEST_F(ApplyKeepalive, UserTimeoutZeroIsApplied) {
+  fake.environment = {{"KASHIM_USER_TIMEOUT", "0"}};
+  Config config = fake.parse();
+  apply_keepalive(3, config, recording_setsockopt);
+  EXPECT_EQ(g_calls.back(), (Call{3, IPPROTO_TCP, TCP_USER_TIMEOUT, 0}));
+}
+
+TEST_F(ApplyKeepalive, FailuresAreReportedButDoNotStopTheRestNorTouchErrno) {
+  fake.environment = {{"KASHIM_IDLE", "11"}, {"KASHIM_CNT", "3"}};
+  Config config = fake.parse();
+  g_fail_with = EPERM;
+  errno = 1234;
+  EXPECT_EQ(apply_keepalive(3, config, recording_setsockopt), EPERM);
+  EXPECT_EQ(errno, 1234);
+  EXPECT_EQ(g_calls.size(), 3u);
+}
+
+TEST(ForcedValue, ReplacesConfiguredOptionsInForceMode) {
+  FakeSources fake;
+  fake.environment = {{"KASHIM_IDLE", "30"},
+                      {"KASHIM_INTVL", "5"},
+                      {"KASHIM_CNT", "3"},
+                      {"KASHIM_USER_TIMEOUT", "20s"}};
+  Config config = fake.parse();
+  int libuv_interval = 1;  // what Node's libuv hard-codes
+  Replacement replacement =
+      forced_value(config, IPPROTO_TCP, TCP_KEEPINTVL, &libuv_interval, sizeof libuv_interval);
+  EXPECT_TRUE(replacement.replace);
+  EXPECT_EQ(replacement.value, 5);
+  EXPECT_EQ(replacement.requested, 1);
+  int ten = 10;
+  EXPECT_EQ(forced_value(config, IPPROTO_TCP, TCP_KEEPCNT, &ten, sizeof ten).value, 3);
+  EXPECT_EQ(forced_value(config, IPPROTO_TCP, TCP_KEEPIDLE, &ten, sizeof ten).value, 30);
+  EXPECT_EQ(forced_value(config, IPPROTO_TCP, TCP_USER_TIMEOUT, &ten, sizeof ten).value, 20000);
+}
+
+TEST(ForcedValue, LeavesEverythingElseToTheProgram) {
+  FakeSources fake;
+  fake.environment = {{"KASHIM_IDLE", "30"}};
+  Config config = fake.parse();
+  int value = 10;
+  // Not configured: the program's value stands.
+  EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPINTVL, &value, sizeof value).replace);
+  // Other options and levels.
+  EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_NODELAY, &value, sizeof value).replace);
+  EXPECT_FALSE(forced_value(config, SOL_SOCKET, TCP_KEEPIDLE, &value, sizeof value).replace);
+  // Fallback mode and an inactive shim.
+  fake.environment["KASHIM_MODE"] = "fallback";
+  EXPECT_FALSE(forced_value(fake.parse(), IPPROTO_TCP, TCP_KEEPIDLE, &value, sizeof value).replace);
+  Config inactive{};
+  EXPECT_FALSE(forced_value(inactive, IPPROTO_TCP, TCP_KEEPIDLE, &value, sizeof value).replace);
+}
+
+TEST(ForcedValue, CallsTheKernelWouldRefuseGoThroughUntouched) {
+  FakeSources fake;
+  fake.environment = {{"KASHIM_IDLE", "30"},
+                      {"KASHIM_INTVL", "5"},
+                      {"KASHIM_CNT", "3"},
+                      {"KASHIM_USER_TIMEOUT", "20s"}};
+  Config config = fake.parse();
+  for (int bad : {0, -1, 32768, INT_MIN}) {
+    EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPIDLE, &bad, sizeof bad).replace) << bad;
+    EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPINTVL, &bad, sizeof bad).replace) << bad;
+  }
+  for (int bad : {0, 128}) {
+    EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPCNT, &bad, sizeof bad).replace) << bad;
+  }
+  int negative = -5;
+  EXPECT_FALSE(
+      forced_value(config, IPPROTO_TCP, TCP_USER_TIMEOUT, &negative, sizeof negative).replace);
+  int zero = 0;
+  EXPECT_TRUE(forced_value(config, IPPROTO_TCP, TCP_USER_TIMEOUT, &zero, sizeof zero).replace);
+  int good = 10;
+  EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPIDLE, nullptr, sizeof good).replace);
+  EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPIDLE, &good, 2).replace);
+}
+
+TEST(ForcedValue, ReadsUnalignedAndLongerValues) {
+  FakeSources fake;
+  fake.environment = {{"KASHIM_CNT", "3"}};
+  Config config = fake.parse();
+  alignas(8) unsigned char buffer[16] = {};
+  int requested = 9;
+  std::memcpy(buffer + 1, &requested, sizeof requested);
+  Replacement replacement = forced_value(config, IPPROTO_TCP, TCP_KEEPCNT, buffer + 1, 12);
+  EXPECT_TRUE(replacement.replace);
+  EXPECT_EQ(replacement.requested, 9);
+}
+
+TEST(KeepaliveSwitchOff, OnlyAValidOffInForceMode) {
+  FakeSources fake;
+  Config config = fake.parse();
+  int off = 0, on = 1;
+  EXPECT_TRUE(is_keepalive_switch_off(config, SOL_SOCKET, SO_KEEPALIVE, &off, sizeof off));
+  EXPECT_FALSE(is_keepalive_switch_off(config, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on));
+  EXPECT_FALSE(is_keepalive_switch_off(config, SOL_SOCKET, SO_REUSEADDR, &off, sizeof off));
+  EXPECT_FALSE(is_keepalive_switch_off(config, SOL_SOCKET, SO_KEEPALIVE, nullptr, sizeof off));
+  EXPECT_FALSE(is_keepalive_switch_off(config, SOL_SOCKET, SO_KEEPALIVE, &off, 1));
+  fake.environment = {{"KASHIM_MODE", "fallback"}};
+  EXPECT_FALSE(is_keepalive_switch_off(fake.parse(), SOL_SOCKET, SO_KEEPALIVE, &off, sizeof off));
+}
+
+}  // namespace
+}  // namespace kashim
