@@ -1,0 +1,142 @@
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+namespace kashim::testing {
+namespace {
+
+constexpr auto kRunLimit = std::chrono::seconds(60);
+
+std::string temporary_file() {
+  char name[] = "/tmp/kashim-probe-XXXXXX";
+  int fd = mkstemp(name);
+  if (fd < 0) throw std::runtime_error("mkstemp failed");
+  close(fd);
+  return name;
+}
+
+}  // namespace
+
+ProcessRun run_command(const std::vector<std::string>& argv, const Environment& environment) {
+  std::vector<std::string> entries = {
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  for (const auto& [name, value] : environment) entries.push_back(name + "=" + value);
+  std::vector<char*> env_pointers, arg_pointers;
+  for (auto& entry : entries) env_pointers.push_back(entry.data());
+  env_pointers.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  for (auto& arg : args) arg_pointers.push_back(arg.data());
+  arg_pointers.push_back(nullptr);
+
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe2 failed");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  pid_t pid = 0;
+  int spawned = posix_spawnp(&pid, args[0].c_str(), &actions, nullptr, arg_pointers.data(),
+                             env_pointers.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (spawned != 0) throw std::runtime_error("cannot run " + args[0] + ": " + strerror(spawned));
+
+  ProcessRun run;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&run.out, &run.err};
+  int open_pipes = 2;
+  auto deadline = std::chrono::steady_clock::now() + kRunLimit;
+  while (open_pipes > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      kill(pid, SIGKILL);
+      run.err += "\n[harness: killed after " + std::to_string(kRunLimit.count()) + " s]";
+      break;
+    }
+    if (poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buffer[4096];
+      ssize_t got = read(fds[i].fd, buffer, sizeof buffer);
+      if (got > 0) {
+        sinks[i]->append(buffer, static_cast<std::size_t>(got));
+      } else {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_pipes;
+      }
+    }
+  }
+  for (auto& entry : fds) {
+    if (entry.fd >= 0) close(entry.fd);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return run;
+}
+
+ProcessRun run_probe(const std::vector<std::string>& scenario, Environment environment,
+                     bool preload) {
+  std::string results = temporary_file();
+  if (preload) environment.emplace_back("LD_PRELOAD", KASHIM_LIBRARY_PATH);
+  std::vector<std::string> argv = {KASHIM_PROBE_PATH, results};
+  argv.insert(argv.end(), scenario.begin(), scenario.end());
+  ProcessRun run = run_command(argv, environment);
+  std::ifstream in(results);
+  for (std::string line; std::getline(in, line);) {
+    auto equals = line.find('=');
+    if (equals != std::string::npos) run.values[line.substr(0, equals)] = line.substr(equals + 1);
+  }
+  unlink(results.c_str());
+  return run;
+}
+
+bool ipv6_available() {
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  address.sin6_addr = in6addr_loopback;
+  bool usable = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  close(fd);
+  return usable;
+}
+
+bool in_ci() {
+  const char* ci = getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+}  // namespace kashim::testing

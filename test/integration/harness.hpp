@@ -1,0 +1,45 @@
+// Runs programs as separate processes, with exactly the environment a test gives them,
+// and collects what they wrote.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kashim::testing {
+
+using Environment = std::vector<std::pair<std::string, std::string>>;
+
+struct ProcessRun {
+  int exit_code = -1;                         // or 128 + signal
+  std::string out;                            // stdout
+  std::string err;                            // stderr
+  std::map<std::string, std::string> values;  // the probe's key=value results
+  std::string value(const std::string& key) const {
+    auto found = values.find(key);
+    return found == values.end() ? "<missing " + key + ">" : found->second;
+  }
+};
+
+// The environment starts from PATH alone: nothing from the test runner leaks in.
+ProcessRun run_command(const std::vector<std::string>& argv, const Environment& environment);
+
+// kashim_probe SCENARIO ARGS, with libkashim.so preloaded unless `preload` is false.
+ProcessRun run_probe(const std::vector<std::string>& scenario, Environment environment,
+                     bool preload = true);
+
+// The loopback IPv6 address is usable here; when not, a test skips, or fails under CI=true.
+bool ipv6_available();
+#define KASHIM_REQUIRE_IPV6()                                                     \
+  do {                                                                            \
+    if (!::kashim::testing::ipv6_available()) {                                   \
+      if (::kashim::testing::in_ci()) FAIL() << "IPv6 loopback (::1) is missing"; \
+      GTEST_SKIP() << "IPv6 loopback (::1) is missing";                           \
+    }                                                                             \
+  } while (0)
+bool in_ci();
+
+std::vector<std::string> lines_of(const std::string& text);
+
+}  // namespace kashim::testing

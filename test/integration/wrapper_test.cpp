@@ -1,0 +1,95 @@
+// scripts/kashim, the wrapper, run as a user would run it.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "harness.hpp"
+
+namespace kashim::testing {
+namespace {
+
+ProcessRun wrapper(std::vector<std::string> args, const Environment& environment = {}) {
+  args.insert(args.begin(), KASHIM_WRAPPER_PATH);
+  return run_command(args, environment);
+}
+
+TEST(Wrapper, CheckPrintsTheLibrarysReportAndSucceedsWhenValid) {
+  ProcessRun run = wrapper({"--check", "--idle", "30", "--intvl=5", "--cnt", "3"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.err, "");
+  EXPECT_TRUE(run.out.starts_with("kashim " KASHIM_VERSION ": configuration valid, shim active\n"))
+      << run.out;
+  EXPECT_NE(run.out.find("TCP_KEEPIDLE      30s  from KASHIM_IDLE"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("TCP_KEEPINTVL     5s  from KASHIM_INTVL"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("TCP_KEEPCNT       3  from KASHIM_CNT"), std::string::npos) << run.out;
+}
+
+TEST(Wrapper, CheckFailsWithTheLibrarysErrorWhenInvalid) {
+  ProcessRun run = wrapper({"--check", "--cnt", "500"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.out.find("error: KASHIM_CNT=500 is out of range 1..127"), std::string::npos)
+      << run.out;
+}
+
+TEST(Wrapper, CheckReadsTheEnvironmentToo) {
+  ProcessRun run = wrapper({"--check"}, {{"KASHIM_USER_TIMEOUT", "1.5s"}});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.out.find("KASHIM_USER_TIMEOUT=1.5s is not a duration"), std::string::npos);
+}
+
+TEST(Wrapper, RunsTheCommandWithTheSettings) {
+  ProcessRun run = wrapper({"--idle", "33", "--intvl", "3", "--cnt", "2", "--user-timeout", "auto",
+                            "--", KASHIM_PROBE_PATH, "/dev/stderr", "socket", "v4", "stream"});
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.out, "");
+  for (const char* expected :
+       {"keepalive=1\n", "idle=33\n", "intvl=3\n", "cnt=2\n", "user_timeout=39000\n"}) {
+    EXPECT_NE(run.err.find(expected), std::string::npos) << expected << " in\n" << run.err;
+  }
+}
+
+TEST(Wrapper, KeepsWhatWasAlreadyInLdPreload) {
+  // The early library stays loaded (its constructor sets KASHIM_EARLY_FD) and its socket,
+  // made through our hook, is tuned.
+  ProcessRun run = wrapper({"--idle", "44", KASHIM_PROBE_PATH, "/dev/stderr", "early"},
+                           {{"LD_PRELOAD", KASHIM_EARLY_PATH}});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("idle=44\n"), std::string::npos) << run.err;
+}
+
+TEST(Wrapper, CommandExitStatusPassesThrough) {
+  EXPECT_EQ(wrapper({"--idle", "5", "--", "sh", "-c", "exit 7"}).exit_code, 7);
+}
+
+TEST(Wrapper, UsageErrors) {
+  ProcessRun unknown = wrapper({"--idel", "5", "true"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown option '--idel'"), std::string::npos);
+  EXPECT_EQ(wrapper({"--idle"}).exit_code, 2);
+  EXPECT_EQ(wrapper({"--idle", "5"}).exit_code, 2) << "no command";
+  ProcessRun missing = wrapper({"--", "no-such-command-kashim"});
+  EXPECT_EQ(missing.exit_code, 127);
+  EXPECT_EQ(missing.err, "kashim: no-such-command-kashim: command not found\n");
+}
+
+TEST(Wrapper, HelpAndVersion) {
+  ProcessRun help = wrapper({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_TRUE(help.out.starts_with("Usage: kashim [OPTIONS] [--] COMMAND [ARGS...]\n"));
+  for (const char* option : {"--idle", "--intvl", "--cnt", "--user-timeout", "--mode", "--log",
+                             "--log-file", "--check", "--version"}) {
+    EXPECT_NE(help.out.find(option), std::string::npos) << option;
+  }
+  ProcessRun version = wrapper({"--version"}, {{"KASHIM_DISABLE", "1"}});
+  EXPECT_EQ(version.exit_code, 0) << version.err;
+  EXPECT_EQ(version.out, "kashim " KASHIM_VERSION "\n");
+}
+
+TEST(Wrapper, RelativeLogFileBecomesAbsolute) {
+  ProcessRun run = wrapper({"--check", "--log-file", "k.log"});
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_NE(run.out.find("to /"), std::string::npos) << run.out;
+}
+
+}  // namespace
+}  // namespace kashim::testing
