@@ -1,6 +1,8 @@
 // scripts/kashim, the wrapper, run as a user would run it.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <string>
 
 #include "harness.hpp"
@@ -8,8 +10,11 @@
 namespace kashim::testing {
 namespace {
 
-ProcessRun wrapper(std::vector<std::string> args, const Environment& environment = {}) {
+// The wrapper from the source tree, pointed at this build's library (the build directory
+// need not be the build/ beside scripts/ that it would find by itself).
+ProcessRun wrapper(std::vector<std::string> args, Environment environment = {}) {
   args.insert(args.begin(), KASHIM_WRAPPER_PATH);
+  environment.emplace_back("KASHIM_LIBRARY", KASHIM_LIBRARY_PATH);
   return run_command(args, environment);
 }
 
@@ -89,6 +94,22 @@ TEST(Wrapper, RelativeLogFileBecomesAbsolute) {
   ProcessRun run = wrapper({"--check", "--log-file", "k.log"});
   EXPECT_EQ(run.exit_code, 0) << run.out;
   EXPECT_NE(run.out.find("to /"), std::string::npos) << run.out;
+}
+
+TEST(Wrapper, FindsTheLibraryAfterCmakeInstall) {
+  std::string prefix = "/tmp/kashim-install-" + std::to_string(getpid());
+  ProcessRun install =
+      run_command({"cmake", "--install", KASHIM_BUILD_DIR, "--prefix", prefix}, {});
+  ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
+  // No KASHIM_LIBRARY: the installed wrapper must find the installed library by itself.
+  ProcessRun run = run_command({prefix + "/bin/kashim", "--idle", "34", "--", KASHIM_PROBE_PATH,
+                                "/dev/stderr", "socket", "v6", "stream"},
+                               {});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("idle=34\n"), std::string::npos) << run.err;
+  ProcessRun check = run_command({prefix + "/bin/kashim", "--check"}, {});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  run_command({"rm", "-rf", prefix}, {});
 }
 
 }  // namespace
