@@ -5,6 +5,7 @@
 //
 //   kashim_probe OUT SCENARIO [ARGS...]
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -404,6 +405,20 @@ int scenario_early(const std::vector<std::string>&) {
   return 0;
 }
 
+// deepbind LIBRARY: a socket made inside a library loaded with RTLD_DEEPBIND, the way PHP
+// loads its extensions.
+int scenario_deepbind(const std::vector<std::string>& args) {
+  if (args.empty()) die("deepbind needs the library");
+  void* library = dlopen(args[0].c_str(), RTLD_NOW | RTLD_DEEPBIND);
+  if (library == nullptr) die(std::string("dlopen: ") + dlerror());
+  auto make_socket = reinterpret_cast<int (*)()>(dlsym(library, "deepbound_socket"));
+  if (make_socket == nullptr) die("dlsym deepbound_socket");
+  int fd = make_socket();
+  if (fd < 0) die("socket in the deep-bound library");
+  put_keepalive("", fd);
+  return 0;
+}
+
 // seccomp: setsockopt is refused with EPERM by a filter, as some sandboxes do. The
 // program's own calls must see exactly what they would see without the shim.
 int scenario_seccomp(const std::vector<std::string>&) {
@@ -443,11 +458,12 @@ int main(int argc, char** argv) {
     const char* name;
     int (*run)(const std::vector<std::string>&);
   };
-  const Entry scenarios[] = {{"socket", scenario_socket}, {"connect", scenario_connect},
-                             {"accept", scenario_accept}, {"override", scenario_override},
-                             {"errors", scenario_errors}, {"threads", scenario_threads},
-                             {"fork", scenario_fork},     {"signal", scenario_signal},
-                             {"early", scenario_early},   {"seccomp", scenario_seccomp}};
+  const Entry scenarios[] = {{"socket", scenario_socket},    {"connect", scenario_connect},
+                             {"accept", scenario_accept},    {"override", scenario_override},
+                             {"errors", scenario_errors},    {"threads", scenario_threads},
+                             {"fork", scenario_fork},        {"signal", scenario_signal},
+                             {"early", scenario_early},      {"seccomp", scenario_seccomp},
+                             {"deepbind", scenario_deepbind}};
   for (const Entry& entry : scenarios) {
     if (scenario == entry.name) {
       int status = entry.run(args);

@@ -38,6 +38,21 @@ TEST(Library, ExportsOnlyTheHooks) {
   EXPECT_EQ(names, (std::set<std::string>{"accept", "accept4", "connect", "setsockopt", "socket"}));
 }
 
+TEST(Library, AuditModuleExportsOnlyTheAuditInterface) {
+  ProcessRun run = run_command({"nm", "-D", "--defined-only", KASHIM_AUDIT_PATH}, {});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::set<std::string> names;
+  for (const std::string& line : lines_of(run.out)) {
+    std::istringstream fields(line);
+    std::string address, type, name;
+    fields >> address >> type >> name;
+    names.insert(name);
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"la_objopen", "la_symbind64", "la_version"}));
+  ProcessRun needed = run_command({"readelf", "-d", KASHIM_AUDIT_PATH}, {});
+  EXPECT_EQ(words_matching(needed.out, 4, "(NEEDED)"), (std::set<std::string>{"[libc.so.6]"}));
+}
+
 TEST(Library, NeedsNothingButLibc) {
   ProcessRun run = run_command({"readelf", "-d", KASHIM_LIBRARY_PATH}, {});
   ASSERT_EQ(run.exit_code, 0) << run.err;

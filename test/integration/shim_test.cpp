@@ -392,3 +392,44 @@ TEST(Logging, BadValueReportedInTheLogFile) {
 
 }  // namespace
 }  // namespace kashim::testing
+
+namespace kashim::testing {
+namespace {
+
+Environment with_audit(Environment environment) {
+  environment.emplace_back("LD_AUDIT", KASHIM_AUDIT_PATH);
+  return environment;
+}
+
+TEST(DeepBind, LdPreloadAloneCannotReachADeepBoundLibrary) {
+  // The limitation the audit module exists for; if this starts passing tuned, glibc changed.
+  ProcessRun run = run_probe({"deepbind", KASHIM_DEEPBOUND_PATH}, kTuned);
+  expect_clean(run);
+  expect_kernel_defaults(run);
+}
+
+TEST(DeepBind, TheAuditModuleSendsItsCallsToTheHooks) {
+  ProcessRun run = run_probe({"deepbind", KASHIM_DEEPBOUND_PATH}, with_audit(kTuned));
+  expect_clean(run);
+  expect_tuned(run);
+}
+
+TEST(DeepBind, TheAuditModuleChangesNothingElse) {
+  ProcessRun without = run_probe({"errors"}, kTuned, /*preload=*/false);
+  ProcessRun with = run_probe({"errors"}, with_audit(kTuned));
+  expect_clean(with);
+  EXPECT_EQ(with.values, without.values);
+  ProcessRun tuned = run_probe({"accept", "v4", "accept4"}, with_audit(kTuned));
+  expect_clean(tuned);
+  expect_tuned(tuned);
+}
+
+TEST(DeepBind, AuditModuleWithoutTheShimDoesNothing) {
+  ProcessRun run = run_probe({"deepbind", KASHIM_DEEPBOUND_PATH}, with_audit(kTuned),
+                             /*preload=*/false);
+  expect_clean(run);
+  expect_kernel_defaults(run);
+}
+
+}  // namespace
+}  // namespace kashim::testing

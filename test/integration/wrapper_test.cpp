@@ -62,6 +62,15 @@ TEST(Wrapper, KeepsWhatWasAlreadyInLdPreload) {
   EXPECT_NE(run.err.find("idle=44\n"), std::string::npos) << run.err;
 }
 
+TEST(Wrapper, ReachesLibrariesLoadedWithDeepBind) {
+  // Through libkashim-audit.so, which the wrapper adds to LD_AUDIT.
+  ProcessRun run = wrapper({"--idle", "45", KASHIM_PROBE_PATH, "/dev/stderr", "deepbind",
+                            KASHIM_DEEPBOUND_PATH});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("keepalive=1\n"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("idle=45\n"), std::string::npos) << run.err;
+}
+
 TEST(Wrapper, CommandExitStatusPassesThrough) {
   EXPECT_EQ(wrapper({"--idle", "5", "--", "sh", "-c", "exit 7"}).exit_code, 7);
 }
