@@ -9,6 +9,7 @@ capture, a plain AF_PACKET socket, stands in for it. It prints only what verify 
 
 Usage: capture.py PORT   (packets to or from PORT; "listening on lo" on stderr when ready)
 """
+import signal
 import socket
 import struct
 import sys
@@ -47,6 +48,7 @@ def describe(frame):
 
 
 def main():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = int(sys.argv[1])
     capture = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     capture.bind(("lo", 0))
