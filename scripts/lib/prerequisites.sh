@@ -2,7 +2,8 @@
 # installing the Debian packages that provide them when run as root.
 #
 #   require "PACKAGE" CHECK...     CHECK: a command name, or a path that must exist
-#   install_required               installs what is missing, or explains and exits 1
+#   install_required [--optional]  installs what is missing (as root), or explains and exits 1;
+#                                  with --optional a non-root caller is only told, and goes on
 
 _kashim_missing_packages=()
 
@@ -21,6 +22,8 @@ require() {
 }
 
 install_required() {
+  local optional=false
+  [[ ${1:-} == --optional ]] && optional=true
   ((${#_kashim_missing_packages[@]} > 0)) || return 0
   local packages
   packages=$(printf '%s\n' "${_kashim_missing_packages[@]}" | sort -u | tr '\n' ' ')
@@ -30,6 +33,8 @@ install_required() {
       echo "kashim: could not install ${packages}" >&2
       exit 1
     fi
+  elif $optional; then
+    echo "kashim: not installed: ${packages}(the tests that need them will be skipped)" >&2
   else
     echo "kashim: missing packages: ${packages}(install them, or run this script as root on Debian/Ubuntu)" >&2
     exit 1
