@@ -4,7 +4,12 @@
 // setsockopt calls, through a function pointer so that unit tests can count and fail them.
 #pragma once
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+
+#include <climits>
+#include <cstring>
 
 #include "config.hpp"
 
@@ -28,16 +33,59 @@ struct Replacement {
   int requested = 0;  // what the program asked for
 };
 
+// The TCP options the shim manages, with the kernel's own bounds: outside them its
+// setsockopt fails with EINVAL, and so must the program's.
+struct ManagedTcpOption {
+  int optname;
+  ManagedOption Config::*option;
+  int min;
+  int max;
+};
+
+inline constexpr ManagedTcpOption kManagedTcpOptions[] = {
+    {TCP_KEEPIDLE, &Config::idle_s, 1, kMaxKeepIdleSeconds},
+    {TCP_KEEPINTVL, &Config::intvl_s, 1, kMaxKeepIntvlSeconds},
+    {TCP_KEEPCNT, &Config::cnt, 1, kMaxKeepCnt},
+    {TCP_USER_TIMEOUT, &Config::user_timeout_ms, 0, INT_MAX},
+};
+
+inline bool forcing(const Config& config) {
+  return config.active && config.mode == Mode::kForce;
+}
+
 // For a program's setsockopt call. Replaces only options the configuration manages, and
 // only when the program's call would succeed with its own value: an invalid value, a short
 // optlen or a NULL optval goes to the kernel untouched, so the program gets the kernel's
 // own error. SO_KEEPALIVE is handled by the caller, which must first know the socket is TCP.
-Replacement forced_value(const Config& config, int level, int optname, const void* optval,
-                         socklen_t optlen);
+// Inline: it runs on every setsockopt() of every program.
+inline Replacement forced_value(const Config& config, int level, int optname, const void* optval,
+                                socklen_t optlen) {
+  static_assert(TCP_USER_TIMEOUT < 32, "the managed option numbers fit the mask");
+  if (level != IPPROTO_TCP || optname < 0 || optname >= 32 ||
+      (config.forced_tcp_options & (1u << optname)) == 0) {
+    return {};
+  }
+  for (const ManagedTcpOption& managed : kManagedTcpOptions) {
+    if (managed.optname != optname) continue;
+    const ManagedOption& option = config.*managed.option;
+    if (optval == nullptr || optlen < sizeof(int)) return {};
+    int requested = 0;
+    std::memcpy(&requested, optval, sizeof requested);  // optval need not be aligned
+    if (requested < managed.min || requested > managed.max) return {};
+    return {true, option.value, requested};
+  }
+  return {};
+}
 
 // True for SOL_SOCKET/SO_KEEPALIVE switched off by a valid call in force mode: the shim
 // turns it back on if the socket is TCP, which only the kernel can tell for an existing fd.
-bool is_keepalive_switch_off(const Config& config, int level, int optname, const void* optval,
-                             socklen_t optlen);
+inline bool is_keepalive_switch_off(const Config& config, int level, int optname,
+                                    const void* optval, socklen_t optlen) {
+  if (level != SOL_SOCKET || optname != SO_KEEPALIVE || !forcing(config)) return false;
+  if (optval == nullptr || optlen < sizeof(int)) return false;  // the kernel's error stands
+  int requested = 0;
+  std::memcpy(&requested, optval, sizeof requested);
+  return requested == 0;
+}
 
 }  // namespace kashim

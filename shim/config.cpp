@@ -1,8 +1,11 @@
 #include "config.hpp"
 
+#include <netinet/tcp.h>
+
 #include <charconv>
 #include <climits>
 #include <cstring>
+#include <utility>
 
 #ifndef KASHIM_VERSION
 #error "KASHIM_VERSION comes from CMake's project version"
@@ -77,6 +80,14 @@ class Parser {
       return;
     }
     config_.active = true;
+    if (config_.mode == Mode::kForce) {
+      for (const auto& [option, optname] :
+           {std::pair{&config_.idle_s, TCP_KEEPIDLE}, std::pair{&config_.intvl_s, TCP_KEEPINTVL},
+            std::pair{&config_.cnt, TCP_KEEPCNT},
+            std::pair{&config_.user_timeout_ms, TCP_USER_TIMEOUT}}) {
+        if (option->set) config_.forced_tcp_options |= 1u << optname;
+      }
+    }
   }
 
  private:

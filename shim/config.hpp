@@ -46,6 +46,9 @@ struct Config {
   bool user_timeout_auto = false;
   Mode mode = Mode::kForce;
   LogLevel log_level = LogLevel::kError;
+  // Derived once parsing is done, for the hot path: bit n is set when force mode replaces
+  // the program's setsockopt(IPPROTO_TCP, n); zero when inactive or in fallback mode.
+  std::uint32_t forced_tcp_options = 0;
   char log_file[kMaxLogPath] = {};  // empty: stderr
   FixedText<400> error;             // the one error line, without the "kashim: " prefix
 };

@@ -55,7 +55,6 @@ constexpr Sources kProcessSources = {process_getenv, process_sysctl, nullptr};
 constexpr int kSlots = 4;
 Runtime g_slots[kSlots];
 std::atomic<int> g_slots_taken{0};
-std::atomic<const Runtime*> g_published{nullptr};
 const Runtime kInert{};  // Config's defaults: inactive
 
 void announce(const Runtime& runtime) {
@@ -74,12 +73,16 @@ void announce(const Runtime& runtime) {
   }
 }
 
-const Runtime& initialize() {
+}  // namespace
+
+std::atomic<const Runtime*> detail::g_published{nullptr};
+
+const Runtime& detail::initialize() {
   int slot = g_slots_taken.fetch_add(1, std::memory_order_relaxed);
   if (slot >= kSlots) {
     // More simultaneous first calls than slots: wait briefly for a winner, else forward.
     for (int attempt = 0; attempt < 1000; ++attempt) {
-      if (const Runtime* published = g_published.load(std::memory_order_acquire)) {
+      if (const Runtime* published = detail::g_published.load(std::memory_order_acquire)) {
         return *published;
       }
       sched_yield();
@@ -91,14 +94,16 @@ const Runtime& initialize() {
   parse_config(kProcessSources, &fresh.config);
   fresh.stderr_at_start = identify_stderr();
   const Runtime* expected = nullptr;
-  if (g_published.compare_exchange_strong(expected, &fresh, std::memory_order_acq_rel,
-                                          std::memory_order_acquire)) {
+  if (detail::g_published.compare_exchange_strong(expected, &fresh, std::memory_order_acq_rel,
+                                                  std::memory_order_acquire)) {
     announce(fresh);
     expected = &fresh;
   }
   errno = saved_errno;
   return *expected;
 }
+
+namespace {
 
 // --- Log lines ------------------------------------------------------------------------
 
@@ -195,11 +200,6 @@ void report_apply_failure(const Runtime& runtime, int fd, int error) {
 
 }  // namespace
 
-const Runtime& runtime() {
-  const Runtime* published = g_published.load(std::memory_order_acquire);
-  return published != nullptr ? *published : initialize();
-}
-
 void on_socket_created(int fd, int domain, int type, int protocol) {
   const Runtime& runtime = kashim::runtime();
   if (!runtime.config.active || !is_tcp_socket(domain, type, protocol)) return;
@@ -249,24 +249,21 @@ void on_accepted(int listener, int fd) {
   errno = saved_errno;
 }
 
-int setsockopt_for_program(int fd, int level, int optname, const void* optval, socklen_t optlen) {
-  const Runtime& runtime = kashim::runtime();
-  Replacement replacement = forced_value(runtime.config, level, optname, optval, optlen);
-  if (!replacement.replace &&
-      is_keepalive_switch_off(runtime.config, level, optname, optval, optlen)) {
-    const int saved_errno = errno;
-    if (fd_is_tcp(fd)) replacement = {true, 1, 0};
-    errno = saved_errno;
-  }
-  if (!replacement.replace) return real::setsockopt(fd, level, optname, optval, optlen);
-  if (logging(runtime, LogLevel::kDebug)) {
-    Line line;
-    line.add("fd ").add(fd).add(": the program's option ").add(optname).add(" = ");
-    line.add(replacement.requested).add(" replaced by ").add(replacement.value);
-    line.add(" (KASHIM_MODE=force)");
-    log_line(runtime, line);
-  }
-  return real::setsockopt(fd, level, optname, &replacement.value, sizeof replacement.value);
+Replacement detail::keepalive_back_on(int fd) {
+  const int saved_errno = errno;
+  Replacement replacement;
+  if (fd_is_tcp(fd)) replacement = {true, 1, 0};
+  errno = saved_errno;
+  return replacement;
+}
+
+void detail::log_replacement(const Runtime& runtime, int fd, int optname, int requested,
+                             int value) {
+  Line line;
+  line.add("fd ").add(fd).add(": the program's option ").add(optname).add(" = ");
+  line.add(requested).add(" replaced by ").add(value);
+  line.add(" (KASHIM_MODE=force)");
+  log_line(runtime, line);
 }
 
 }  // namespace kashim

@@ -64,8 +64,8 @@ TEST(Wrapper, KeepsWhatWasAlreadyInLdPreload) {
 
 TEST(Wrapper, ReachesLibrariesLoadedWithDeepBind) {
   // Through libkashim-audit.so, which the wrapper adds to LD_AUDIT.
-  ProcessRun run = wrapper({"--idle", "45", KASHIM_PROBE_PATH, "/dev/stderr", "deepbind",
-                            KASHIM_DEEPBOUND_PATH});
+  ProcessRun run = wrapper(
+      {"--idle", "45", KASHIM_PROBE_PATH, "/dev/stderr", "deepbind", KASHIM_DEEPBOUND_PATH});
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.err.find("keepalive=1\n"), std::string::npos) << run.err;
   EXPECT_NE(run.err.find("idle=45\n"), std::string::npos) << run.err;
