@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -405,6 +406,55 @@ int scenario_early(const std::vector<std::string>&) {
   return 0;
 }
 
+// phases K: the calls whose system-call cost the tests count, each phase between two marker
+// calls that strace shows as close(-100N) and close(-200N).
+int scenario_phases(const std::vector<std::string>& args) {
+  int count = args.empty() ? 10 : atoi(args[0].c_str());
+  auto phase = [](int number, const std::function<void()>& body) {
+    close(-1000 - number);
+    body();
+    close(-2000 - number);
+  };
+  phase(1, [&] {  // tuned TCP sockets, both families
+    for (int i = 0; i < count; ++i) {
+      close(socket(AF_INET, SOCK_STREAM, 0));
+      close(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    }
+  });
+  phase(2, [&] {  // sockets that are not TCP
+    for (int i = 0; i < count; ++i) {
+      close(socket(AF_INET, SOCK_DGRAM, 0));
+      close(socket(AF_UNIX, SOCK_STREAM, 0));
+    }
+  });
+  int server = listener(AF_INET);  // tuned, outside the phases
+  std::vector<int> clients;
+  for (int i = 0; i < count; ++i) clients.push_back(raw_client(AF_INET, port_of(server)));
+  phase(3, [&] {  // connections accepted on a listener made under the shim
+    for (int i = 0; i < count; ++i)
+      close(i % 2 ? accept(server, nullptr, nullptr)
+                  : accept4(server, nullptr, nullptr, SOCK_CLOEXEC));
+  });
+  int fd = static_cast<int>(syscall(SYS_socket, AF_INET, SOCK_STREAM, 0));
+  phase(4, [&] {  // the program's own keep-alive settings, replaced in force mode
+    for (int i = 0; i < count; ++i) {
+      set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, 1);
+      set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, 1000);
+      set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+    }
+  });
+  phase(5, [&] {  // connect() on a tuned socket
+    for (int i = 0; i < count; ++i) {
+      int client = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_storage address = loopback(AF_INET, port_of(server));
+      connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(sockaddr_in));
+      close(client);
+    }
+  });
+  put("done", 1);
+  return 0;
+}
+
 // deepbind LIBRARY: a socket made inside a library loaded with RTLD_DEEPBIND, the way PHP
 // loads its extensions.
 int scenario_deepbind(const std::vector<std::string>& args) {
@@ -458,12 +508,12 @@ int main(int argc, char** argv) {
     const char* name;
     int (*run)(const std::vector<std::string>&);
   };
-  const Entry scenarios[] = {{"socket", scenario_socket},    {"connect", scenario_connect},
-                             {"accept", scenario_accept},    {"override", scenario_override},
-                             {"errors", scenario_errors},    {"threads", scenario_threads},
-                             {"fork", scenario_fork},        {"signal", scenario_signal},
-                             {"early", scenario_early},      {"seccomp", scenario_seccomp},
-                             {"deepbind", scenario_deepbind}};
+  const Entry scenarios[] = {{"socket", scenario_socket},     {"connect", scenario_connect},
+                             {"accept", scenario_accept},     {"override", scenario_override},
+                             {"errors", scenario_errors},     {"threads", scenario_threads},
+                             {"fork", scenario_fork},         {"signal", scenario_signal},
+                             {"early", scenario_early},       {"seccomp", scenario_seccomp},
+                             {"deepbind", scenario_deepbind}, {"phases", scenario_phases}};
   for (const Entry& entry : scenarios) {
     if (scenario == entry.name) {
       int status = entry.run(args);

@@ -1,0 +1,107 @@
+// What the shim costs, in system calls: counted with strace, phase by phase, with and
+// without the shim, for the same program doing the same work. Counts, not timings: they are
+// exact on any machine, loaded or not.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <regex>
+#include <string>
+
+#include "harness.hpp"
+
+namespace kashim::testing {
+namespace {
+
+using Counts = std::map<std::string, int>;  // system call name -> how many
+
+constexpr int kRepeats = 10;  // each phase does its work this many times
+
+bool strace_available() {
+  return run_command({"strace", "-V"}, {}).exit_code == 0;
+}
+
+// The probe's "phases" scenario under strace; for each phase, the system calls made between
+// its markers close(-100N) and close(-200N).
+std::map<int, Counts> count_phases(const Environment& environment, bool preload) {
+  std::string trace =
+      "/tmp/kashim-strace-" + std::to_string(getpid()) + "-" + std::to_string(preload) + ".txt";
+  // LD_PRELOAD for the traced program only (strace -E), not for strace itself.
+  std::vector<std::string> command = {"strace", "-qq", "-o", trace};
+  if (preload)
+    command.insert(command.end(), {"-E", std::string("LD_PRELOAD=") + KASHIM_LIBRARY_PATH});
+  command.insert(command.end(),
+                 {KASHIM_PROBE_PATH, "/dev/null", "phases", std::to_string(kRepeats)});
+  ProcessRun run = run_command(command, environment);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  std::map<int, Counts> phases;
+  std::ifstream in(trace);
+  std::regex marker(R"(^close\(-([12])00(\d)\))");
+  std::regex call(R"(^([a-z0-9_]+)\()");
+  int current = 0;
+  for (std::string line; std::getline(in, line);) {
+    std::smatch match;
+    if (std::regex_search(line, match, marker)) {
+      current = match[1] == "1" ? std::stoi(match[2]) : 0;
+    } else if (current != 0 && std::regex_search(line, match, call)) {
+      ++phases[current][match[1]];
+    }
+  }
+  unlink(trace.c_str());
+  return phases;
+}
+
+class SystemCalls : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!strace_available()) {
+      if (in_ci()) FAIL() << "strace is missing";
+      GTEST_SKIP() << "strace is missing";
+    }
+  }
+};
+
+// Three options configured: each tuned socket costs SO_KEEPALIVE + 3 setsockopt calls.
+const Environment kThreeOptions = {
+    {"KASHIM_IDLE", "30"}, {"KASHIM_INTVL", "5"}, {"KASHIM_CNT", "3"}};
+
+TEST_F(SystemCalls, ExactlyOnePlusTheConfiguredOptionsPerTunedSocketAndNothingElse) {
+  std::map<int, Counts> without = count_phases(kThreeOptions, false);
+  std::map<int, Counts> with = count_phases(kThreeOptions, true);
+  ASSERT_EQ(without.size(), 5u) << "every phase was seen";
+
+  // Phase 1: 2 x kRepeats TCP sockets, each 1 + 3 setsockopt calls more; nothing else.
+  Counts expected = without[1];
+  expected["setsockopt"] += 2 * kRepeats * (1 + 3);
+  EXPECT_EQ(with[1], expected);
+  // Phase 2: UDP and AF_UNIX sockets: not one system call more.
+  EXPECT_EQ(with[2], without[2]);
+  // Phase 3: accepted on a listener made under the shim: the kernel copies its options.
+  EXPECT_EQ(with[3], without[3]);
+  // Phase 4: the program's own setsockopt calls, replaced in force mode: none added.
+  EXPECT_EQ(with[4], without[4]);
+  EXPECT_EQ(with[4]["setsockopt"], 3 * kRepeats);
+  // Phase 5: connect() costs nothing beyond the socket's own tuning.
+  expected = without[5];
+  expected["setsockopt"] += kRepeats * (1 + 3);
+  EXPECT_EQ(with[5], expected);
+}
+
+TEST_F(SystemCalls, OnlySoKeepaliveWhenNothingElseIsConfigured) {
+  std::map<int, Counts> without = count_phases({}, false);
+  std::map<int, Counts> with = count_phases({}, true);
+  Counts expected = without[1];
+  expected["setsockopt"] += 2 * kRepeats;
+  EXPECT_EQ(with[1], expected);
+  EXPECT_EQ(with[2], without[2]);
+}
+
+TEST_F(SystemCalls, AnInertShimCostsNothing) {
+  std::map<int, Counts> without = count_phases({{"KASHIM_CNT", "500"}}, false);
+  std::map<int, Counts> with = count_phases({{"KASHIM_CNT", "500"}}, true);
+  EXPECT_EQ(with, without);
+}
+
+}  // namespace
+}  // namespace kashim::testing
