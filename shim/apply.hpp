@@ -28,9 +28,12 @@ int apply_keepalive(int fd, const Config& config, SetsockoptFn set);
 
 // Force mode: the value the shim passes to the kernel instead of the program's own.
 struct Replacement {
-  bool replace = false;
-  int value = 0;      // what the kernel is given
+  // What the kernel reads instead of the program's optval: the value inside the frozen,
+  // published Config, never written again, so no copy is needed and a signal handler
+  // replacing another option at the same time cannot disturb it.
+  const int* value = nullptr;
   int requested = 0;  // what the program asked for
+  bool replace() const { return value != nullptr; }
 };
 
 // The TCP options the shim manages, with the kernel's own bounds: outside them its
@@ -72,7 +75,7 @@ inline Replacement forced_value(const Config& config, int level, int optname, co
     int requested = 0;
     std::memcpy(&requested, optval, sizeof requested);  // optval need not be aligned
     if (requested < managed.min || requested > managed.max) return {};
-    return {true, option.value, requested};
+    return {&option.value, requested};
   }
   return {};
 }

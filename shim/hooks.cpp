@@ -128,15 +128,12 @@ KASHIM_HOOK int accept4(int fd, sockaddr* address, socklen_t* length, int flags)
   return accepted;
 }
 
-// Out of line, so that the common case below is a plain tail call with no stack frame.
-__attribute__((noinline)) static int setsockopt_replaced(int fd, int level, int optname,
-                                                         int value) {
-  return g_setsockopt.get()(fd, level, optname, &value, sizeof value);
-}
-
 KASHIM_HOOK int setsockopt(int fd, int level, int optname, const void* optval,
                            socklen_t optlen) KASHIM_NOTHROW {
   kashim::Replacement replacement = kashim::replacement_for(fd, level, optname, optval, optlen);
-  if (replacement.replace) return setsockopt_replaced(fd, level, optname, replacement.value);
+  if (replacement.replace()) {
+    optval = replacement.value;
+    optlen = sizeof *replacement.value;
+  }
   return g_setsockopt.get()(fd, level, optname, optval, optlen);
 }

@@ -252,7 +252,8 @@ void on_accepted(int listener, int fd) {
 Replacement detail::keepalive_back_on(int fd) {
   const int saved_errno = errno;
   Replacement replacement;
-  if (fd_is_tcp(fd)) replacement = {true, 1, 0};
+  static constexpr int kOn = 1;
+  if (fd_is_tcp(fd)) replacement = {&kOn, 0};
   errno = saved_errno;
   return replacement;
 }

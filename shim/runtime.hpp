@@ -45,12 +45,12 @@ inline Replacement replacement_for(int fd, int level, int optname, const void* o
                                    socklen_t optlen) {
   const Runtime& runtime = kashim::runtime();
   Replacement replacement = forced_value(runtime.config, level, optname, optval, optlen);
-  if (!replacement.replace &&
+  if (!replacement.replace() &&
       is_keepalive_switch_off(runtime.config, level, optname, optval, optlen)) {
     replacement = detail::keepalive_back_on(fd);
   }
-  if (replacement.replace && runtime.config.log_level >= LogLevel::kDebug) {
-    detail::log_replacement(runtime, fd, optname, replacement.requested, replacement.value);
+  if (replacement.replace() && runtime.config.log_level >= LogLevel::kDebug) {
+    detail::log_replacement(runtime, fd, optname, replacement.requested, *replacement.value);
   }
   return replacement;
 }

@@ -116,13 +116,14 @@ TEST(ForcedValue, ReplacesConfiguredOptionsInForceMode) {
   int libuv_interval = 1;  // what Node's libuv hard-codes
   Replacement replacement =
       forced_value(config, IPPROTO_TCP, TCP_KEEPINTVL, &libuv_interval, sizeof libuv_interval);
-  EXPECT_TRUE(replacement.replace);
-  EXPECT_EQ(replacement.value, 5);
+  EXPECT_TRUE(replacement.replace());
+  EXPECT_EQ(*replacement.value, 5);
+  EXPECT_EQ(replacement.value, &config.intvl_s.value) << "the frozen configuration's own value";
   EXPECT_EQ(replacement.requested, 1);
   int ten = 10;
-  EXPECT_EQ(forced_value(config, IPPROTO_TCP, TCP_KEEPCNT, &ten, sizeof ten).value, 3);
-  EXPECT_EQ(forced_value(config, IPPROTO_TCP, TCP_KEEPIDLE, &ten, sizeof ten).value, 30);
-  EXPECT_EQ(forced_value(config, IPPROTO_TCP, TCP_USER_TIMEOUT, &ten, sizeof ten).value, 20000);
+  EXPECT_EQ(*forced_value(config, IPPROTO_TCP, TCP_KEEPCNT, &ten, sizeof ten).value, 3);
+  EXPECT_EQ(*forced_value(config, IPPROTO_TCP, TCP_KEEPIDLE, &ten, sizeof ten).value, 30);
+  EXPECT_EQ(*forced_value(config, IPPROTO_TCP, TCP_USER_TIMEOUT, &ten, sizeof ten).value, 20000);
 }
 
 TEST(ForcedValue, LeavesEverythingElseToTheProgram) {
@@ -131,15 +132,15 @@ TEST(ForcedValue, LeavesEverythingElseToTheProgram) {
   Config config = fake.parse();
   int value = 10;
   // Not configured: the program's value stands.
-  EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPINTVL, &value, sizeof value).replace);
+  EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPINTVL, &value, sizeof value).replace());
   // Other options and levels.
-  EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_NODELAY, &value, sizeof value).replace);
-  EXPECT_FALSE(forced_value(config, SOL_SOCKET, TCP_KEEPIDLE, &value, sizeof value).replace);
+  EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_NODELAY, &value, sizeof value).replace());
+  EXPECT_FALSE(forced_value(config, SOL_SOCKET, TCP_KEEPIDLE, &value, sizeof value).replace());
   // Fallback mode and an inactive shim.
   fake.environment["KASHIM_MODE"] = "fallback";
-  EXPECT_FALSE(forced_value(fake.parse(), IPPROTO_TCP, TCP_KEEPIDLE, &value, sizeof value).replace);
+  EXPECT_FALSE(forced_value(fake.parse(), IPPROTO_TCP, TCP_KEEPIDLE, &value, sizeof value).replace());
   Config inactive{};
-  EXPECT_FALSE(forced_value(inactive, IPPROTO_TCP, TCP_KEEPIDLE, &value, sizeof value).replace);
+  EXPECT_FALSE(forced_value(inactive, IPPROTO_TCP, TCP_KEEPIDLE, &value, sizeof value).replace());
 }
 
 TEST(ForcedValue, CallsTheKernelWouldRefuseGoThroughUntouched) {
@@ -150,20 +151,20 @@ TEST(ForcedValue, CallsTheKernelWouldRefuseGoThroughUntouched) {
                       {"KASHIM_USER_TIMEOUT", "20s"}};
   Config config = fake.parse();
   for (int bad : {0, -1, 32768, INT_MIN}) {
-    EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPIDLE, &bad, sizeof bad).replace) << bad;
-    EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPINTVL, &bad, sizeof bad).replace) << bad;
+    EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPIDLE, &bad, sizeof bad).replace()) << bad;
+    EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPINTVL, &bad, sizeof bad).replace()) << bad;
   }
   for (int bad : {0, 128}) {
-    EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPCNT, &bad, sizeof bad).replace) << bad;
+    EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPCNT, &bad, sizeof bad).replace()) << bad;
   }
   int negative = -5;
   EXPECT_FALSE(
-      forced_value(config, IPPROTO_TCP, TCP_USER_TIMEOUT, &negative, sizeof negative).replace);
+      forced_value(config, IPPROTO_TCP, TCP_USER_TIMEOUT, &negative, sizeof negative).replace());
   int zero = 0;
-  EXPECT_TRUE(forced_value(config, IPPROTO_TCP, TCP_USER_TIMEOUT, &zero, sizeof zero).replace);
+  EXPECT_TRUE(forced_value(config, IPPROTO_TCP, TCP_USER_TIMEOUT, &zero, sizeof zero).replace());
   int good = 10;
-  EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPIDLE, nullptr, sizeof good).replace);
-  EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPIDLE, &good, 2).replace);
+  EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPIDLE, nullptr, sizeof good).replace());
+  EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPIDLE, &good, 2).replace());
 }
 
 TEST(ForcedValue, ReadsUnalignedAndLongerValues) {
@@ -174,7 +175,7 @@ TEST(ForcedValue, ReadsUnalignedAndLongerValues) {
   int requested = 9;
   std::memcpy(buffer + 1, &requested, sizeof requested);
   Replacement replacement = forced_value(config, IPPROTO_TCP, TCP_KEEPCNT, buffer + 1, 12);
-  EXPECT_TRUE(replacement.replace);
+  EXPECT_TRUE(replacement.replace());
   EXPECT_EQ(replacement.requested, 9);
 }
 
