@@ -10,55 +10,47 @@
 namespace kashim::testing {
 namespace {
 
-std::set<std::string> words_matching(const std::string& text, int column,
-                                     const std::string& must_contain) {
-  std::set<std::string> found;
-  for (const std::string& line : lines_of(text)) {
-    if (line.find(must_contain) == std::string::npos) continue;
+// The dynamic symbols a library defines: nm prints "ADDRESS TYPE NAME" for each.
+std::set<std::string> exported_symbols(const std::string& library) {
+  ProcessRun run = run_command({"nm", "-D", "--defined-only", library}, {});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  std::set<std::string> names;
+  for (const std::string& line : lines_of(run.out)) {
     std::istringstream fields(line);
-    std::string field;
-    for (int i = 0; i <= column && fields >> field; ++i) {
-    }
-    found.insert(field);
+    std::string address, type, name;
+    fields >> address >> type >> name;
+    names.insert(name);
   }
-  return found;
+  return names;
+}
+
+// Its NEEDED entries: readelf prints "0x... (NEEDED)  Shared library: [libc.so.6]".
+std::set<std::string> needed_libraries(const std::string& library) {
+  ProcessRun run = run_command({"readelf", "-d", library}, {});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  std::set<std::string> needed;
+  for (const std::string& line : lines_of(run.out)) {
+    std::size_t open = line.find("(NEEDED)");
+    if (open == std::string::npos) continue;
+    std::size_t start = line.find('[', open), end = line.find(']', open);
+    needed.insert(line.substr(start + 1, end - start - 1));
+  }
+  return needed;
 }
 
 TEST(Library, ExportsOnlyTheHooks) {
-  ProcessRun run = run_command({"nm", "-D", "--defined-only", KASHIM_LIBRARY_PATH}, {});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  // nm prints "ADDRESS TYPE NAME"; every defined dynamic symbol is listed.
-  std::set<std::string> names;
-  for (const std::string& line : lines_of(run.out)) {
-    std::istringstream fields(line);
-    std::string address, type, name;
-    fields >> address >> type >> name;
-    names.insert(name);
-  }
-  EXPECT_EQ(names, (std::set<std::string>{"accept", "accept4", "connect", "setsockopt", "socket"}));
-}
-
-TEST(Library, AuditModuleExportsOnlyTheAuditInterface) {
-  ProcessRun run = run_command({"nm", "-D", "--defined-only", KASHIM_AUDIT_PATH}, {});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  std::set<std::string> names;
-  for (const std::string& line : lines_of(run.out)) {
-    std::istringstream fields(line);
-    std::string address, type, name;
-    fields >> address >> type >> name;
-    names.insert(name);
-  }
-  EXPECT_EQ(names, (std::set<std::string>{"la_objopen", "la_symbind64", "la_version"}));
-  ProcessRun needed = run_command({"readelf", "-d", KASHIM_AUDIT_PATH}, {});
-  EXPECT_EQ(words_matching(needed.out, 4, "(NEEDED)"), (std::set<std::string>{"[libc.so.6]"}));
+  EXPECT_EQ(exported_symbols(KASHIM_LIBRARY_PATH),
+            (std::set<std::string>{"accept", "accept4", "connect", "setsockopt", "socket"}));
 }
 
 TEST(Library, NeedsNothingButLibc) {
-  ProcessRun run = run_command({"readelf", "-d", KASHIM_LIBRARY_PATH}, {});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  // "0x... (NEEDED)  Shared library: [libc.so.6]"
-  std::set<std::string> needed = words_matching(run.out, 4, "(NEEDED)");
-  EXPECT_EQ(needed, (std::set<std::string>{"[libc.so.6]"})) << run.out;
+  EXPECT_EQ(needed_libraries(KASHIM_LIBRARY_PATH), (std::set<std::string>{"libc.so.6"}));
+}
+
+TEST(Library, AuditModuleExportsOnlyTheAuditInterfaceAndNeedsOnlyLibc) {
+  EXPECT_EQ(exported_symbols(KASHIM_AUDIT_PATH),
+            (std::set<std::string>{"la_objopen", "la_symbind64", "la_version"}));
+  EXPECT_EQ(needed_libraries(KASHIM_AUDIT_PATH), (std::set<std::string>{"libc.so.6"}));
 }
 
 TEST(Library, LoadsIntoACProgramWithoutTheCxxRuntime) {
