@@ -4,8 +4,6 @@
 #include <netinet/tcp.h>
 
 #include <cerrno>
-#include <climits>
-#include <cstring>
 
 namespace kashim {
 

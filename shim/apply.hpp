@@ -8,7 +8,6 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <climits>
 #include <cstring>
 
 #include "config.hpp"
@@ -34,22 +33,6 @@ struct Replacement {
   const int* value = nullptr;
   int requested = 0;  // what the program asked for
   bool replace() const { return value != nullptr; }
-};
-
-// The TCP options the shim manages, with the kernel's own bounds: outside them its
-// setsockopt fails with EINVAL, and so must the program's.
-struct ManagedTcpOption {
-  int optname;
-  ManagedOption Config::*option;
-  int min;
-  int max;
-};
-
-inline constexpr ManagedTcpOption kManagedTcpOptions[] = {
-    {TCP_KEEPIDLE, &Config::idle_s, 1, kMaxKeepIdleSeconds},
-    {TCP_KEEPINTVL, &Config::intvl_s, 1, kMaxKeepIntvlSeconds},
-    {TCP_KEEPCNT, &Config::cnt, 1, kMaxKeepCnt},
-    {TCP_USER_TIMEOUT, &Config::user_timeout_ms, 0, INT_MAX},
 };
 
 inline bool forcing(const Config& config) {

@@ -81,11 +81,8 @@ class Parser {
     }
     config_.active = true;
     if (config_.mode == Mode::kForce) {
-      for (const auto& [option, optname] :
-           {std::pair{&config_.idle_s, TCP_KEEPIDLE}, std::pair{&config_.intvl_s, TCP_KEEPINTVL},
-            std::pair{&config_.cnt, TCP_KEEPCNT},
-            std::pair{&config_.user_timeout_ms, TCP_USER_TIMEOUT}}) {
-        if (option->set) config_.forced_tcp_options |= 1u << optname;
+      for (const ManagedTcpOption& managed : kManagedTcpOptions) {
+        if ((config_.*managed.option).set) config_.forced_tcp_options |= 1u << managed.optname;
       }
     }
   }

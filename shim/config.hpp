@@ -6,6 +6,9 @@
 // be published once and read by every thread without locks.
 #pragma once
 
+#include <netinet/tcp.h>
+
+#include <climits>
 #include <cstdint>
 #include <string_view>
 
@@ -51,6 +54,22 @@ struct Config {
   std::uint32_t forced_tcp_options = 0;
   char log_file[kMaxLogPath] = {};  // empty: stderr
   FixedText<400> error;             // the one error line, without the "kashim: " prefix
+};
+
+// The TCP options the shim manages, with the kernel's own bounds: outside them its
+// setsockopt fails with EINVAL, and so must the program's.
+struct ManagedTcpOption {
+  int optname;
+  ManagedOption Config::*option;
+  int min;
+  int max;
+};
+
+inline constexpr ManagedTcpOption kManagedTcpOptions[] = {
+    {TCP_KEEPIDLE, &Config::idle_s, 1, kMaxKeepIdleSeconds},
+    {TCP_KEEPINTVL, &Config::intvl_s, 1, kMaxKeepIntvlSeconds},
+    {TCP_KEEPCNT, &Config::cnt, 1, kMaxKeepCnt},
+    {TCP_USER_TIMEOUT, &Config::user_timeout_ms, 0, INT_MAX},
 };
 
 // Where the parser reads from. `getenv` returns nullptr for an unset variable.
