@@ -8,7 +8,9 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <cstring>
+#include <iterator>
 
 #include "config.hpp"
 
@@ -20,10 +22,30 @@ using SetsockoptFn = int (*)(int fd, int level, int optname, const void* optval,
 // protocol 0 (the default, TCP) or IPPROTO_TCP. Everything else is never touched.
 bool is_tcp_socket(int domain, int type, int protocol);
 
+// Should a connection be tuned? `side` is kOut for one the program opens, kIn for one it
+// accepts or inherits; `peer` is the remote end (may be null when the filter needs none).
+bool wants_connection(const Config& config, Direction side, const sockaddr* peer,
+                      socklen_t peer_length);
+
+// Bits naming the options the shim sets: SO_KEEPALIVE, then kManagedTcpOptions in order.
+// Used to remember which ones a program set itself (fallback mode with a filter).
+using OptionBits = std::uint8_t;
+inline constexpr OptionBits kKeepaliveBit = 1;
+constexpr OptionBits managed_option_bit(std::size_t index) {
+  return static_cast<OptionBits>(2u << index);
+}
+inline constexpr OptionBits kAllOptionBits =
+    static_cast<OptionBits>((2u << std::size(kManagedTcpOptions)) - 1);
+
+// The bit of the option a program's setsockopt() call sets, if the shim manages it and the
+// call is one the kernel accepts; 0 otherwise.
+OptionBits option_set_by(int level, int optname, const void* optval, socklen_t optlen);
+
 // Switches SO_KEEPALIVE on and sets every configured option: 1 + (number configured)
-// setsockopt calls. A call that fails (EPERM under seccomp, say) does not stop the others,
-// and errno is left as it was. Returns 0, or the errno of the first call that failed.
-int apply_keepalive(int fd, const Config& config, SetsockoptFn set);
+// setsockopt calls, less the options named in `skip`. A call that fails (EPERM under
+// seccomp, say) does not stop the others, and errno is left as it was. Returns 0, or the
+// errno of the first call that failed.
+int apply_keepalive(int fd, const Config& config, SetsockoptFn set, OptionBits skip = 0);
 
 // Force mode: the value the shim passes to the kernel instead of the program's own.
 struct Replacement {

@@ -4,7 +4,7 @@
 // sockets extension behind socket_create()) looks symbols up in its own dependencies
 // first: its socket() and connect() bind straight to libc, past every preloaded library.
 // The dynamic linker's audit interface (rtld-audit(7), LD_AUDIT) is told of every symbol
-// binding; this module turns a binding of one of the five hooked names to libkashim.so's
+// binding; this module turns a binding of one of the hooked names to libkashim.so's
 // hook, and leaves every other binding, and libkashim.so's own look-ups of the real
 // functions, exactly as the linker made them.
 //
@@ -19,7 +19,8 @@
 
 namespace {
 
-constexpr const char* kHooked[] = {"socket", "connect", "accept", "accept4", "setsockopt"};
+constexpr const char* kHooked[] = {"socket",     "connect", "accept", "accept4",
+                                   "setsockopt", "sendto",  "sendmsg"};
 constexpr std::string_view kShimName = "libkashim.so";
 
 struct link_map* g_shim = nullptr;  // libkashim.so in the program's namespace, once seen

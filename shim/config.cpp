@@ -76,10 +76,12 @@ class Parser {
                        &config_.idle_s) ||
         !parse_seconds(read_setting(sources_, "KASHIM_INTVL", "KEEPINTVL"), kMaxKeepIntvlSeconds,
                        &config_.intvl_s) ||
-        !parse_count() || !parse_user_timeout() || !parse_mode()) {
+        !parse_count() || !parse_user_timeout() || !parse_mode() || !parse_direction() ||
+        !parse_peers()) {
       return;
     }
     config_.active = true;
+    config_.selective = !config_.peers.empty() || config_.direction != Direction::kBoth;
     if (config_.mode == Mode::kForce) {
       for (const ManagedTcpOption& managed : kManagedTcpOptions) {
         if ((config_.*managed.option).set) config_.forced_tcp_options |= 1u << managed.optname;
@@ -234,6 +236,45 @@ class Parser {
     return true;
   }
 
+  bool parse_direction() {
+    Setting setting = read_setting(sources_, "KASHIM_DIRECTION");
+    if (!setting.present()) return true;
+    for (Direction direction : {Direction::kBoth, Direction::kOut, Direction::kIn}) {
+      if (equals_ignoring_case(setting.value, direction_name(direction))) {
+        config_.direction = direction;
+        return true;
+      }
+    }
+    return fail(setting, "is not a direction (accepted: out, in, both)");
+  }
+
+  // Comma-separated; blanks around a pattern and empty items ("a,,b", a trailing comma
+  // from "$A,$B") are ignored, as an empty variable is.
+  bool parse_peers() {
+    Setting setting = read_setting(sources_, "KASHIM_PEERS");
+    std::string_view rest = setting.value;
+    while (!rest.empty()) {
+      std::size_t comma = rest.find(',');
+      std::string_view item = trim(head(rest, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : tail(rest, comma + 1);
+      if (item.empty()) continue;
+      PeerFilter& peers = config_.peers;
+      if (peers.count == kMaxPeerPatterns) {
+        return fail(setting, "has more than 32 patterns (accepted: at most 32)");
+      }
+      if (std::string_view problem = parse_peer_pattern(item, &peers.patterns[peers.count]);
+          !problem.empty()) {
+        config_.error.clear();
+        config_.error.add(setting.name).add(" pattern \"").add_quoted_value(item).add("\" ");
+        config_.error.add(problem).add(" (").add(kPeerPatternForms).add(")").add(kNotApplied);
+        config_.active = false;
+        return false;
+      }
+      ++peers.count;
+    }
+    return true;
+  }
+
   const Sources& sources_;
   Config& config_;
 };
@@ -283,6 +324,18 @@ void parse_config(const Sources& sources, Config* config) {
   Parser(sources, config).run();
 }
 
+std::string_view direction_name(Direction direction) {
+  switch (direction) {
+    case Direction::kBoth:
+      return "both";
+    case Direction::kOut:
+      return "out";
+    case Direction::kIn:
+      return "in";
+  }
+  return "?";
+}
+
 std::string_view log_level_name(LogLevel level) {
   switch (level) {
     case LogLevel::kOff:
@@ -318,6 +371,26 @@ void describe_config(const Config& config, const Sources& kernel, Report* report
   report->add("  mode              ");
   report->add(config.mode == Mode::kForce ? "force: the program's own settings are replaced\n"
                                           : "fallback: the program's own settings win\n");
+  report->add("  direction         ").add(direction_name(config.direction));
+  switch (config.direction) {
+    case Direction::kBoth:
+      report->add(": connections opened and accepted (or inherited)\n");
+      break;
+    case Direction::kOut:
+      report->add(": connections opened (connect, TCP Fast Open sendto/sendmsg)\n");
+      break;
+    case Direction::kIn:
+      report->add(": connections accepted or inherited\n");
+      break;
+  }
+  report->add("  peers             ");
+  if (config.peers.empty()) report->add("any");
+  for (int i = 0; i < config.peers.count; ++i) {
+    PatternText pattern;
+    describe_peer_pattern(config.peers.patterns[i], &pattern);
+    report->add(i == 0 ? "" : ", ").add(pattern.view());
+  }
+  report->add("\n");
   report->add("  log               ").add(log_level_name(config.log_level)).add(" to ");
   report->add(config.log_file[0] != '\0' ? config.log_file : "stderr").add("\n");
 }

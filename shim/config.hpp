@@ -12,11 +12,15 @@
 #include <cstdint>
 #include <string_view>
 
+#include "peers.hpp"
 #include "text.hpp"
 
 namespace kashim {
 
 enum class Mode : std::uint8_t { kForce, kFallback };
+// Which connections are tuned: those the program opens (connect, or sendto/sendmsg with
+// MSG_FASTOPEN), those it accepts or inherits, or both.
+enum class Direction : std::uint8_t { kBoth, kOut, kIn };
 // kError is zero so that a zero-filled Config (what a slot holds before parsing) has the
 // default level, and the shim's state can live in .bss. Higher is more verbose.
 enum class LogLevel : std::int8_t { kOff = -1, kError = 0, kInfo = 1, kDebug = 2 };
@@ -48,6 +52,11 @@ struct Config {
   ManagedOption user_timeout_ms;  // TCP_USER_TIMEOUT
   bool user_timeout_auto = false;
   Mode mode = Mode::kForce;
+  Direction direction = Direction::kBoth;  // KASHIM_DIRECTION
+  PeerFilter peers;                        // KASHIM_PEERS; empty: every peer
+  // True when a peer filter or a direction is set: every connection is then decided one by
+  // one at connect()/accept() instead of every TCP socket being tuned at socket().
+  bool selective = false;
   LogLevel log_level = LogLevel::kError;
   // Derived once parsing is done, for the hot path: bit n is set when force mode replaces
   // the program's setsockopt(IPPROTO_TCP, n); zero when inactive or in fallback mode.
@@ -88,9 +97,10 @@ bool parse_duration_ms(std::string_view text, std::int64_t* milliseconds);
 
 // The report `kashim --check` prints: status, then every setting and where it came from.
 // `kernel` is read for the values the configuration leaves to the kernel.
-using Report = FixedText<2048>;
+using Report = FixedText<4096>;  // room for 32 peer patterns
 void describe_config(const Config& config, const Sources& kernel, Report* report);
 
 std::string_view log_level_name(LogLevel level);
+std::string_view direction_name(Direction direction);
 
 }  // namespace kashim

@@ -1,7 +1,7 @@
 // The entry points libkashim.so exports, and the table of the real functions behind them.
 //
 // Each hook calls the real function and hands the result to runtime.cpp; nothing else
-// lives here. The version script (kashim.map) exports these five names and nothing more.
+// lives here. The version script (kashim.map) exports these seven names and nothing more.
 #include <dlfcn.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -39,6 +39,13 @@ int syscall_accept4(int fd, sockaddr* address, socklen_t* length, int flags) {
 int syscall_setsockopt(int fd, int level, int optname, const void* optval,
                        socklen_t optlen) KASHIM_NOTHROW {
   return static_cast<int>(syscall(SYS_setsockopt, fd, level, optname, optval, optlen));
+}
+ssize_t syscall_sendto(int fd, const void* buffer, size_t length, int flags,
+                       const sockaddr* address, socklen_t address_length) {
+  return syscall(SYS_sendto, fd, buffer, length, flags, address, address_length);
+}
+ssize_t syscall_sendmsg(int fd, const msghdr* message, int flags) {
+  return syscall(SYS_sendmsg, fd, message, flags);
 }
 
 // Set while this thread is inside dlsym: if dlsym comes back into a hook (an interposed
@@ -84,6 +91,8 @@ RealFunction<decltype(&::connect)> g_connect{"connect", &::connect, syscall_conn
 RealFunction<decltype(&::accept)> g_accept{"accept", &::accept, syscall_accept};
 RealFunction<decltype(&::accept4)> g_accept4{"accept4", &::accept4, syscall_accept4};
 RealFunction<decltype(&::setsockopt)> g_setsockopt{"setsockopt", &::setsockopt, syscall_setsockopt};
+RealFunction<decltype(&::sendto)> g_sendto{"sendto", &::sendto, syscall_sendto};
+RealFunction<decltype(&::sendmsg)> g_sendmsg{"sendmsg", &::sendmsg, syscall_sendmsg};
 
 // Resolving here as well as lazily means that a hook reached later from a signal handler
 // finds everything ready and never calls dlsym, which takes the loader's lock.
@@ -93,7 +102,9 @@ __attribute__((constructor)) void start_kashim() {
   g_accept.get();
   g_accept4.get();
   g_setsockopt.get();
-  kashim::runtime();
+  g_sendto.get();
+  g_sendmsg.get();
+  kashim::tune_inherited_sockets();
 }
 
 }  // namespace
@@ -111,6 +122,7 @@ KASHIM_HOOK int socket(int domain, int type, int protocol) KASHIM_NOTHROW {
 }
 
 KASHIM_HOOK int connect(int fd, const sockaddr* address, socklen_t length) {
+  kashim::before_connect(fd, address, length);
   int result = g_connect.get()(fd, address, length);
   kashim::on_connect_returned(fd, address, length, result);
   return result;
@@ -136,4 +148,22 @@ KASHIM_HOOK int setsockopt(int fd, int level, int optname, const void* optval,
     optlen = sizeof *replacement.value;
   }
   return g_setsockopt.get()(fd, level, optname, optval, optlen);
+}
+
+// TCP Fast Open connects inside the first send, without connect(). Every other send only
+// pays for the flag test.
+KASHIM_HOOK ssize_t sendto(int fd, const void* buffer, size_t length, int flags,
+                           const sockaddr* address, socklen_t address_length) {
+  if ((flags & MSG_FASTOPEN) != 0) [[unlikely]] {
+    kashim::before_connect(fd, address, address_length);
+  }
+  return g_sendto.get()(fd, buffer, length, flags, address, address_length);
+}
+
+KASHIM_HOOK ssize_t sendmsg(int fd, const msghdr* message, int flags) {
+  if ((flags & MSG_FASTOPEN) != 0 && message != nullptr) [[unlikely]] {
+    kashim::before_connect(fd, static_cast<const sockaddr*>(message->msg_name),
+                           message->msg_namelen);
+  }
+  return g_sendmsg.get()(fd, message, flags);
 }

@@ -5,8 +5,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -166,11 +168,33 @@ int read_int_option(int fd, int level, int optname) {
   return getsockopt(fd, level, optname, &value, &length) == 0 ? value : -1;
 }
 
-// Only the kernel knows what an existing descriptor is.
+// Only the kernel knows what an existing descriptor is. A stream socket of protocol TCP
+// is TCP over IPv4 or IPv6; a raw socket of protocol TCP is not a connection.
 bool fd_is_tcp(int fd) {
-  int domain = read_int_option(fd, SOL_SOCKET, SO_DOMAIN);
-  return (domain == AF_INET || domain == AF_INET6) &&
+  return read_int_option(fd, SOL_SOCKET, SO_TYPE) == SOCK_STREAM &&
          read_int_option(fd, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_TCP;
+}
+
+// --- Per-descriptor records (only with a filter) ----------------------------------------
+//
+// One byte per descriptor number: whether the shim tuned the connection behind it (force
+// mode then keeps the values) and which options the program set itself (fallback mode then
+// leaves those alone). Reset whenever socket() or accept() hands the number out. A number
+// obtained through dup() or SCM_RIGHTS carries no record of its own. .bss: only the pages
+// of numbers in use are ever touched.
+constexpr int kFdRecords = 1 << 20;  // the kernel's default limit, fs.nr_open
+constexpr OptionBits kTunedRecord = 0x80;
+static_assert((kAllOptionBits & kTunedRecord) == 0, "the option bits leave room");
+std::atomic<OptionBits> g_fd_records[kFdRecords];
+
+OptionBits record_of(int fd) {
+  return fd >= 0 && fd < kFdRecords ? g_fd_records[fd].load(std::memory_order_relaxed) : 0;
+}
+void reset_record(int fd) {
+  if (fd >= 0 && fd < kFdRecords) g_fd_records[fd].store(0, std::memory_order_relaxed);
+}
+void add_to_record(int fd, OptionBits bits) {
+  if (fd >= 0 && fd < kFdRecords) g_fd_records[fd].fetch_or(bits, std::memory_order_relaxed);
 }
 
 // The values the kernel holds for the socket now, read back rather than assumed: in
@@ -198,10 +222,166 @@ void report_apply_failure(const Runtime& runtime, int fd, int error) {
   log_line(runtime, line);
 }
 
+struct Peer {
+  sockaddr_storage address{};
+  socklen_t length = 0;  // 0: unknown
+  const sockaddr* get() const {
+    return length == 0 ? nullptr : reinterpret_cast<const sockaddr*>(&address);
+  }
+};
+
+Peer peer_of(int fd) {
+  Peer peer;
+  socklen_t length = sizeof peer.address;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer.address), &length) == 0) {
+    peer.length = length;
+  }
+  return peer;
+}
+
+// With a filter: tunes one connection if the configuration wants it, and says why at info.
+// `program_set` names the options the program set itself (its own on the socket, or those
+// on the listener an accepted connection inherits); fallback mode leaves them alone.
+void decide(const Runtime& runtime, int fd, Direction side, const Peer& peer,
+            OptionBits program_set, std::string_view event) {
+  const Config& config = runtime.config;
+  const bool wanted = wants_connection(config, side, peer.get(), peer.length);
+  if (!(wanted || logging(runtime, LogLevel::kInfo)) || !fd_is_tcp(fd)) return;
+  int error = 0;
+  if (wanted) {
+    error = apply_keepalive(fd, config, real::setsockopt, forcing(config) ? 0 : program_set);
+    if (error != 0) {
+      report_apply_failure(runtime, fd, error);
+    } else {
+      add_to_record(fd, kTunedRecord);
+    }
+  }
+  if (error != 0 || !logging(runtime, LogLevel::kInfo)) return;
+  Line line;
+  line.add("fd ").add(fd).add(" ").add(event).add(" ");
+  add_address(&line, peer.get(), peer.length);
+  if (!wanted) {
+    line.add(config.direction != Direction::kBoth && config.direction != side
+                 ? ": not tuned (KASHIM_DIRECTION="
+                 : ": not tuned (no KASHIM_PEERS pattern matches; KASHIM_DIRECTION=");
+    line.add(direction_name(config.direction)).add(")");
+  } else {
+    line.add(": tuned");
+    if (int index = config.peers.match(peer.get(), peer.length); index >= 0) {
+      PatternText pattern;
+      describe_peer_pattern(config.peers.patterns[index], &pattern);
+      line.add(" (KASHIM_PEERS ").add(pattern.view()).add(")");
+    }
+    line.add(", ");
+    add_kernel_values(&line, fd);
+  }
+  log_line(runtime, line);
+}
+
+// An inherited TCP socket. Without a filter it is tuned like one made under the shim; with
+// one, a listener is left to accept() and an unconnected socket to connect(), which decide
+// connection by connection, while a connection (inetd, systemd's Accept=yes) is decided here.
+void tune_inherited(const Runtime& runtime, int fd) {
+  const Config& config = runtime.config;
+  if (!fd_is_tcp(fd)) return;
+  // Fallback mode: a socket whose owner switched keep-alive on already has its settings.
+  if (!forcing(config) && read_int_option(fd, SOL_SOCKET, SO_KEEPALIVE) > 0) return;
+  if (config.selective) {
+    if (read_int_option(fd, SOL_SOCKET, SO_ACCEPTCONN) == 1) return;
+    if (Peer peer = peer_of(fd); peer.length != 0) {
+      decide(runtime, fd, Direction::kIn, peer, 0, "inherited, connected to");
+    }
+    return;
+  }
+  if (int error = apply_keepalive(fd, config, real::setsockopt); error != 0) {
+    report_apply_failure(runtime, fd, error);
+  } else if (logging(runtime, LogLevel::kInfo)) {
+    Line line;
+    line.add("fd ").add(fd).add(" inherited (");
+    line.add(read_int_option(fd, SOL_SOCKET, SO_ACCEPTCONN) == 1 ? "TCP listener" : "TCP socket");
+    line.add(") and tuned: ");
+    add_kernel_values(&line, fd);
+    log_line(runtime, line);
+  }
+}
+
+// Calls `visit` for every open descriptor: /proc/self/fd read with getdents64 (no malloc,
+// unlike opendir), or, without /proc, the first 64 numbers.
+template <typename Visit>
+void for_each_open_fd(Visit visit) {
+  int directory = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (directory < 0) {
+    for (int fd = 0; fd < 64; ++fd) visit(fd);
+    return;
+  }
+  alignas(8) char buffer[2048];
+  for (;;) {
+    long length = syscall(SYS_getdents64, directory, buffer, sizeof buffer);
+    if (length <= 0) break;
+    for (long offset = 0; offset < length;) {
+      // struct linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, char name[].
+      unsigned short record_length = 0;
+      std::memcpy(&record_length, buffer + offset + 16, sizeof record_length);
+      const char* name = buffer + offset + 19;
+      offset += record_length;
+      int fd = 0;
+      auto [end, error] = std::from_chars(name, name + std::strlen(name), fd);
+      if (error == std::errc() && *end == '\0' && fd != directory) visit(fd);
+    }
+  }
+  close(directory);
+}
+
 }  // namespace
+
+void tune_inherited_sockets() {
+  const Runtime& runtime = kashim::runtime();
+  if (!runtime.config.active || runtime.config.direction == Direction::kOut) return;
+  const int saved_errno = errno;
+  for_each_open_fd([&runtime](int fd) { tune_inherited(runtime, fd); });
+  errno = saved_errno;
+}
+
+void detail::decide_outgoing(const Runtime& runtime, int fd, const sockaddr* peer,
+                             socklen_t peer_length) {
+  const int saved_errno = errno;
+  Peer known;
+  if (peer != nullptr && peer_length > 0) {
+    known.length = std::min<socklen_t>(peer_length, sizeof known.address);
+    std::memcpy(&known.address, peer, known.length);
+  }
+  decide(runtime, fd, Direction::kOut, known, record_of(fd) & kAllOptionBits, "connecting to");
+  errno = saved_errno;
+}
+
+Replacement detail::selective_replacement(const Runtime& runtime, int fd, int level, int optname,
+                                          const void* optval, socklen_t optlen) {
+  const Config& config = runtime.config;
+  if (!forcing(config)) {
+    if (OptionBits bits = option_set_by(level, optname, optval, optlen); bits != 0) {
+      add_to_record(fd, bits);
+    }
+    return {};
+  }
+  Replacement replacement = forced_value(config, level, optname, optval, optlen);
+  static constexpr int kOn = 1;
+  if (!replacement.replace() && is_keepalive_switch_off(config, level, optname, optval, optlen)) {
+    replacement = {&kOn, 0};
+  }
+  // Only connections the shim tuned keep its values; the others are the program's alone.
+  if (!replacement.replace() || (record_of(fd) & kTunedRecord) == 0) return {};
+  if (logging(runtime, LogLevel::kDebug)) {
+    log_replacement(runtime, fd, optname, replacement.requested, *replacement.value);
+  }
+  return replacement;
+}
 
 void on_socket_created(int fd, int domain, int type, int protocol) {
   const Runtime& runtime = kashim::runtime();
+  if (runtime.config.selective) {
+    reset_record(fd);  // decided at connect() or accept()
+    return;
+  }
   if (!runtime.config.active || !is_tcp_socket(domain, type, protocol)) return;
   if (int error = apply_keepalive(fd, runtime.config, real::setsockopt); error != 0) {
     report_apply_failure(runtime, fd, error);
@@ -216,7 +396,9 @@ void on_socket_created(int fd, int domain, int type, int protocol) {
 
 void on_connect_returned(int fd, const sockaddr* peer, socklen_t peer_length, int result) {
   const Runtime& runtime = kashim::runtime();
-  if (!runtime.config.active || !logging(runtime, LogLevel::kInfo)) return;
+  if (!runtime.config.active || runtime.config.selective || !logging(runtime, LogLevel::kInfo)) {
+    return;  // with a filter, before_connect() decided and logged
+  }
   const int saved_errno = errno;
   if ((result == 0 || saved_errno == EINPROGRESS) && fd_is_tcp(fd)) {
     Line line;
@@ -230,10 +412,25 @@ void on_connect_returned(int fd, const sockaddr* peer, socklen_t peer_length, in
 }
 
 void on_accepted(int listener, int fd) {
-  // Nothing to set: the kernel copies the listener's options, tuned when it was created,
-  // to every connection accepted on it.
   const Runtime& runtime = kashim::runtime();
-  if (!runtime.config.active || !logging(runtime, LogLevel::kInfo)) return;
+  const Config& config = runtime.config;
+  if (config.selective) {
+    const int saved_errno = errno;
+    reset_record(fd);
+    // The peer is asked of the kernel: the program's address buffer may be absent or short.
+    bool needs_peer = !config.peers.empty() || logging(runtime, LogLevel::kInfo);
+    if (config.direction != Direction::kOut || logging(runtime, LogLevel::kInfo)) {
+      FixedText<40> event;
+      event.add("accepted on fd ").add(listener).add(" from");
+      decide(runtime, fd, Direction::kIn, needs_peer ? peer_of(fd) : Peer(),
+             record_of(listener) & kAllOptionBits, event.view());
+    }
+    errno = saved_errno;
+    return;
+  }
+  // Nothing to set: the kernel copies the listener's options, tuned when it was created (or
+  // inherited), to every connection accepted on it.
+  if (!config.active || !logging(runtime, LogLevel::kInfo)) return;
   const int saved_errno = errno;
   if (fd_is_tcp(fd)) {
     sockaddr_storage peer;

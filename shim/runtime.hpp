@@ -25,6 +25,10 @@ KASHIM_COLD const Runtime& initialize();
 KASHIM_COLD Replacement keepalive_back_on(int fd);
 KASHIM_COLD void log_replacement(const Runtime& runtime, int fd, int optname, int requested,
                                  int value);
+KASHIM_COLD Replacement selective_replacement(const Runtime& runtime, int fd, int level,
+                                              int optname, const void* optval, socklen_t optlen);
+KASHIM_COLD void decide_outgoing(const Runtime& runtime, int fd, const sockaddr* peer,
+                                 socklen_t peer_length);
 }  // namespace detail
 
 // Built on first use (the constructor, or a hook that ran before it) and never changed
@@ -36,14 +40,28 @@ inline const Runtime& runtime() {
 }
 
 void on_socket_created(int fd, int domain, int type, int protocol);
+// Before the real connect(), or a sendto()/sendmsg() with MSG_FASTOPEN (which connects
+// without connect): with a filter, an outgoing connection is decided and tuned here, so
+// that the handshake itself already runs with the values.
+inline void before_connect(int fd, const sockaddr* peer, socklen_t peer_length) {
+  const Runtime& runtime = kashim::runtime();
+  if (runtime.config.selective) detail::decide_outgoing(runtime, fd, peer, peer_length);
+}
 // `result` is what the real connect returned; errno is still the real call's.
 void on_connect_returned(int fd, const sockaddr* peer, socklen_t peer_length, int result);
 void on_accepted(int listener, int fd);
+// The TCP sockets the process holds from before it started (systemd socket activation,
+// inetd, a listener passed across exec by a parent) are tuned as if made under the shim.
+// From the constructor only: it opens a descriptor for a moment.
+void tune_inherited_sockets();
 // For a program's setsockopt(): the value the kernel gets instead of the program's, if any.
 // Inline, for it runs on every setsockopt() of every program; the rare cases are not.
 inline Replacement replacement_for(int fd, int level, int optname, const void* optval,
                                    socklen_t optlen) {
   const Runtime& runtime = kashim::runtime();
+  if (runtime.config.selective) [[unlikely]] {
+    return detail::selective_replacement(runtime, fd, level, optname, optval, optlen);
+  }
   Replacement replacement = forced_value(runtime.config, level, optname, optval, optlen);
   if (!replacement.replace() &&
       is_keepalive_switch_off(runtime.config, level, optname, optval, optlen)) {

@@ -11,6 +11,16 @@
 
 namespace kashim {
 
+// Pieces of a string_view. std::string_view::substr can throw, and nothing that throws may
+// end up in the shim (it links without the C++ runtime); these clamp instead.
+constexpr std::string_view head(std::string_view text, std::size_t count) {
+  return {text.data(), count < text.size() ? count : text.size()};
+}
+constexpr std::string_view tail(std::string_view text, std::size_t from) {
+  return from < text.size() ? std::string_view(text.data() + from, text.size() - from)
+                            : std::string_view();
+}
+
 template <std::size_t Capacity>
 class FixedText {
   static_assert(Capacity > 8, "room for some text and the truncation mark");

@@ -1,5 +1,6 @@
 #include "apply.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -104,6 +105,69 @@ TEST_F(ApplyKeepalive, FailuresAreReportedButDoNotStopTheRestNorTouchErrno) {
   EXPECT_EQ(apply_keepalive(3, config, recording_setsockopt), EPERM);
   EXPECT_EQ(errno, 1234);
   EXPECT_EQ(g_calls.size(), 3u);
+}
+
+TEST_F(ApplyKeepalive, SkipsTheOptionsNamedInTheMask) {
+  fake.environment = {{"KASHIM_IDLE", "11"}, {"KASHIM_INTVL", "22"}, {"KASHIM_CNT", "33"}};
+  Config config = fake.parse();
+  apply_keepalive(3, config, recording_setsockopt, kKeepaliveBit | managed_option_bit(1));
+  EXPECT_EQ(g_calls, (std::vector<Call>{{3, IPPROTO_TCP, TCP_KEEPIDLE, 11},
+                                        {3, IPPROTO_TCP, TCP_KEEPCNT, 33}}));
+  g_calls.clear();
+  apply_keepalive(3, config, recording_setsockopt, kAllOptionBits);
+  EXPECT_TRUE(g_calls.empty());
+}
+
+TEST(OptionSetBy, NamesTheManagedOptionOfAValidCall) {
+  int value = 10, zero = 0;
+  EXPECT_EQ(option_set_by(SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof zero), kKeepaliveBit);
+  EXPECT_EQ(option_set_by(IPPROTO_TCP, TCP_KEEPIDLE, &value, sizeof value), managed_option_bit(0));
+  EXPECT_EQ(option_set_by(IPPROTO_TCP, TCP_KEEPINTVL, &value, sizeof value), managed_option_bit(1));
+  EXPECT_EQ(option_set_by(IPPROTO_TCP, TCP_KEEPCNT, &value, sizeof value), managed_option_bit(2));
+  EXPECT_EQ(option_set_by(IPPROTO_TCP, TCP_USER_TIMEOUT, &zero, sizeof zero),
+            managed_option_bit(3));
+  // Calls the kernel refuses set nothing; other options are not the shim's.
+  EXPECT_EQ(option_set_by(IPPROTO_TCP, TCP_KEEPIDLE, &zero, sizeof zero), 0);
+  EXPECT_EQ(option_set_by(IPPROTO_TCP, TCP_KEEPIDLE, nullptr, sizeof value), 0);
+  EXPECT_EQ(option_set_by(IPPROTO_TCP, TCP_KEEPIDLE, &value, 2), 0);
+  EXPECT_EQ(option_set_by(IPPROTO_TCP, TCP_NODELAY, &value, sizeof value), 0);
+  EXPECT_EQ(option_set_by(SOL_SOCKET, SO_REUSEADDR, &value, sizeof value), 0);
+}
+
+sockaddr_in ipv4_peer(const char* address, in_port_t port) {
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_port = htons(port);
+  inet_pton(AF_INET, address, &peer.sin_addr);
+  return peer;
+}
+
+TEST(WantsConnection, DirectionAndPeers) {
+  FakeSources fake;
+  sockaddr_in db = ipv4_peer("127.0.0.2", 5432), other = ipv4_peer("127.0.0.1", 5432);
+  auto wants = [](const Config& config, Direction side, const sockaddr_in& peer) {
+    return wants_connection(config, side, reinterpret_cast<const sockaddr*>(&peer), sizeof peer);
+  };
+  Config everyone = fake.parse();
+  EXPECT_TRUE(wants(everyone, Direction::kOut, other));
+  EXPECT_TRUE(wants(everyone, Direction::kIn, other));
+  EXPECT_TRUE(wants_connection(everyone, Direction::kIn, nullptr, 0)) << "no filter, no peer needed";
+  fake.environment = {{"KASHIM_PEERS", "127.0.0.2:5432"}};
+  Config database = fake.parse();
+  EXPECT_TRUE(wants(database, Direction::kOut, db));
+  EXPECT_TRUE(wants(database, Direction::kIn, db));
+  EXPECT_FALSE(wants(database, Direction::kOut, other));
+  EXPECT_FALSE(wants_connection(database, Direction::kOut, nullptr, 0));
+  fake.environment["KASHIM_DIRECTION"] = "out";
+  Config outgoing = fake.parse();
+  EXPECT_TRUE(wants(outgoing, Direction::kOut, db));
+  EXPECT_FALSE(wants(outgoing, Direction::kIn, db));
+  fake.environment = {{"KASHIM_DIRECTION", "in"}};
+  Config incoming = fake.parse();
+  EXPECT_FALSE(wants(incoming, Direction::kOut, other));
+  EXPECT_TRUE(wants(incoming, Direction::kIn, other));
+  Config inactive{};
+  EXPECT_FALSE(wants(inactive, Direction::kOut, db));
 }
 
 TEST(ForcedValue, ReplacesConfiguredOptionsInForceMode) {

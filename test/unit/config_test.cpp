@@ -333,6 +333,53 @@ TEST(Config, CheckFlag) {
   EXPECT_FALSE(parse({}).check);
 }
 
+TEST(Config, PeersAreAListOfPatterns) {
+  Config config = parse({{"KASHIM_PEERS", " 10.0.0.0/8 ,[::1]:6379,,*:5432, "}});
+  ASSERT_TRUE(config.active) << config.error.view();
+  EXPECT_TRUE(config.selective);
+  ASSERT_EQ(config.peers.count, 3) << "blanks and empty items are skipped";
+  PatternText last;
+  describe_peer_pattern(config.peers.patterns[2], &last);
+  EXPECT_EQ(last.view(), "*:5432");
+}
+
+TEST(Config, NoPeersAndBothDirectionsTuneEverySocketAtCreation) {
+  EXPECT_FALSE(parse({}).selective);
+  EXPECT_FALSE(parse({{"KASHIM_PEERS", " , "}, {"KASHIM_DIRECTION", "both"}}).selective);
+  EXPECT_EQ(parse({{"KASHIM_PEERS", ","}}).peers.count, 0);
+}
+
+TEST(Config, ABadPatternIsNamedWithTheAcceptedForms) {
+  EXPECT_EQ(error_of({{"KASHIM_PEERS", "10.0.0.0/8, 10.0.0.0/33"}}),
+            "KASHIM_PEERS pattern \"10.0.0.0/33\" has a prefix that is not /0 to /32 (accepted: "
+            "comma-separated ADDRESS[/PREFIX][:PORT] or *:PORT, IPv6 in brackets, e.g. "
+            "10.0.0.0/8, 192.0.2.7:5432, [2001:db8::]/32:443, [::1]:6379, *:6379); keep-alive "
+            "settings not applied");
+  EXPECT_FALSE(parse({{"KASHIM_PEERS", "db.example.com:5432"}}).selective);
+}
+
+TEST(Config, AtMost32Patterns) {
+  std::string many;
+  for (int i = 0; i < 32; ++i) many += "10.0.0." + std::to_string(i) + ",";
+  EXPECT_EQ(parse({{"KASHIM_PEERS", many}}).peers.count, 32);
+  std::string error = error_of({{"KASHIM_PEERS", many + "10.0.1.0"}});
+  EXPECT_TRUE(error.starts_with("KASHIM_PEERS=10.0.0.0,10.0.0.1,")) << error;
+  EXPECT_TRUE(error.ends_with(" has more than 32 patterns (accepted: at most 32); keep-alive "
+                              "settings not applied"))
+      << error;
+}
+
+TEST(Config, Direction) {
+  EXPECT_EQ(parse({}).direction, Direction::kBoth);
+  Config out = parse({{"KASHIM_DIRECTION", "OUT"}});
+  EXPECT_EQ(out.direction, Direction::kOut);
+  EXPECT_TRUE(out.selective);
+  EXPECT_EQ(parse({{"KASHIM_DIRECTION", "in"}}).direction, Direction::kIn);
+  EXPECT_EQ(error_of({{"KASHIM_DIRECTION", "inbound"}}),
+            "KASHIM_DIRECTION=inbound is not a direction (accepted: out, in, both); keep-alive "
+            "settings not applied");
+}
+
 TEST(Config, ParsingTwiceGivesTheSameResult) {
   // The run-time reuses a slot only once, but parse_config must reset whatever it is given.
   FakeSources fake;
@@ -363,6 +410,21 @@ TEST(ConfigReport, ShowsEveryValueAndItsSource) {
   EXPECT_NE(text.find("TCP_USER_TIMEOUT  330000ms  from KASHIM_USER_TIMEOUT"), std::string::npos)
       << text;
   EXPECT_NE(text.find("mode              force"), std::string::npos) << text;
+  EXPECT_NE(text.find("direction         both"), std::string::npos) << text;
+  EXPECT_NE(text.find("peers             any\n"), std::string::npos) << text;
+}
+
+TEST(ConfigReport, ShowsPeersAsParsed) {
+  FakeSources fake;
+  fake.environment = {{"KASHIM_PEERS", "10.1.2.3/8,[::ffff:192.0.2.7]:22"},
+                      {"KASHIM_DIRECTION", "out"}};
+  Config config = fake.parse();
+  Report report;
+  describe_config(config, fake.sources(), &report);
+  std::string text(report.view());
+  EXPECT_NE(text.find("  direction         out: connections opened"), std::string::npos) << text;
+  EXPECT_NE(text.find("  peers             10.0.0.0/8, 192.0.2.7:22\n"), std::string::npos)
+      << text;
 }
 
 TEST(ConfigReport, ShowsTheErrorWhenInvalid) {
