@@ -107,8 +107,7 @@ std::string_view parse_peer_pattern(std::string_view text, PeerPattern* pattern)
     }
     if (!rest.empty()) return "has text after the address that is neither /PREFIX nor :PORT";
     if (!parse_address(address, pattern->family, pattern->address)) {
-      return pattern->family == Family::kIPv4 ? "is not an IPv4 address"
-                                              : "is not an IPv6 address";
+      return pattern->family == Family::kIPv4 ? "is not an IPv4 address" : "is not an IPv6 address";
     }
     int bits = address_bits(pattern->family);
     int prefix_length = bits;

@@ -15,9 +15,9 @@ namespace kashim {
 
 struct PeerPattern {
   enum class Family : std::uint8_t { kAny, kIPv4, kIPv6 };
-  Family family = Family::kAny;  // kAny: "*:PORT", any address of either family
-  std::uint8_t prefix = 0;       // leading bits of `address` that must match
-  std::uint16_t port = 0;        // 0: any port
+  Family family = Family::kAny;   // kAny: "*:PORT", any address of either family
+  std::uint8_t prefix = 0;        // leading bits of `address` that must match
+  std::uint16_t port = 0;         // 0: any port
   std::uint8_t address[16] = {};  // network byte order; IPv4 uses the first four bytes
 };
 

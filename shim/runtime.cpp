@@ -278,6 +278,47 @@ void decide(const Runtime& runtime, int fd, Direction side, const Peer& peer,
   log_line(runtime, line);
 }
 
+// Connections that finished their handshake before the shim tuned an inherited listener
+// were cloned from it untuned (systemd starts a service because one arrived). The kernel
+// says how many wait in the accept queue (tcpi_unacked, for a listener), and accept() hands
+// them out first, in order: that many accepted connections are tuned one by one. Written by
+// the constructor only; accept() on a listener made under the shim finds no entry.
+struct QueuedBeforeTuning {
+  std::atomic<int> listener{-1};
+  std::atomic<int> remaining{0};
+};
+constexpr int kInheritedListeners = 16;
+QueuedBeforeTuning g_queued[kInheritedListeners];
+std::atomic<int> g_queued_entries{0};
+
+int remember_queued_connections(int listener) {
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  if (getsockopt(listener, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return 0;
+  int entry = g_queued_entries.load(std::memory_order_relaxed);
+  if (info.tcpi_unacked == 0 || entry == kInheritedListeners) return 0;
+  g_queued[entry].listener.store(listener, std::memory_order_relaxed);
+  g_queued[entry].remaining.store(static_cast<int>(info.tcpi_unacked), std::memory_order_relaxed);
+  g_queued_entries.store(entry + 1, std::memory_order_release);
+  return static_cast<int>(info.tcpi_unacked);
+}
+
+// True for a connection accepted from the queue an inherited listener had when tuned.
+bool was_queued_before_tuning(int listener) {
+  int entries = g_queued_entries.load(std::memory_order_acquire);
+  for (int i = 0; i < entries; ++i) {
+    if (g_queued[i].listener.load(std::memory_order_relaxed) != listener) continue;
+    int remaining = g_queued[i].remaining.load(std::memory_order_relaxed);
+    while (remaining > 0) {
+      if (g_queued[i].remaining.compare_exchange_weak(remaining, remaining - 1,
+                                                      std::memory_order_relaxed)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 // An inherited TCP socket. Without a filter it is tuned like one made under the shim; with
 // one, a listener is left to accept() and an unconnected socket to connect(), which decide
 // connection by connection, while a connection (inetd, systemd's Accept=yes) is decided here.
@@ -295,10 +336,14 @@ void tune_inherited(const Runtime& runtime, int fd) {
   }
   if (int error = apply_keepalive(fd, config, real::setsockopt); error != 0) {
     report_apply_failure(runtime, fd, error);
-  } else if (logging(runtime, LogLevel::kInfo)) {
+    return;
+  }
+  const bool listening = read_int_option(fd, SOL_SOCKET, SO_ACCEPTCONN) == 1;
+  const int queued = listening ? remember_queued_connections(fd) : 0;
+  if (logging(runtime, LogLevel::kInfo)) {
     Line line;
-    line.add("fd ").add(fd).add(" inherited (");
-    line.add(read_int_option(fd, SOL_SOCKET, SO_ACCEPTCONN) == 1 ? "TCP listener" : "TCP socket");
+    line.add("fd ").add(fd).add(listening ? " inherited (TCP listener" : " inherited (TCP socket");
+    if (queued > 0) line.add(", queued before tuning: ").add(queued);
     line.add(") and tuned: ");
     add_kernel_values(&line, fd);
     log_line(runtime, line);
@@ -429,7 +474,17 @@ void on_accepted(int listener, int fd) {
     return;
   }
   // Nothing to set: the kernel copies the listener's options, tuned when it was created (or
-  // inherited), to every connection accepted on it.
+  // inherited), to every connection accepted on it. Except those that were queued on an
+  // inherited listener before the shim tuned it.
+  if (g_queued_entries.load(std::memory_order_relaxed) > 0 && config.active) [[unlikely]] {
+    if (was_queued_before_tuning(listener)) {
+      const int saved_errno = errno;
+      if (int error = apply_keepalive(fd, config, real::setsockopt); error != 0) {
+        report_apply_failure(runtime, fd, error);
+      }
+      errno = saved_errno;
+    }
+  }
   if (!config.active || !logging(runtime, LogLevel::kInfo)) return;
   const int saved_errno = errno;
   if (fd_is_tcp(fd)) {

@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -493,6 +494,196 @@ int scenario_seccomp(const std::vector<std::string>&) {
   return 0;
 }
 
+// --- peers, directions and inherited sockets (KASHIM_PEERS, KASHIM_DIRECTION) -----------
+
+// What the kernel holds for a connection, compactly: KEEPALIVE/IDLE/INTVL/CNT.
+std::string summary(int fd) {
+  return std::to_string(get_int(fd, SOL_SOCKET, SO_KEEPALIVE)) + "/" +
+         std::to_string(get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE)) + "/" +
+         std::to_string(get_int(fd, IPPROTO_TCP, TCP_KEEPINTVL)) + "/" +
+         std::to_string(get_int(fd, IPPROTO_TCP, TCP_KEEPCNT));
+}
+
+// An address of the scenario's family: "127.0.0.2" as IPv4, or as ::ffff:127.0.0.2 when
+// `mapped` (what a dual-stack IPv6 socket uses), or an IPv6 address.
+sockaddr_storage address_of(const std::string& text, in_port_t port, bool mapped) {
+  sockaddr_storage address{};
+  if (text.find(':') == std::string::npos && !mapped) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) != 1) die("address " + text);
+  } else {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    std::string v6_text = text.find(':') == std::string::npos ? "::ffff:" + text : text;
+    if (inet_pton(AF_INET6, v6_text.c_str(), &v6->sin6_addr) != 1) die("address " + text);
+  }
+  return address;
+}
+
+socklen_t length_of(const sockaddr_storage& address) {
+  return length_of(address.ss_family);
+}
+
+// A listener under the shim on `port` (0: ephemeral) of every local address of the family;
+// the program set TCP_KEEPIDLE 1000 on it before listening.
+int wide_listener(int family, in_port_t port) {
+  int fd = socket(family, SOCK_STREAM, 0);
+  if (fd < 0) die("listener socket");
+  set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+  if (family == AF_INET6) set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
+  sockaddr_storage address{};
+  address.ss_family = static_cast<sa_family_t>(family);
+  reinterpret_cast<sockaddr_in*>(&address)->sin_port = htons(port);  // same offset in both
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), length_of(family)) != 0) die("bind");
+  set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, 1000);
+  if (listen(fd, 64) != 0) die("listen");
+  return fd;
+}
+
+// Accepts and closes whatever is queued on a listener.
+void drain(int listener) {
+  for (;;) {
+    int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK);
+    if (fd < 0) return;
+    close(fd);
+  }
+}
+
+std::string peer_text(int fd) {
+  sockaddr_storage peer{};
+  socklen_t length = sizeof peer;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) die("getpeername");
+  char text[INET6_ADDRSTRLEN] = {};
+  if (peer.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, text, sizeof text);
+    return text;
+  }
+  const in6_addr& address = reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr;
+  if (IN6_IS_ADDR_V4MAPPED(&address)) {
+    inet_ntop(AF_INET, address.s6_addr + 12, text, sizeof text);
+  } else {
+    inet_ntop(AF_INET6, &address, text, sizeof text);
+  }
+  return text;
+}
+
+// peers v4|v6|dual PORT: connections in both directions between this program and the
+// loopback peers 127.0.0.1 and 127.0.0.2 (v4, and dual: the same peers through dual-stack
+// IPv6 sockets, as ::ffff:127.0.0.x) or ::1 (v6). Two listeners under the shim, "p" on PORT
+// and "q" on an ephemeral port. The program sets TCP_KEEPIDLE 1000 before connecting (and on
+// its listeners) and TCP_KEEPINTVL 1 after, so that force and fallback mode both show. Each
+// connection is reported as KEEPALIVE/IDLE/INTVL/CNT:
+//   out.PEER.p|q    opened with connect()
+//   tfo.PEER.p      opened with sendto(MSG_FASTOPEN); tfomsg.PEER.p with sendmsg
+//   udp.PEER        keep-alive of a UDP socket connected to the peer (never tuned)
+//   in.PEER.p|q     accepted from a client (made behind the shim's back) at PEER
+int scenario_peers(const std::vector<std::string>& args) {
+  if (args.size() < 2) die("peers needs v4|v6|dual and a port");
+  const bool dual = args[0] == "dual";
+  const int family = dual ? AF_INET6 : family_of(args[0]);
+  const std::vector<std::string> peers = args[0] == "v6"
+                                             ? std::vector<std::string>{"::1"}
+                                             : std::vector<std::string>{"127.0.0.1", "127.0.0.2"};
+  int listeners[2] = {wide_listener(family, static_cast<in_port_t>(atoi(args[1].c_str()))),
+                      wide_listener(family, 0)};
+  const char* labels[2] = {"p", "q"};
+  std::vector<int> keep;  // open until the end: closing would let the ports be reused
+
+  for (const std::string& peer : peers) {
+    for (int i = 0; i < 2; ++i) {
+      sockaddr_storage address = address_of(peer, port_of(listeners[i]), dual);
+      int fd = socket(family, SOCK_STREAM, 0);
+      set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, 1000);
+      if (connect(fd, reinterpret_cast<sockaddr*>(&address), length_of(address)) != 0) {
+        die("connect to " + peer);
+      }
+      set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, 1);
+      put("out." + peer + "." + labels[i], summary(fd));
+      keep.push_back(fd);
+    }
+    sockaddr_storage address = address_of(peer, port_of(listeners[0]), dual);
+    int fast = socket(family, SOCK_STREAM, 0);
+    set_int(fast, IPPROTO_TCP, TCP_KEEPIDLE, 1000);
+    errno = 0;
+    ssize_t sent = sendto(fast, "x", 1, MSG_FASTOPEN, reinterpret_cast<sockaddr*>(&address),
+                          length_of(address));
+    put("tfo_sent." + peer, outcome(sent, errno));
+    set_int(fast, IPPROTO_TCP, TCP_KEEPINTVL, 1);
+    put("tfo." + peer + ".p", summary(fast));
+    keep.push_back(fast);
+    int fast_message = socket(family, SOCK_STREAM, 0);
+    char byte = 'x';
+    iovec data{&byte, 1};
+    msghdr message{};
+    message.msg_name = &address;
+    message.msg_namelen = length_of(address);
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    sent = sendmsg(fast_message, &message, MSG_FASTOPEN);
+    put("tfomsg_sent." + peer, outcome(sent, errno));
+    put("tfomsg." + peer + ".p", summary(fast_message));
+    keep.push_back(fast_message);
+    int udp = socket(family, SOCK_DGRAM, 0);
+    if (connect(udp, reinterpret_cast<sockaddr*>(&address), length_of(address)) != 0) {
+      die("udp connect");
+    }
+    put("udp." + peer, get_int(udp, SOL_SOCKET, SO_KEEPALIVE));
+    keep.push_back(udp);
+  }
+  for (int listener : listeners) {
+    if (fcntl(listener, F_SETFL, O_NONBLOCK) != 0) die("fcntl");
+    drain(listener);  // this program's own outgoing connections, already reported
+  }
+
+  for (const std::string& peer : peers) {
+    for (int i = 0; i < 2; ++i) {
+      // A client the shim never sees, bound to the peer address so that it comes from there.
+      sockaddr_storage source = address_of(peer, 0, false);
+      int client = static_cast<int>(syscall(SYS_socket, source.ss_family, SOCK_STREAM, 0));
+      sockaddr_storage target = address_of(peer, port_of(listeners[i]), false);
+      if (client < 0 ||
+          bind(client, reinterpret_cast<sockaddr*>(&source), length_of(source)) != 0 ||
+          syscall(SYS_connect, client, &target, length_of(target)) != 0) {
+        die("raw client from " + peer);
+      }
+      keep.push_back(client);
+      pollfd ready{listeners[i], POLLIN, 0};
+      if (poll(&ready, 1, 10000) != 1) die("poll for the client");
+      int fd = accept4(listeners[i], nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) die("accept");
+      set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, 1);
+      put("in." + peer_text(fd) + "." + labels[i], summary(fd));
+      keep.push_back(fd);
+    }
+  }
+  return 0;
+}
+
+// inherited FD [accept|stop-parent]: a descriptor this program got from its parent. With
+// "accept" it is a listener: one connection is accepted and reported; else it is reported
+// itself. "stop-parent" ends the parent with SIGTERM (systemd-socket-activate --accept,
+// which would otherwise wait for more connections, and whose death ends this program too:
+// its children have SIGTERM as parent-death signal), once the results are written.
+int scenario_inherited(const std::vector<std::string>& args) {
+  if (args.empty()) die("inherited needs a descriptor");
+  int fd = atoi(args[0].c_str());
+  put("inherited", summary(fd));
+  if (args.size() > 1 && args[1] == "stop-parent") {
+    fflush(g_out);
+    kill(getppid(), SIGTERM);
+  }
+  if (args.size() > 1 && args[1] == "accept") {
+    int accepted = accept(fd, nullptr, nullptr);
+    if (accepted < 0) die("accept on the inherited listener");
+    put("accepted", summary(accepted));
+    put("accepted_from", peer_text(accepted));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -513,7 +704,8 @@ int main(int argc, char** argv) {
                              {"errors", scenario_errors},     {"threads", scenario_threads},
                              {"fork", scenario_fork},         {"signal", scenario_signal},
                              {"early", scenario_early},       {"seccomp", scenario_seccomp},
-                             {"deepbind", scenario_deepbind}, {"phases", scenario_phases}};
+                             {"deepbind", scenario_deepbind}, {"phases", scenario_phases},
+                             {"peers", scenario_peers},       {"inherited", scenario_inherited}};
   for (const Entry& entry : scenarios) {
     if (scenario == entry.name) {
       int status = entry.run(args);

@@ -97,9 +97,16 @@ ProcessRun run_command(const std::vector<std::string>& argv, const Environment& 
 
 ProcessRun run_probe(const std::vector<std::string>& scenario, Environment environment,
                      bool preload) {
-  std::string results = temporary_file();
   if (preload) environment.emplace_back("LD_PRELOAD", KASHIM_LIBRARY_PATH);
-  std::vector<std::string> argv = {KASHIM_PROBE_PATH, results};
+  return run_probe_launched_by({}, scenario, environment);
+}
+
+ProcessRun run_probe_launched_by(const std::vector<std::string>& launcher,
+                                 const std::vector<std::string>& scenario,
+                                 const Environment& environment) {
+  std::string results = temporary_file();
+  std::vector<std::string> argv = launcher;
+  argv.insert(argv.end(), {KASHIM_PROBE_PATH, results});
   argv.insert(argv.end(), scenario.begin(), scenario.end());
   ProcessRun run = run_command(argv, environment);
   std::ifstream in(results);

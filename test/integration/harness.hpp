@@ -28,6 +28,11 @@ ProcessRun run_command(const std::vector<std::string>& argv, const Environment& 
 // kashim_probe SCENARIO ARGS, with libkashim.so preloaded unless `preload` is false.
 ProcessRun run_probe(const std::vector<std::string>& scenario, Environment environment,
                      bool preload = true);
+// The same, started by another program: `launcher` comes first on the command line (as in
+// systemd-socket-activate -l ADDRESS ...), and nothing is preloaded unless it arranges it.
+ProcessRun run_probe_launched_by(const std::vector<std::string>& launcher,
+                                 const std::vector<std::string>& scenario,
+                                 const Environment& environment);
 
 // The loopback IPv6 address is usable here; when not, a test skips, or fails under CI=true.
 bool ipv6_available();

@@ -40,8 +40,8 @@ std::set<std::string> needed_libraries(const std::string& library) {
 
 TEST(Library, ExportsOnlyTheHooks) {
   EXPECT_EQ(exported_symbols(KASHIM_LIBRARY_PATH),
-            (std::set<std::string>{"accept", "accept4", "connect", "sendmsg", "sendto", "setsockopt",
-                                   "socket"}));
+            (std::set<std::string>{"accept", "accept4", "connect", "sendmsg", "sendto",
+                                   "setsockopt", "socket"}));
 }
 
 TEST(Library, NeedsNothingButLibc) {

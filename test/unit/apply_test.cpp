@@ -151,7 +151,8 @@ TEST(WantsConnection, DirectionAndPeers) {
   Config everyone = fake.parse();
   EXPECT_TRUE(wants(everyone, Direction::kOut, other));
   EXPECT_TRUE(wants(everyone, Direction::kIn, other));
-  EXPECT_TRUE(wants_connection(everyone, Direction::kIn, nullptr, 0)) << "no filter, no peer needed";
+  EXPECT_TRUE(wants_connection(everyone, Direction::kIn, nullptr, 0))
+      << "no filter, no peer needed";
   fake.environment = {{"KASHIM_PEERS", "127.0.0.2:5432"}};
   Config database = fake.parse();
   EXPECT_TRUE(wants(database, Direction::kOut, db));
@@ -202,7 +203,8 @@ TEST(ForcedValue, LeavesEverythingElseToTheProgram) {
   EXPECT_FALSE(forced_value(config, SOL_SOCKET, TCP_KEEPIDLE, &value, sizeof value).replace());
   // Fallback mode and an inactive shim.
   fake.environment["KASHIM_MODE"] = "fallback";
-  EXPECT_FALSE(forced_value(fake.parse(), IPPROTO_TCP, TCP_KEEPIDLE, &value, sizeof value).replace());
+  EXPECT_FALSE(
+      forced_value(fake.parse(), IPPROTO_TCP, TCP_KEEPIDLE, &value, sizeof value).replace());
   Config inactive{};
   EXPECT_FALSE(forced_value(inactive, IPPROTO_TCP, TCP_KEEPIDLE, &value, sizeof value).replace());
 }
@@ -215,8 +217,10 @@ TEST(ForcedValue, CallsTheKernelWouldRefuseGoThroughUntouched) {
                       {"KASHIM_USER_TIMEOUT", "20s"}};
   Config config = fake.parse();
   for (int bad : {0, -1, 32768, INT_MIN}) {
-    EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPIDLE, &bad, sizeof bad).replace()) << bad;
-    EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPINTVL, &bad, sizeof bad).replace()) << bad;
+    EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPIDLE, &bad, sizeof bad).replace())
+        << bad;
+    EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPINTVL, &bad, sizeof bad).replace())
+        << bad;
   }
   for (int bad : {0, 128}) {
     EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPCNT, &bad, sizeof bad).replace()) << bad;

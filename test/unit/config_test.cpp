@@ -364,8 +364,9 @@ TEST(Config, AtMost32Patterns) {
   EXPECT_EQ(parse({{"KASHIM_PEERS", many}}).peers.count, 32);
   std::string error = error_of({{"KASHIM_PEERS", many + "10.0.1.0"}});
   EXPECT_TRUE(error.starts_with("KASHIM_PEERS=10.0.0.0,10.0.0.1,")) << error;
-  EXPECT_TRUE(error.ends_with(" has more than 32 patterns (accepted: at most 32); keep-alive "
-                              "settings not applied"))
+  EXPECT_TRUE(
+      error.ends_with(" has more than 32 patterns (accepted: at most 32); keep-alive "
+                      "settings not applied"))
       << error;
 }
 
@@ -423,8 +424,7 @@ TEST(ConfigReport, ShowsPeersAsParsed) {
   describe_config(config, fake.sources(), &report);
   std::string text(report.view());
   EXPECT_NE(text.find("  direction         out: connections opened"), std::string::npos) << text;
-  EXPECT_NE(text.find("  peers             10.0.0.0/8, 192.0.2.7:22\n"), std::string::npos)
-      << text;
+  EXPECT_NE(text.find("  peers             10.0.0.0/8, 192.0.2.7:22\n"), std::string::npos) << text;
 }
 
 TEST(ConfigReport, ShowsTheErrorWhenInvalid) {

@@ -104,8 +104,10 @@ TEST(PeerPattern, BadPatternsSayWhatIsWrong) {
   EXPECT_EQ(canonical("[fe80::1%eth0]"), "error: is not an IPv6 address");
   EXPECT_EQ(canonical("[1.2.3.4]"), "error: is not an IPv6 address");
   EXPECT_EQ(canonical("[::1"), "error: opens [ without closing it");
-  EXPECT_EQ(canonical("[::1]x"), "error: has text after the address that is neither /PREFIX nor :PORT");
-  EXPECT_EQ(canonical("::1"), "error: is an IPv6 address without brackets (write [::1] or [::1]:6379)");
+  EXPECT_EQ(canonical("[::1]x"),
+            "error: has text after the address that is neither /PREFIX nor :PORT");
+  EXPECT_EQ(canonical("::1"),
+            "error: is an IPv6 address without brackets (write [::1] or [::1]:6379)");
   EXPECT_EQ(canonical("::1:80"), canonical("::1"));
   EXPECT_EQ(canonical("10.0.0.0/33"), "error: has a prefix that is not /0 to /32");
   EXPECT_EQ(canonical("10.0.0.0/"), "error: has a prefix that is not /0 to /32");

@@ -1,0 +1,429 @@
+// Who gets tuned: KASHIM_PEERS and KASHIM_DIRECTION, decided connection by connection, and
+// the sockets a process inherits. Every verdict is read back from the kernel. All of
+// 127.0.0.0/8 and ::1 are on loopback, so real connections reach several peers.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace kashim::testing {
+namespace {
+
+// What the probe sets itself: TCP_KEEPIDLE 1000 before connecting (and on its listeners),
+// TCP_KEEPINTVL 1 after. Untouched by the shim, a connection reads back as this.
+constexpr const char* kUntuned = "0/1000/1/9";
+constexpr const char* kTuned = "1/42/5/3";  // force mode: every value the operator's
+const Environment kValues = {{"KASHIM_IDLE", "42"}, {"KASHIM_INTVL", "5"}, {"KASHIM_CNT", "3"}};
+
+// A TCP port that nothing uses now: the probe listens on it, so patterns can name it.
+int free_port() {
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  socklen_t length = sizeof address;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    ADD_FAILURE() << "no free port";
+  }
+  close(fd);
+  return ntohs(address.sin6_port);
+}
+
+std::string replace_port(std::string text, int port) {
+  for (std::size_t at; (at = text.find("{port}")) != std::string::npos;) {
+    text.replace(at, 6, std::to_string(port));
+  }
+  return text;
+}
+
+struct PeersCase {
+  const char* name;
+  const char* family;           // the probe's: v4, v6 or dual
+  Environment environment;      // {port} stands for the probe's port "p"
+  std::set<std::string> tuned;  // connections expected tuned; every other one untouched
+};
+
+void PrintTo(const PeersCase& test, std::ostream* out) {
+  *out << test.name;
+}
+
+// Every connection the probe reports, for one family.
+std::set<std::string> all_connections(const std::string& family) {
+  std::vector<std::string> peers = family == "v6"
+                                       ? std::vector<std::string>{"::1"}
+                                       : std::vector<std::string>{"127.0.0.1", "127.0.0.2"};
+  std::set<std::string> keys;
+  for (const std::string& peer : peers) {
+    keys.insert({"out." + peer + ".p", "out." + peer + ".q", "tfo." + peer + ".p",
+                 "tfomsg." + peer + ".p", "in." + peer + ".p", "in." + peer + ".q"});
+  }
+  return keys;
+}
+
+class Peers : public ::testing::TestWithParam<PeersCase> {};
+
+TEST_P(Peers, OnlyMatchingConnectionsAreTunedAndForceModeKeepsThem) {
+  const PeersCase& test = GetParam();
+  if (std::string(test.family) != "v4") KASHIM_REQUIRE_IPV6();
+  int port = free_port();
+  Environment environment = kValues;
+  for (const auto& [name, value] : test.environment) {
+    environment.emplace_back(name, replace_port(value, port));
+  }
+  ProcessRun run = run_probe({"peers", test.family, std::to_string(port)}, environment);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.err, "");
+  for (const std::string& key : all_connections(test.family)) {
+    // "tfomsg" sets no values of its own before sending; untouched it has the kernel's.
+    std::string untuned = key.starts_with("tfomsg.") ? "0/7200/75/9" : kUntuned;
+    EXPECT_EQ(run.value(key), test.tuned.count(key) ? kTuned : untuned) << key;
+  }
+  for (const auto& [key, value] : run.values) {
+    if (key.starts_with("udp.")) {
+      EXPECT_EQ(value, "0") << key << ": UDP is never tuned";
+    } else if (key.ends_with("_sent")) {
+      EXPECT_EQ(value, "ok:1") << key << ": the fast-open send went through";
+    }
+  }
+}
+
+// The forms, each against real connections.
+INSTANTIATE_TEST_SUITE_P(
+    Forms, Peers,
+    ::testing::Values(
+        PeersCase{"AddressAndPort",
+                  "v4",
+                  {{"KASHIM_PEERS", "127.0.0.2:{port}"}},
+                  {"out.127.0.0.2.p", "tfo.127.0.0.2.p", "tfomsg.127.0.0.2.p"}},
+        PeersCase{"Address",
+                  "v4",
+                  {{"KASHIM_PEERS", "127.0.0.2"}},
+                  {"out.127.0.0.2.p", "out.127.0.0.2.q", "tfo.127.0.0.2.p", "tfomsg.127.0.0.2.p",
+                   "in.127.0.0.2.p", "in.127.0.0.2.q"}},
+        PeersCase{"Cidr",
+                  "v4",
+                  {{"KASHIM_PEERS", "127.0.0.0/31"}},
+                  {"out.127.0.0.1.p", "out.127.0.0.1.q", "tfo.127.0.0.1.p", "tfomsg.127.0.0.1.p",
+                   "in.127.0.0.1.p", "in.127.0.0.1.q"}},
+        PeersCase{"CidrAndPort",
+                  "v4",
+                  {{"KASHIM_PEERS", "127.0.0.0/8:{port}"}},
+                  {"out.127.0.0.1.p", "tfo.127.0.0.1.p", "tfomsg.127.0.0.1.p", "out.127.0.0.2.p",
+                   "tfo.127.0.0.2.p", "tfomsg.127.0.0.2.p"}},
+        PeersCase{"AnyAddressOnAPort",
+                  "v4",
+                  {{"KASHIM_PEERS", "*:{port}"}},
+                  {"out.127.0.0.1.p", "tfo.127.0.0.1.p", "tfomsg.127.0.0.1.p", "out.127.0.0.2.p",
+                   "tfo.127.0.0.2.p", "tfomsg.127.0.0.2.p"}},
+        PeersCase{"NoPatternMatches", "v4", {{"KASHIM_PEERS", "10.0.0.0/8,[::1]"}}, {}},
+        PeersCase{"SeveralPatterns",
+                  "v4",
+                  {{"KASHIM_PEERS", "10.0.0.0/8, 127.0.0.2/32:{port}"}},
+                  {"out.127.0.0.2.p", "tfo.127.0.0.2.p", "tfomsg.127.0.0.2.p"}},
+        PeersCase{"Ipv6AddressAndPort",
+                  "v6",
+                  {{"KASHIM_PEERS", "[::1]:{port}"}},
+                  {"out.::1.p", "tfo.::1.p", "tfomsg.::1.p"}},
+        PeersCase{"Ipv6Cidr", "v6", {{"KASHIM_PEERS", "[::]/0"}}, all_connections("v6")},
+        PeersCase{"Ipv6CidrAndPort",
+                  "v6",
+                  {{"KASHIM_PEERS", "[::]/127:{port}"}},
+                  {"out.::1.p", "tfo.::1.p", "tfomsg.::1.p"}},
+        PeersCase{"Ipv4PatternsMissIpv6Peers", "v6", {{"KASHIM_PEERS", "0.0.0.0/0"}}, {}},
+        PeersCase{"MappedPeersMatchIpv4Patterns",
+                  "dual",
+                  {{"KASHIM_PEERS", "127.0.0.2"}},
+                  {"out.127.0.0.2.p", "out.127.0.0.2.q", "tfo.127.0.0.2.p", "tfomsg.127.0.0.2.p",
+                   "in.127.0.0.2.p", "in.127.0.0.2.q"}},
+        PeersCase{"MappedPeersAreNotIpv6Peers", "dual", {{"KASHIM_PEERS", "[::]/0"}}, {}},
+        PeersCase{"AnyAddressOnAPortDualStack",
+                  "dual",
+                  {{"KASHIM_PEERS", "*:{port}"}},
+                  {"out.127.0.0.1.p", "tfo.127.0.0.1.p", "tfomsg.127.0.0.1.p", "out.127.0.0.2.p",
+                   "tfo.127.0.0.2.p", "tfomsg.127.0.0.2.p"}}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// Directions, with and without peers; "in" covers accepted connections.
+INSTANTIATE_TEST_SUITE_P(
+    Directions, Peers,
+    ::testing::Values(
+        PeersCase{"Out",
+                  "v4",
+                  {{"KASHIM_DIRECTION", "out"}},
+                  {"out.127.0.0.1.p", "out.127.0.0.1.q", "tfo.127.0.0.1.p", "tfomsg.127.0.0.1.p",
+                   "out.127.0.0.2.p", "out.127.0.0.2.q", "tfo.127.0.0.2.p", "tfomsg.127.0.0.2.p"}},
+        PeersCase{"In",
+                  "v4",
+                  {{"KASHIM_DIRECTION", "in"}},
+                  {"in.127.0.0.1.p", "in.127.0.0.1.q", "in.127.0.0.2.p", "in.127.0.0.2.q"}},
+        PeersCase{"InFromOnePeer",
+                  "v4",
+                  {{"KASHIM_DIRECTION", "in"}, {"KASHIM_PEERS", "127.0.0.2"}},
+                  {"in.127.0.0.2.p", "in.127.0.0.2.q"}},
+        PeersCase{"OutToOnePeerIpv6",
+                  "v6",
+                  {{"KASHIM_DIRECTION", "OUT"}, {"KASHIM_PEERS", "[::1]"}},
+                  {"out.::1.p", "out.::1.q", "tfo.::1.p", "tfomsg.::1.p"}},
+        PeersCase{"Both",
+                  "v4",
+                  {{"KASHIM_DIRECTION", "both"}, {"KASHIM_PEERS", "127.0.0.1"}},
+                  {"out.127.0.0.1.p", "out.127.0.0.1.q", "tfo.127.0.0.1.p", "tfomsg.127.0.0.1.p",
+                   "in.127.0.0.1.p", "in.127.0.0.1.q"}}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(PeersDoneWhen, OneDatabasePeerTunedTheNeighbourUntouched) {
+  // The example: KASHIM_PEERS=127.0.0.2:5432 tunes a connection to 127.0.0.2:5432
+  // and leaves one to 127.0.0.1:5432 alone (5432 if free, else another port the same way).
+  int port = free_port();
+  Environment environment = kValues;
+  environment.emplace_back("KASHIM_PEERS", "127.0.0.2:" + std::to_string(port));
+  ProcessRun run = run_probe({"peers", "v4", std::to_string(port)}, environment);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("out.127.0.0.2.p"), kTuned);
+  EXPECT_EQ(run.value("out.127.0.0.1.p"), kUntuned);
+}
+
+TEST(PeersFallback, TheProgramsOwnSettingsWinOnTunedConnections) {
+  // Before connecting the program set idle 1000 (on its listeners too), after it intvl 1:
+  // both stand; the count, which it never set, is the operator's.
+  int port = free_port();
+  Environment environment = kValues;
+  environment.insert(environment.end(),
+                     {{"KASHIM_PEERS", "127.0.0.2"}, {"KASHIM_MODE", "fallback"}});
+  ProcessRun run = run_probe({"peers", "v4", std::to_string(port)}, environment);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  for (const char* key : {"out.127.0.0.2.p", "out.127.0.0.2.q", "tfo.127.0.0.2.p", "in.127.0.0.2.p",
+                          "in.127.0.0.2.q"}) {
+    EXPECT_EQ(run.value(key), "1/1000/1/3") << key;
+  }
+  EXPECT_EQ(run.value("tfomsg.127.0.0.2.p"), "1/42/5/3") << "set nothing itself: all operator's";
+  for (const char* key : {"out.127.0.0.1.p", "tfo.127.0.0.1.p", "in.127.0.0.1.q"}) {
+    EXPECT_EQ(run.value(key), kUntuned) << key;
+  }
+}
+
+TEST(PeersLogging, InfoSaysWhichPatternMatchedAndWhyTheOthersWereNot) {
+  int port = free_port();
+  Environment environment = kValues;
+  environment.insert(environment.end(), {{"KASHIM_PEERS", "127.0.0.2:" + std::to_string(port)},
+                                         {"KASHIM_LOG", "info"}});
+  ProcessRun run = run_probe({"peers", "v4", std::to_string(port)}, environment);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::string p = std::to_string(port);
+  EXPECT_NE(run.err.find("connecting to 127.0.0.2:" + p + ": tuned (KASHIM_PEERS 127.0.0.2:" + p +
+                         "), keep-alive on, idle 42s, intvl 5s, cnt 3"),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("connecting to 127.0.0.1:" + p +
+                         ": not tuned (no KASHIM_PEERS pattern matches; KASHIM_DIRECTION=both)"),
+            std::string::npos)
+      << run.err;
+  EXPECT_EQ(run.out, "");
+}
+
+TEST(PeersBadInput, ABadPatternIsOneErrorLineAndTheShimStaysInert) {
+  int port = free_port();
+  Environment environment = kValues;
+  environment.emplace_back("KASHIM_PEERS", "127.0.0.2, 10.0.0.0/33");
+  ProcessRun run = run_probe({"peers", "v4", std::to_string(port)}, environment);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.err,
+            "kashim: KASHIM_PEERS pattern \"10.0.0.0/33\" has a prefix that is not /0 to /32 "
+            "(accepted: comma-separated ADDRESS[/PREFIX][:PORT] or *:PORT, IPv6 in brackets, "
+            "e.g. 10.0.0.0/8, 192.0.2.7:5432, [2001:db8::]/32:443, [::1]:6379, *:6379); "
+            "keep-alive settings not applied\n");
+  EXPECT_EQ(run.value("out.127.0.0.2.p"), kUntuned);
+  EXPECT_EQ(run.value("in.127.0.0.2.p"), kUntuned);
+}
+
+// --- Sockets the process did not create --------------------------------------------------
+
+// A loopback socket of this (unpreloaded) test process; the probe inherits it across exec.
+struct LoopbackPair {
+  int listener = -1, client = -1;
+  LoopbackPair(const char* client_address = "127.0.0.1") {
+    listener = socket(AF_INET, SOCK_STREAM, 0);  // no SOCK_CLOEXEC: inherited
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    EXPECT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), length), 0);
+    EXPECT_EQ(listen(listener, 8), 0);
+    EXPECT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in source{};
+    source.sin_family = AF_INET;
+    inet_pton(AF_INET, client_address, &source.sin_addr);
+    EXPECT_EQ(bind(client, reinterpret_cast<sockaddr*>(&source), sizeof source), 0);
+    EXPECT_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  }
+  ~LoopbackPair() {
+    close(listener);
+    close(client);
+  }
+};
+
+TEST(Inherited, AListenerPassedAcrossExecGivesTunedConnections) {
+  // The client connected before the probe even started: its connection was queued on the
+  // listener untuned, and must still come out of accept() tuned.
+  LoopbackPair pair;
+  ProcessRun run = run_probe({"inherited", std::to_string(pair.listener), "accept"}, kValues);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("inherited"), "1/42/5/3");
+  EXPECT_EQ(run.value("accepted"), "1/42/5/3");
+  ProcessRun without = run_probe({"inherited", std::to_string(pair.listener)}, kValues, false);
+  EXPECT_EQ(without.value("inherited"), "1/42/5/3") << "the listener itself stays tuned";
+}
+
+TEST(Inherited, WithoutTheShimNothingIsTuned) {
+  LoopbackPair pair;
+  ProcessRun run =
+      run_probe({"inherited", std::to_string(pair.listener), "accept"}, kValues, false);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("inherited"), "0/7200/75/9");
+  EXPECT_EQ(run.value("accepted"), "0/7200/75/9");
+}
+
+TEST(Inherited, WithAFilterTheListenerIsLeftAndEachConnectionDecided) {
+  LoopbackPair from_db("127.0.0.2");
+  Environment environment = kValues;
+  environment.emplace_back("KASHIM_PEERS", "127.0.0.2");
+  ProcessRun run =
+      run_probe({"inherited", std::to_string(from_db.listener), "accept"}, environment);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("inherited"), "0/7200/75/9");
+  EXPECT_EQ(run.value("accepted_from"), "127.0.0.2");
+  EXPECT_EQ(run.value("accepted"), "1/42/5/3");
+
+  LoopbackPair from_elsewhere("127.0.0.1");
+  run = run_probe({"inherited", std::to_string(from_elsewhere.listener), "accept"}, environment);
+  EXPECT_EQ(run.value("accepted"), "0/7200/75/9");
+}
+
+TEST(Inherited, AConnectionHandedOverLikeInetdIsTuned) {
+  LoopbackPair pair;
+  int connection = accept(pair.listener, nullptr, nullptr);  // inherited by the probe
+  ASSERT_GE(connection, 0);
+  EXPECT_EQ(run_probe({"inherited", std::to_string(connection)}, kValues).value("inherited"),
+            "1/42/5/3");
+  Environment outgoing_only = kValues;
+  outgoing_only.emplace_back("KASHIM_DIRECTION", "out");
+  EXPECT_EQ(run_probe({"inherited", std::to_string(connection)}, outgoing_only).value("inherited"),
+            "1/42/5/3")
+      << "already tuned by the previous run: the kernel keeps it";
+  close(connection);
+
+  LoopbackPair fresh;
+  connection = accept(fresh.listener, nullptr, nullptr);
+  EXPECT_EQ(run_probe({"inherited", std::to_string(connection)}, outgoing_only).value("inherited"),
+            "0/7200/75/9")
+      << "KASHIM_DIRECTION=out leaves handed-in connections alone";
+  Environment other_peer = kValues;
+  other_peer.emplace_back("KASHIM_PEERS", "127.0.0.2");
+  EXPECT_EQ(run_probe({"inherited", std::to_string(connection)}, other_peer).value("inherited"),
+            "0/7200/75/9");
+  other_peer.back().second = "127.0.0.1";
+  EXPECT_EQ(run_probe({"inherited", std::to_string(connection)}, other_peer).value("inherited"),
+            "1/42/5/3");
+  close(connection);
+}
+
+TEST(Inherited, FallbackLeavesASocketWhoseOwnerSwitchedKeepaliveOn) {
+  LoopbackPair pair;
+  int on = 1, idle = 77;
+  setsockopt(pair.listener, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt(pair.listener, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  Environment environment = kValues;
+  environment.emplace_back("KASHIM_MODE", "fallback");
+  EXPECT_EQ(run_probe({"inherited", std::to_string(pair.listener)}, environment).value("inherited"),
+            "1/77/75/9");
+  environment.back().second = "force";
+  EXPECT_EQ(run_probe({"inherited", std::to_string(pair.listener)}, environment).value("inherited"),
+            "1/42/5/3");
+}
+
+// --- systemd-socket-activate: the real thing -----------------------------------------------
+
+bool socket_activate_available() {
+  return run_command({"systemd-socket-activate", "--version"}, {}).exit_code == 0;
+}
+
+// Connects to 127.0.0.1:port as soon as something listens there (bounded: 10 s), and keeps
+// the connection open until the returned thread is joined.
+std::thread connect_when_listening(int port, bool* connected) {
+  return std::thread([port, connected] {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<in_port_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+        *connected = true;
+        pollfd closed{fd, POLLIN, 0};  // until the service closes it (or exits)
+        poll(&closed, 1, 10000);
+        close(fd);
+        return;
+      }
+      close(fd);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // not listening yet
+    }
+  });
+}
+
+class SocketActivation : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!socket_activate_available()) {
+      if (in_ci()) FAIL() << "systemd-socket-activate is missing";
+      GTEST_SKIP() << "systemd-socket-activate is missing";
+    }
+  }
+  // systemd-socket-activate itself runs without the shim: only the service gets it, as
+  // with Environment=LD_PRELOAD=... in a unit.
+  std::vector<std::string> launcher(int port, bool accept_mode) {
+    std::vector<std::string> argv = {"systemd-socket-activate", "-l",
+                                     "127.0.0.1:" + std::to_string(port)};
+    if (accept_mode) argv.push_back("--accept");
+    argv.insert(argv.end(), {"-E", std::string("LD_PRELOAD=") + KASHIM_LIBRARY_PATH});
+    for (const auto& [name, value] : kValues) argv.insert(argv.end(), {"-E", name + "=" + value});
+    return argv;
+  }
+};
+
+TEST_F(SocketActivation, TheServiceTunesTheConnectionsItAccepts) {
+  int port = free_port();
+  bool connected = false;
+  std::thread client = connect_when_listening(port, &connected);
+  ProcessRun run = run_probe_launched_by(launcher(port, false), {"inherited", "3", "accept"}, {});
+  client.join();
+  ASSERT_TRUE(connected);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("inherited"), "1/42/5/3") << run.err;
+  EXPECT_EQ(run.value("accepted"), "1/42/5/3") << "queued before the service started";
+}
+
+TEST_F(SocketActivation, AcceptModeHandsATunedConnection) {
+  int port = free_port();
+  bool connected = false;
+  std::thread client = connect_when_listening(port, &connected);
+  ProcessRun run =
+      run_probe_launched_by(launcher(port, true), {"inherited", "3", "stop-parent"}, {});
+  client.join();
+  ASSERT_TRUE(connected);
+  EXPECT_EQ(run.value("inherited"), "1/42/5/3") << run.err;
+}
+
+}  // namespace
+}  // namespace kashim::testing
