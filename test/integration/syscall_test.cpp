@@ -97,6 +97,38 @@ TEST_F(SystemCalls, OnlySoKeepaliveWhenNothingElseIsConfigured) {
   EXPECT_EQ(with[2], without[2]);
 }
 
+// With a filter, sockets are decided at connect() and accept(): socket() costs nothing, a
+// connection to a peer no pattern matches costs nothing, an accepted one the look-up of its
+// peer (getpeername), and a tuned one the two questions that prove it is TCP (SO_TYPE,
+// SO_PROTOCOL) plus its options.
+TEST_F(SystemCalls, WithAFilterOnlyMatchingConnectionsCostMore) {
+  Environment elsewhere = kThreeOptions;
+  elsewhere.emplace_back("KASHIM_PEERS", "10.0.0.0/8");
+  std::map<int, Counts> without = count_phases(elsewhere, false);
+  std::map<int, Counts> with = count_phases(elsewhere, true);
+  EXPECT_EQ(with[1], without[1]);
+  EXPECT_EQ(with[2], without[2]);
+  Counts expected = without[3];
+  expected["getpeername"] += kRepeats;
+  EXPECT_EQ(with[3], expected);
+  EXPECT_EQ(with[4], without[4]) << "the program's own settings on an untuned socket";
+  EXPECT_EQ(with[5], without[5]);
+
+  Environment loopback = kThreeOptions;
+  loopback.emplace_back("KASHIM_PEERS", "127.0.0.1");
+  with = count_phases(loopback, true);
+  EXPECT_EQ(with[1], without[1]);
+  expected = without[3];
+  expected["getpeername"] += kRepeats;
+  expected["getsockopt"] += 2 * kRepeats;
+  expected["setsockopt"] += kRepeats * (1 + 3);
+  EXPECT_EQ(with[3], expected);
+  expected = without[5];
+  expected["getsockopt"] += 2 * kRepeats;
+  expected["setsockopt"] += kRepeats * (1 + 3);
+  EXPECT_EQ(with[5], expected);
+}
+
 TEST_F(SystemCalls, AnInertShimCostsNothing) {
   std::map<int, Counts> without = count_phases({{"KASHIM_CNT", "500"}}, false);
   std::map<int, Counts> with = count_phases({{"KASHIM_CNT", "500"}}, true);

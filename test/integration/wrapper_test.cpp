@@ -53,6 +53,33 @@ TEST(Wrapper, RunsTheCommandWithTheSettings) {
   }
 }
 
+TEST(Wrapper, PeersAndDirectionAsTheLibraryParsedThem) {
+  ProcessRun run =
+      wrapper({"--check", "--peers", "10.1.2.3/8:5432, [::ffff:192.0.2.7]", "--direction=OUT"});
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_NE(run.out.find("\n  direction         out: connections opened"), std::string::npos)
+      << run.out;
+  EXPECT_NE(run.out.find("\n  peers             10.0.0.0/8:5432, 192.0.2.7\n"), std::string::npos)
+      << run.out;
+  run = wrapper({"--check", "--peers", "db.internal:5432"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.out.find("error: KASHIM_PEERS pattern \"db.internal:5432\" is not an IPv4 "
+                         "address (accepted: "),
+            std::string::npos)
+      << run.out;
+  run = wrapper({"--check", "--direction", "sideways"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.out.find("error: KASHIM_DIRECTION=sideways is not a direction"), std::string::npos);
+}
+
+TEST(Wrapper, PeersReachTheProgram) {
+  ProcessRun run = wrapper({"--idle", "42", "--intvl", "5", "--cnt", "3", "--peers", "127.0.0.2",
+                            "--", KASHIM_PROBE_PATH, "/dev/stderr", "peers", "v4", "0"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("out.127.0.0.2.p=1/42/5/3\n"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("out.127.0.0.1.p=0/1000/1/9\n"), std::string::npos) << run.err;
+}
+
 TEST(Wrapper, KeepsWhatWasAlreadyInLdPreload) {
   // The early library stays loaded (its constructor sets KASHIM_EARLY_FD) and its socket,
   // made through our hook, is tuned.
