@@ -340,7 +340,8 @@ void tune_inherited(const Runtime& runtime, int fd) {
   }
   const bool listening = read_int_option(fd, SOL_SOCKET, SO_ACCEPTCONN) == 1;
   const int queued = listening ? remember_queued_connections(fd) : 0;
-  if (logging(runtime, LogLevel::kInfo)) {
+  // Debug, not info: every process of a script inherits the same listener and tunes it again.
+  if (logging(runtime, LogLevel::kDebug)) {
     Line line;
     line.add("fd ").add(fd).add(listening ? " inherited (TCP listener" : " inherited (TCP socket");
     if (queued > 0) line.add(", queued before tuning: ").add(queued);
