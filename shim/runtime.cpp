@@ -4,8 +4,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sched.h>
-#include <sys/syscall.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -351,31 +352,21 @@ void tune_inherited(const Runtime& runtime, int fd) {
   }
 }
 
-// Calls `visit` for every open descriptor: /proc/self/fd read with getdents64 (no malloc,
-// unlike opendir), or, without /proc, the first 64 numbers.
+// Calls `visit` for every open descriptor below 1024 (FD_SETSIZE), where inherited sockets
+// live: systemd passes them from 3 up, inetd as 0 and 1. One poll() says which numbers are
+// open; reading /proc/self/fd instead cost a fresh process ~40 us, a sixth of its start.
 template <typename Visit>
 void for_each_open_fd(Visit visit) {
-  int directory = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (directory < 0) {
-    for (int fd = 0; fd < 64; ++fd) visit(fd);
-    return;
+  pollfd entries[1024];  // 8 KiB of stack, in the constructor only
+  // poll() refuses more entries than RLIMIT_NOFILE allows, and no descriptor lies beyond it.
+  rlimit limit{};
+  nfds_t count = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < count) count = limit.rlim_cur;
+  for (nfds_t fd = 0; fd < count; ++fd) entries[fd] = {static_cast<int>(fd), 0, 0};
+  if (poll(entries, count, 0) < 0) return;  // events 0: only POLLNVAL, never a wait
+  for (nfds_t fd = 0; fd < count; ++fd) {
+    if ((entries[fd].revents & POLLNVAL) == 0) visit(static_cast<int>(fd));
   }
-  alignas(8) char buffer[2048];
-  for (;;) {
-    long length = syscall(SYS_getdents64, directory, buffer, sizeof buffer);
-    if (length <= 0) break;
-    for (long offset = 0; offset < length;) {
-      // struct linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, char name[].
-      unsigned short record_length = 0;
-      std::memcpy(&record_length, buffer + offset + 16, sizeof record_length);
-      const char* name = buffer + offset + 19;
-      offset += record_length;
-      int fd = 0;
-      auto [end, error] = std::from_chars(name, name + std::strlen(name), fd);
-      if (error == std::errc() && *end == '\0' && fd != directory) visit(fd);
-    }
-  }
-  close(directory);
 }
 
 }  // namespace
