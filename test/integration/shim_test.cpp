@@ -191,6 +191,12 @@ TEST(Fidelity, EveryCallReturnsWhatTheRealCallReturns) {
     ProcessRun with = run_probe({"errors"}, environment);
     expect_clean(with);
     EXPECT_EQ(with.values, without.values) << "mode " << mode;
+    // With a filter the decisions move into connect() and accept(); they must be as
+    // invisible there.
+    environment.emplace_back("KASHIM_PEERS", "127.0.0.0/8");
+    with = run_probe({"errors"}, environment);
+    expect_clean(with);
+    EXPECT_EQ(with.values, without.values) << "mode " << mode << " with KASHIM_PEERS";
   }
 }
 
