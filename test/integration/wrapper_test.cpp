@@ -3,6 +3,10 @@
 
 #include <unistd.h>
 
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "harness.hpp"
@@ -146,6 +150,55 @@ TEST(Wrapper, FindsTheLibraryAfterCmakeInstall) {
   ProcessRun check = run_command({prefix + "/bin/kashim", "--check"}, {});
   EXPECT_EQ(check.exit_code, 0) << check.err;
   run_command({"rm", "-rf", prefix}, {});
+}
+
+// The README, the man page, the wrapper's --help and the bash completion tell the same
+// facts in four places; these tests keep them in step with the code that defines them.
+std::string source_file(const std::string& path) {
+  std::ifstream in(std::string(KASHIM_SOURCE_DIR) + "/" + path);
+  EXPECT_TRUE(in.good()) << path;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::set<std::string> matches_of(const std::string& text, const std::string& pattern) {
+  std::set<std::string> found;
+  std::regex expression(pattern);
+  for (std::sregex_iterator it(text.begin(), text.end(), expression), end; it != end; ++it) {
+    found.insert((*it)[1]);
+  }
+  return found;
+}
+
+TEST(Documentation, EveryVariableTheLibraryReadsIsDocumented) {
+  std::set<std::string> variables =
+      matches_of(source_file("shim/config.cpp"), R"re("(KASHIM_[A-Z_]+)")re");
+  ASSERT_GE(variables.size(), 11u);
+  std::string readme = source_file("README.md"), man = source_file("doc/kashim.1");
+  for (const std::string& variable : variables) {
+    EXPECT_NE(readme.find("`" + variable + "`"), std::string::npos) << variable << " in README.md";
+    EXPECT_NE(man.find(".B " + variable + "\n"), std::string::npos) << variable << " in kashim.1";
+  }
+}
+
+TEST(Documentation, EveryWrapperOptionIsInTheManPageAndTheCompletion) {
+  std::set<std::string> options = matches_of(wrapper({"--help"}).out, R"(\n  (--[a-z-]+))");
+  ASSERT_GE(options.size(), 12u);
+  std::string man = source_file("doc/kashim.1"),
+              completion = source_file("doc/kashim.bash-completion");
+  for (const std::string& option : options) {
+    std::string escaped = std::regex_replace(option, std::regex("-"), "\\-");
+    EXPECT_NE(
+        man.find(".B" +
+                 std::string(option == "--check" || option == "--help" || option == "--version"
+                                 ? " "
+                                 : "I ") +
+                 escaped),
+        std::string::npos)
+        << option << " in kashim.1";
+    EXPECT_NE(completion.find(option), std::string::npos) << option << " in the completion";
+  }
 }
 
 }  // namespace
