@@ -98,16 +98,27 @@ class Parser {
     return false;
   }
 
-  bool parse_log_level() {
-    Setting setting = read_setting(sources_, "KASHIM_LOG");
+  // A variable whose value is one of an enumeration's names, in any case.
+  template <typename Enum, std::size_t N>
+  bool parse_keyword(const char* variable, const Enum (&values)[N],
+                     std::string_view (*name_of)(Enum), std::string_view problem, Enum* result) {
+    Setting setting = read_setting(sources_, variable);
     if (!setting.present()) return true;
-    for (LogLevel level : {LogLevel::kOff, LogLevel::kError, LogLevel::kInfo, LogLevel::kDebug}) {
-      if (equals_ignoring_case(setting.value, log_level_name(level))) {
-        config_.log_level = level;
+    for (Enum value : values) {
+      if (equals_ignoring_case(setting.value, name_of(value))) {
+        *result = value;
         return true;
       }
     }
-    return fail(setting, "is not a log level (accepted: off, error, info, debug)");
+    return fail(setting, problem);
+  }
+
+  bool parse_log_level() {
+    static constexpr LogLevel kLevels[] = {LogLevel::kOff, LogLevel::kError, LogLevel::kInfo,
+                                           LogLevel::kDebug};
+    return parse_keyword("KASHIM_LOG", kLevels, log_level_name,
+                         "is not a log level (accepted: off, error, info, debug)",
+                         &config_.log_level);
   }
 
   bool parse_log_file() {
@@ -237,15 +248,9 @@ class Parser {
   }
 
   bool parse_direction() {
-    Setting setting = read_setting(sources_, "KASHIM_DIRECTION");
-    if (!setting.present()) return true;
-    for (Direction direction : {Direction::kBoth, Direction::kOut, Direction::kIn}) {
-      if (equals_ignoring_case(setting.value, direction_name(direction))) {
-        config_.direction = direction;
-        return true;
-      }
-    }
-    return fail(setting, "is not a direction (accepted: out, in, both)");
+    static constexpr Direction kDirections[] = {Direction::kBoth, Direction::kOut, Direction::kIn};
+    return parse_keyword("KASHIM_DIRECTION", kDirections, direction_name,
+                         "is not a direction (accepted: out, in, both)", &config_.direction);
   }
 
   // Comma-separated; blanks around a pattern and empty items ("a,,b", a trailing comma

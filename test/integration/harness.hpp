@@ -36,13 +36,16 @@ ProcessRun run_probe_launched_by(const std::vector<std::string>& launcher,
 
 // The loopback IPv6 address is usable here; when not, a test skips, or fails under CI=true.
 bool ipv6_available();
-#define KASHIM_REQUIRE_IPV6()                                                     \
-  do {                                                                            \
-    if (!::kashim::testing::ipv6_available()) {                                   \
-      if (::kashim::testing::in_ci()) FAIL() << "IPv6 loopback (::1) is missing"; \
-      GTEST_SKIP() << "IPv6 loopback (::1) is missing";                           \
-    }                                                                             \
+// A prerequisite of a test: skipped without it, or failed under CI=true.
+#define KASHIM_REQUIRE(available, what)                             \
+  do {                                                              \
+    if (!(available)) {                                             \
+      if (::kashim::testing::in_ci()) FAIL() << what " is missing"; \
+      GTEST_SKIP() << what " is missing";                           \
+    }                                                               \
   } while (0)
+#define KASHIM_REQUIRE_IPV6() \
+  KASHIM_REQUIRE(::kashim::testing::ipv6_available(), "IPv6 loopback (::1)")
 bool in_ci();
 
 std::vector<std::string> lines_of(const std::string& text);

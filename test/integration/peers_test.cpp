@@ -384,12 +384,7 @@ std::thread connect_when_listening(int port, bool* connected) {
 
 class SocketActivation : public ::testing::Test {
  protected:
-  void SetUp() override {
-    if (!socket_activate_available()) {
-      if (in_ci()) FAIL() << "systemd-socket-activate is missing";
-      GTEST_SKIP() << "systemd-socket-activate is missing";
-    }
-  }
+  void SetUp() override { KASHIM_REQUIRE(socket_activate_available(), "systemd-socket-activate"); }
   // systemd-socket-activate itself runs without the shim: only the service gets it, as
   // with Environment=LD_PRELOAD=... in a unit.
   std::vector<std::string> launcher(int port, bool accept_mode) {

@@ -54,12 +54,7 @@ std::map<int, Counts> count_phases(const Environment& environment, bool preload)
 
 class SystemCalls : public ::testing::Test {
  protected:
-  void SetUp() override {
-    if (!strace_available()) {
-      if (in_ci()) FAIL() << "strace is missing";
-      GTEST_SKIP() << "strace is missing";
-    }
-  }
+  void SetUp() override { KASHIM_REQUIRE(strace_available(), "strace"); }
 };
 
 // Three options configured: each tuned socket costs SO_KEEPALIVE + 3 setsockopt calls.
