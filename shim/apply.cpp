@@ -18,7 +18,7 @@ bool is_tcp_socket(int domain, int type, int protocol) {
 bool wants_connection(const Config& config, Direction side, const sockaddr* peer,
                       socklen_t peer_length) {
   if (!config.active) return false;
-  if (config.direction != Direction::kBoth && config.direction != side) return false;
+  if (!direction_allows(config, side)) return false;
   return config.peers.empty() || config.peers.match(peer, peer_length) >= 0;
 }
 

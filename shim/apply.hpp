@@ -22,6 +22,11 @@ using SetsockoptFn = int (*)(int fd, int level, int optname, const void* optval,
 // protocol 0 (the default, TCP) or IPPROTO_TCP. Everything else is never touched.
 bool is_tcp_socket(int domain, int type, int protocol);
 
+// Does KASHIM_DIRECTION take in connections of this side (kOut or kIn)?
+inline bool direction_allows(const Config& config, Direction side) {
+  return config.direction == Direction::kBoth || config.direction == side;
+}
+
 // Should a connection be tuned? `side` is kOut for one the program opens, kIn for one it
 // accepts or inherits; `peer` is the remote end (may be null when the filter needs none).
 bool wants_connection(const Config& config, Direction side, const sockaddr* peer,

@@ -262,7 +262,7 @@ void decide(const Runtime& runtime, int fd, Direction side, const Peer& peer,
   line.add("fd ").add(fd).add(" ").add(event).add(" ");
   add_address(&line, peer.get(), peer.length);
   if (!wanted) {
-    line.add(config.direction != Direction::kBoth && config.direction != side
+    line.add(!direction_allows(config, side)
                  ? ": not tuned (KASHIM_DIRECTION="
                  : ": not tuned (no KASHIM_PEERS pattern matches; KASHIM_DIRECTION=");
     line.add(direction_name(config.direction)).add(")");
@@ -480,12 +480,10 @@ void on_accepted(int listener, int fd) {
   if (!config.active || !logging(runtime, LogLevel::kInfo)) return;
   const int saved_errno = errno;
   if (fd_is_tcp(fd)) {
-    sockaddr_storage peer;
-    socklen_t length = sizeof peer;
-    bool known = getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) == 0;
+    Peer peer = peer_of(fd);
     Line line;
     line.add("fd ").add(fd).add(" accepted from ");
-    add_address(&line, known ? reinterpret_cast<sockaddr*>(&peer) : nullptr, length);
+    add_address(&line, peer.get(), peer.length);
     line.add(" on fd ").add(listener).add(": ");
     add_kernel_values(&line, fd);
     log_line(runtime, line);
