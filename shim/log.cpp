@@ -11,14 +11,16 @@
 namespace kashim {
 namespace {
 
-// fd 2 may be written to if it is what it was at start-up, or if it is anything but a socket
-// now: a daemon that points stderr at a file or a pipe still gets its log lines, while a
-// socket that took the place of a closed stderr never receives a byte from the shim.
+// fd 2 is written to only while it is the file it was when the shim started. A program
+// that closes stderr and gets a socket, or any file of its own, under number 2 must never
+// find a byte of ours in it; a daemon that re-points stderr to its own log loses our lines
+// there too (KASHIM_LOG_FILE is the way to keep them). An stderr closed at start stays
+// closed to the shim.
 bool stderr_is_safe(const StderrIdentity& start) {
+  if (!start.open) return false;
   struct stat now;
   if (fstat(STDERR_FILENO, &now) != 0) return false;
-  if (start.open && now.st_dev == start.device && now.st_ino == start.inode) return true;
-  return !S_ISSOCK(now.st_mode);
+  return now.st_dev == start.device && now.st_ino == start.inode;
 }
 
 void write_all(int fd, std::string_view text) {

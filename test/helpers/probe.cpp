@@ -33,7 +33,9 @@
 #include <string>
 #include <vector>
 
-namespace {
+#include "probe.hpp"
+
+namespace probe {
 
 FILE* g_out = nullptr;
 
@@ -115,9 +117,7 @@ in_port_t port_of(int fd) {
                                             : reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
 }
 
-// A listening socket on an ephemeral loopback port. `raw` makes it with the system call,
-// so the shim never sees it.
-int listener(int family, bool raw = false) {
+int listener(int family, bool raw) {
   int fd = raw ? static_cast<int>(syscall(SYS_socket, family, SOCK_STREAM, 0))
                : socket(family, SOCK_STREAM, 0);
   if (fd < 0) die("listener socket");
@@ -139,6 +139,25 @@ void wait_writable(int fd) {
   pollfd entry{fd, POLLOUT, 0};
   if (poll(&entry, 1, 10000) != 1) die("poll for connect");
 }
+
+int set_int(int fd, int level, int optname, int value) {
+  return setsockopt(fd, level, optname, &value, sizeof value);
+}
+
+// What the kernel holds for a connection, compactly: KEEPALIVE/IDLE/INTVL/CNT.
+std::string summary(int fd) {
+  return std::to_string(get_int(fd, SOL_SOCKET, SO_KEEPALIVE)) + "/" +
+         std::to_string(get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE)) + "/" +
+         std::to_string(get_int(fd, IPPROTO_TCP, TCP_KEEPINTVL)) + "/" +
+         std::to_string(get_int(fd, IPPROTO_TCP, TCP_KEEPCNT));
+}
+
+}  // namespace probe
+
+namespace {
+
+using namespace probe;
+using probe::length_of;  // overloaded below for a whole address
 
 // --- scenarios ------------------------------------------------------------------------
 
@@ -206,10 +225,6 @@ int scenario_accept(const std::vector<std::string>& args) {
   put_fd_flags("", fd);
   put_keepalive("client_", client);
   return 0;
-}
-
-int set_int(int fd, int level, int optname, int value) {
-  return setsockopt(fd, level, optname, &value, sizeof value);
 }
 
 // override: the program sets its own keep-alive values, as libuv and curl do.
@@ -496,14 +511,6 @@ int scenario_seccomp(const std::vector<std::string>&) {
 
 // --- peers, directions and inherited sockets (KASHIM_PEERS, KASHIM_DIRECTION) -----------
 
-// What the kernel holds for a connection, compactly: KEEPALIVE/IDLE/INTVL/CNT.
-std::string summary(int fd) {
-  return std::to_string(get_int(fd, SOL_SOCKET, SO_KEEPALIVE)) + "/" +
-         std::to_string(get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE)) + "/" +
-         std::to_string(get_int(fd, IPPROTO_TCP, TCP_KEEPINTVL)) + "/" +
-         std::to_string(get_int(fd, IPPROTO_TCP, TCP_KEEPCNT));
-}
-
 // An address of the scenario's family: "127.0.0.2" as IPv4, or as ::ffff:127.0.0.2 when
 // `mapped` (what a dual-stack IPv6 socket uses), or an IPv6 address.
 sockaddr_storage address_of(const std::string& text, in_port_t port, bool mapped) {
@@ -691,25 +698,36 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: kashim_probe OUT SCENARIO [ARGS...]\n");
     return 2;
   }
-  g_out = fopen(argv[1], "w");
-  if (g_out == nullptr) die(argv[1]);
+  probe::g_out = fopen(argv[1], "w");
+  if (probe::g_out == nullptr) probe::die(argv[1]);
   std::string scenario = argv[2];
   std::vector<std::string> args(argv + 3, argv + argc);
   struct Entry {
     const char* name;
-    int (*run)(const std::vector<std::string>&);
+    probe::Scenario run;
   };
-  const Entry scenarios[] = {{"socket", scenario_socket},     {"connect", scenario_connect},
-                             {"accept", scenario_accept},     {"override", scenario_override},
-                             {"errors", scenario_errors},     {"threads", scenario_threads},
-                             {"fork", scenario_fork},         {"signal", scenario_signal},
-                             {"early", scenario_early},       {"seccomp", scenario_seccomp},
-                             {"deepbind", scenario_deepbind}, {"phases", scenario_phases},
-                             {"peers", scenario_peers},       {"inherited", scenario_inherited}};
+  const Entry scenarios[] = {{"socket", scenario_socket},
+                             {"connect", scenario_connect},
+                             {"accept", scenario_accept},
+                             {"override", scenario_override},
+                             {"errors", scenario_errors},
+                             {"threads", scenario_threads},
+                             {"fork", scenario_fork},
+                             {"signal", scenario_signal},
+                             {"early", scenario_early},
+                             {"seccomp", scenario_seccomp},
+                             {"deepbind", scenario_deepbind},
+                             {"phases", scenario_phases},
+                             {"peers", scenario_peers},
+                             {"inherited", scenario_inherited},
+                             {"storm", probe::scenario_storm},
+                             {"spawn", probe::scenario_spawn},
+                             {"exec-check", probe::scenario_exec_check},
+                             {"stderr-socket", probe::scenario_stderr_socket}};
   for (const Entry& entry : scenarios) {
     if (scenario == entry.name) {
       int status = entry.run(args);
-      fclose(g_out);
+      fclose(probe::g_out);
       return status;
     }
   }

@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -144,6 +146,25 @@ std::vector<std::string> lines_of(const std::string& text) {
     start = end + 1;
   }
   return lines;
+}
+
+const Environment kTuned = {{"KASHIM_IDLE", "31"},
+                            {"KASHIM_INTVL", "7"},
+                            {"KASHIM_CNT", "4"},
+                            {"KASHIM_USER_TIMEOUT", "2500ms"}};
+
+void expect_clean(const ProcessRun& run) {
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "") << "nothing may ever reach the program's stdout";
+  EXPECT_EQ(run.err, "");
+}
+
+void expect_tuned(const ProcessRun& run, const std::string& prefix) {
+  EXPECT_EQ(run.value(prefix + "keepalive"), "1");
+  EXPECT_EQ(run.value(prefix + "idle"), "31");
+  EXPECT_EQ(run.value(prefix + "intvl"), "7");
+  EXPECT_EQ(run.value(prefix + "cnt"), "4");
+  EXPECT_EQ(run.value(prefix + "user_timeout"), "2500");
 }
 
 }  // namespace kashim::testing

@@ -50,4 +50,11 @@ bool in_ci();
 
 std::vector<std::string> lines_of(const std::string& text);
 
+// The settings most tests run with, and what the kernel reports for a socket tuned with them.
+extern const Environment kTuned;
+// The probe ran cleanly and said nothing on stdout or stderr.
+void expect_clean(const ProcessRun& run);
+// The probe's `prefix`keepalive/idle/intvl/cnt/user_timeout values are kTuned's.
+void expect_tuned(const ProcessRun& run, const std::string& prefix = "");
+
 }  // namespace kashim::testing

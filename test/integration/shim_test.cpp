@@ -14,26 +14,6 @@
 namespace kashim::testing {
 namespace {
 
-const Environment kTuned = {{"KASHIM_IDLE", "31"},
-                            {"KASHIM_INTVL", "7"},
-                            {"KASHIM_CNT", "4"},
-                            {"KASHIM_USER_TIMEOUT", "2500ms"}};
-
-// The probe ran cleanly and said nothing on stdout or stderr.
-void expect_clean(const ProcessRun& run) {
-  EXPECT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_EQ(run.out, "") << "nothing may ever reach the program's stdout";
-  EXPECT_EQ(run.err, "");
-}
-
-void expect_tuned(const ProcessRun& run, const std::string& prefix = "") {
-  EXPECT_EQ(run.value(prefix + "keepalive"), "1");
-  EXPECT_EQ(run.value(prefix + "idle"), "31");
-  EXPECT_EQ(run.value(prefix + "intvl"), "7");
-  EXPECT_EQ(run.value(prefix + "cnt"), "4");
-  EXPECT_EQ(run.value(prefix + "user_timeout"), "2500");
-}
-
 void expect_kernel_defaults(const ProcessRun& run, const std::string& prefix = "") {
   EXPECT_EQ(run.value(prefix + "keepalive"), "0");
   EXPECT_EQ(run.value(prefix + "user_timeout"), "0");

@@ -1,0 +1,42 @@
+// What the probe's scenario files share: writing results, reading socket options back,
+// and loopback sockets made with or without the shim seeing them.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace probe {
+
+extern FILE* g_out;  // the results file, key=value lines
+
+[[noreturn]] void die(const std::string& what);
+void put(const std::string& key, const std::string& value);
+void put(const std::string& key, long value);
+
+int get_int(int fd, int level, int optname);
+int set_int(int fd, int level, int optname, int value);
+void put_keepalive(const std::string& prefix, int fd);  // every managed option, by name
+std::string summary(int fd);                            // KEEPALIVE/IDLE/INTVL/CNT
+std::string outcome(long result, int error);            // "ok:N" or "fail:ENAME"
+
+sockaddr_storage loopback(int family, in_port_t port);
+socklen_t length_of(int family);
+in_port_t port_of(int fd);
+// A listening socket on an ephemeral loopback port; `raw` makes it with the system call,
+// so the shim never sees it.
+int listener(int family, bool raw = false);
+int raw_client(int family, in_port_t port);  // a connection the shim never sees
+void wait_writable(int fd);
+
+using Scenario = int (*)(const std::vector<std::string>& args);
+// probe_torture.cpp
+int scenario_storm(const std::vector<std::string>& args);
+int scenario_spawn(const std::vector<std::string>& args);
+int scenario_exec_check(const std::vector<std::string>& args);
+int scenario_stderr_socket(const std::vector<std::string>& args);
+
+}  // namespace probe

@@ -1,0 +1,129 @@
+// What a host program may do around the shim, and what its environment may do to it:
+// threads, fork, exec, vfork, posix_spawn, a socket in stderr's place, a dlsym that lies.
+// Each run is compared with the same run without the shim, and tuned sockets must stay
+// tuned. (The errno/EMFILE matrix, seccomp and early-constructor cases are in shim_test.)
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "harness.hpp"
+
+namespace kashim::testing {
+namespace {
+
+constexpr const char* kTunedSummary = "1/31/7/4";  // KEEPALIVE/IDLE/INTVL/CNT of kTuned
+
+Environment with(Environment environment, const std::string& name, const std::string& value) {
+  environment.emplace_back(name, value);
+  return environment;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string temporary_path(const char* stem) {
+  std::string path = std::string("/tmp/kashim-") + stem + "-" + std::to_string(getpid()) + "-" +
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::replace(path.begin() + 5, path.end(), '/', '-');
+  unlink(path.c_str());
+  return path;
+}
+
+TEST(Torture, SixteenThreadsConnectWhileOthersForkAndExec) {
+  const std::vector<std::string> storm = {"storm", "16", "100", "2", "10"};
+  ProcessRun without = run_probe(storm, kTuned, /*preload=*/false);
+  ProcessRun run = run_probe(storm, kTuned);
+  expect_clean(run);
+  EXPECT_EQ(run.value("reference"), kTunedSummary);
+  EXPECT_EQ(run.value("connected"), "1600");
+  EXPECT_EQ(run.value("accepted"), "1600");
+  EXPECT_EQ(run.value("connect_failures"), "0");
+  EXPECT_EQ(run.value("connected_summaries"), kTunedSummary) << "every client tuned alike";
+  EXPECT_EQ(run.value("accepted_summaries"), kTunedSummary) << "every accepted one too";
+  EXPECT_EQ(run.value("children_ok"), "20") << "first bad child: " << run.value("first_bad_child");
+  // The same program without the shim: the same counts, nothing tuned.
+  expect_clean(without);
+  EXPECT_NE(without.value("reference"), kTunedSummary);
+  for (const char* key : {"connected", "accepted", "connect_failures", "children_ok"}) {
+    EXPECT_EQ(without.value(key), run.value(key)) << key;
+  }
+}
+
+TEST(Torture, VforkAndPosixSpawnChildrenAreTunedAndTheParentIsUnchanged) {
+  ProcessRun run = run_probe({"spawn"}, kTuned);
+  expect_clean(run);
+  EXPECT_EQ(run.value("reference"), kTunedSummary);
+  EXPECT_EQ(run.value("vfork_status"), "0");
+  EXPECT_EQ(run.value("posix_spawn"), "ok:0");
+  EXPECT_EQ(run.value("posix_spawn_status"), "0");
+  EXPECT_EQ(run.value("after"), kTunedSummary);
+}
+
+// The scenario logs on connect, accept and a rewritten setsockopt at KASHIM_LOG=debug;
+// every line must go nowhere rather than into the socket numbered 2.
+class StderrSocket : public ::testing::TestWithParam<bool> {};
+
+TEST_P(StderrSocket, NoLogByteEverReachesASocketInStderrsPlace) {
+  const bool closed_from_start = GetParam();
+  Environment environment = with(kTuned, "KASHIM_LOG", "debug");
+  environment.emplace_back("LD_PRELOAD", KASHIM_LIBRARY_PATH);
+  std::vector<std::string> launcher;
+  if (closed_from_start) launcher = {"sh", "-c", "exec \"$0\" \"$@\" 2>&-"};
+  ProcessRun run = run_probe_launched_by(launcher, {"stderr-socket"}, environment);
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.value("fd"), "2");
+  EXPECT_EQ(run.value("summary"), kTunedSummary) << "tuned, and the program's idle replaced";
+  EXPECT_EQ(run.value("bytes_received"), "0");
+  if (!closed_from_start) {
+    EXPECT_NE(run.err.find("kashim: version"), std::string::npos)
+        << "the start-up line went to the real stderr";
+  }
+  // The premise: the same run with a log file gets the lines the socket must not.
+  std::string log = temporary_path("stderr-socket-log");
+  environment.emplace_back("KASHIM_LOG_FILE", log);
+  ProcessRun logged = run_probe_launched_by(launcher, {"stderr-socket"}, environment);
+  EXPECT_EQ(logged.value("bytes_received"), "0");
+  std::string lines = read_file(log);
+  EXPECT_NE(lines.find("fd 2"), std::string::npos) << lines;
+  EXPECT_NE(lines.find("replaced by 31"), std::string::npos) << lines;
+  unlink(log.c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(Torture, StderrSocket, ::testing::Bool(), [](const auto& info) {
+  return std::string(info.param ? "StderrClosedAtStart" : "StderrClosedByTheProgram");
+});
+
+// A library in front of the shim whose dlsym hands the shim its own hooks back, and calls
+// socket() from inside dlsym while the shim is resolving.
+TEST(Torture, DlsymReturningTheHookItselfNeitherLoopsNorRecurses) {
+  std::string report = temporary_path("dlsym-trap");
+  Environment environment = with(kTuned, "KASHIM_TRAP_REPORT", report);
+  environment.emplace_back("LD_PRELOAD",
+                           std::string(KASHIM_DLSYM_TRAP_PATH) + ":" + KASHIM_LIBRARY_PATH);
+  ProcessRun run = run_probe({"socket", "v4", "stream"}, environment, /*preload=*/false);
+  expect_clean(run);
+  expect_tuned(run);
+  EXPECT_EQ(run.value("errno_after"), "4242");
+  std::string calls = read_file(report);
+  EXPECT_TRUE(calls.starts_with("dlsym_trap_calls=")) << calls;
+  EXPECT_GE(atoi(calls.c_str() + sizeof "dlsym_trap_calls=" - 1), 7) << "the trap was asked";
+  unlink(report.c_str());
+
+  ProcessRun without = run_probe({"errors"}, kTuned, /*preload=*/false);
+  ProcessRun errors = run_probe({"errors"}, environment, /*preload=*/false);
+  expect_clean(errors);
+  EXPECT_EQ(errors.values, without.values);
+}
+
+}  // namespace
+}  // namespace kashim::testing
