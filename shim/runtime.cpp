@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -27,8 +28,8 @@ using Line = FixedText<512>;
 
 // --- The process's own sources for parse_config ---------------------------------------
 
-// secure_getenv: a setuid or otherwise AT_SECURE process ignores the configuration, so an
-// unprivileged user cannot steer a privileged program's sockets or log file.
+// secure_getenv as defence in depth: initialize() does not parse at all in a privileged
+// (AT_SECURE) process.
 const char* process_getenv(const char* name, void*) {
   return secure_getenv(name);
 }
@@ -94,7 +95,9 @@ const Runtime& detail::initialize() {
   }
   Runtime& fresh = g_slots[slot];
   const int saved_errno = errno;
-  parse_config(kProcessSources, &fresh.config);
+  // A setuid or otherwise privileged (AT_SECURE) process is left exactly as it is, with the
+  // shim inert and silent: its environment and stderr may belong to an unprivileged user.
+  if (getauxval(AT_SECURE) == 0) parse_config(kProcessSources, &fresh.config);
   fresh.stderr_at_start = identify_stderr();
   const Runtime* expected = nullptr;
   if (detail::g_published.compare_exchange_strong(expected, &fresh, std::memory_order_acq_rel,

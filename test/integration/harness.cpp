@@ -11,11 +11,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace kashim::testing {
@@ -106,9 +108,15 @@ ProcessRun run_probe(const std::vector<std::string>& scenario, Environment envir
 ProcessRun run_probe_launched_by(const std::vector<std::string>& launcher,
                                  const std::vector<std::string>& scenario,
                                  const Environment& environment) {
+  return run_probe_program(launcher, KASHIM_PROBE_PATH, scenario, environment);
+}
+
+ProcessRun run_probe_program(const std::vector<std::string>& launcher, const std::string& probe,
+                             const std::vector<std::string>& scenario,
+                             const Environment& environment) {
   std::string results = temporary_file();
   std::vector<std::string> argv = launcher;
-  argv.insert(argv.end(), {KASHIM_PROBE_PATH, results});
+  argv.insert(argv.end(), {probe, results});
   argv.insert(argv.end(), scenario.begin(), scenario.end());
   ProcessRun run = run_command(argv, environment);
   std::ifstream in(results);
@@ -146,6 +154,21 @@ std::vector<std::string> lines_of(const std::string& text) {
     start = end + 1;
   }
   return lines;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string scratch_path(const std::string& stem) {
+  std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::replace(test.begin(), test.end(), '/', '-');
+  std::string path = "/tmp/kashim-" + stem + "-" + std::to_string(getpid()) + "-" + test;
+  unlink(path.c_str());
+  return path;
 }
 
 const Environment kTuned = {{"KASHIM_IDLE", "31"},

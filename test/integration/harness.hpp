@@ -33,6 +33,10 @@ ProcessRun run_probe(const std::vector<std::string>& scenario, Environment envir
 ProcessRun run_probe_launched_by(const std::vector<std::string>& launcher,
                                  const std::vector<std::string>& scenario,
                                  const Environment& environment);
+// The same with another build of the probe (`probe` is its path).
+ProcessRun run_probe_program(const std::vector<std::string>& launcher, const std::string& probe,
+                             const std::vector<std::string>& scenario,
+                             const Environment& environment);
 
 // The loopback IPv6 address is usable here; when not, a test skips, or fails under CI=true.
 bool ipv6_available();
@@ -49,6 +53,11 @@ bool ipv6_available();
 bool in_ci();
 
 std::vector<std::string> lines_of(const std::string& text);
+
+// A file's whole contents ("" when it cannot be read).
+std::string read_file(const std::string& path);
+// A path under /tmp, named after the running test, with nothing at it yet.
+std::string scratch_path(const std::string& stem);
 
 // The settings most tests run with, and what the kernel reports for a socket tuned with them.
 extern const Environment kTuned;

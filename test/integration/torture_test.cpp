@@ -5,10 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "harness.hpp"
@@ -21,21 +18,6 @@ constexpr const char* kTunedSummary = "1/31/7/4";  // KEEPALIVE/IDLE/INTVL/CNT o
 Environment with(Environment environment, const std::string& name, const std::string& value) {
   environment.emplace_back(name, value);
   return environment;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string temporary_path(const char* stem) {
-  std::string path = std::string("/tmp/kashim-") + stem + "-" + std::to_string(getpid()) + "-" +
-                     ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  std::replace(path.begin() + 5, path.end(), '/', '-');
-  unlink(path.c_str());
-  return path;
 }
 
 TEST(Torture, SixteenThreadsConnectWhileOthersForkAndExec) {
@@ -89,7 +71,7 @@ TEST_P(StderrSocket, NoLogByteEverReachesASocketInStderrsPlace) {
         << "the start-up line went to the real stderr";
   }
   // The premise: the same run with a log file gets the lines the socket must not.
-  std::string log = temporary_path("stderr-socket-log");
+  std::string log = scratch_path("stderr-socket-log");
   environment.emplace_back("KASHIM_LOG_FILE", log);
   ProcessRun logged = run_probe_launched_by(launcher, {"stderr-socket"}, environment);
   EXPECT_EQ(logged.value("bytes_received"), "0");
@@ -106,7 +88,7 @@ INSTANTIATE_TEST_SUITE_P(Torture, StderrSocket, ::testing::Bool(), [](const auto
 // A library in front of the shim whose dlsym hands the shim its own hooks back, and calls
 // socket() from inside dlsym while the shim is resolving.
 TEST(Torture, DlsymReturningTheHookItselfNeitherLoopsNorRecurses) {
-  std::string report = temporary_path("dlsym-trap");
+  std::string report = scratch_path("dlsym-trap");
   Environment environment = with(kTuned, "KASHIM_TRAP_REPORT", report);
   environment.emplace_back("LD_PRELOAD",
                            std::string(KASHIM_DLSYM_TRAP_PATH) + ":" + KASHIM_LIBRARY_PATH);
