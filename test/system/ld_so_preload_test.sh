@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# System-wide use: libkashim.so listed in /etc/ld.so.preload, so that every program loads it
+# without LD_PRELOAD. Inside a private mount and network namespace (the host's /etc and
+# network are never touched), everyday programs must behave exactly as before — the same
+# output, errors and exit status — and their TCP connections must be tuned, as the kernel
+# shows them to ss.
+#   test/system/ld_so_preload_test.sh /path/to/libkashim.so
+# Exit 77 (skipped) without root or a needed program; under CI=true that is a failure.
+set -euo pipefail
+
+library=$(realpath "$1")
+skip() {
+  echo "skipped: $*"
+  [[ ${CI:-} == true ]] && exit 1
+  exit 77
+}
+
+if [[ ${KASHIM_IN_NAMESPACE:-} != 1 ]]; then
+  [[ $(id -u) == 0 ]] || skip "needs root for a private mount namespace"
+  for program in unshare ip ss sh ls python3 perl curl apt-config php; do
+    command -v "$program" >/dev/null || skip "$program is not installed"
+  done
+  export KASHIM_IN_NAMESPACE=1
+  exec unshare --mount --net --propagation private "$0" "$library"
+fi
+
+scratch=$(mktemp -d /tmp/kashim-ld-so-preload.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+ip link set lo up
+
+# A private /etc: an overlay on the real one where the kernel allows it, else a copy.
+mkdir -p "$scratch/upper" "$scratch/work"
+if ! mount -t overlay overlay -o "lowerdir=/etc,upperdir=$scratch/upper,workdir=$scratch/work" \
+  /etc 2>/dev/null; then
+  cp -a /etc "$scratch/etc"
+  mount --bind "$scratch/etc" /etc
+fi
+rm -f /etc/ld.so.preload
+
+# The operator's settings, the same for both runs: without the library they mean nothing.
+export KASHIM_IDLE=31 KASHIM_INTVL=7 KASHIM_CNT=4
+
+# Everyday programs, each writing to stdout and stderr and exiting with a status of its own.
+commands=(
+  'sh -c "echo \$((6 * 7)); echo to-stderr >&2; exit 3"'
+  'ls -l /usr/bin/env /nonexistent'
+  'python3 -c "import sys; print(sys.version_info[:2]); print(\"err\", file=sys.stderr); sys.exit(4)"'
+  'perl -e "print qq(ok\n); warn qq(warned\n); exit 5"'
+  'curl --version'
+  'curl -sS http://127.0.0.1:1/'
+  'apt-config dump'
+  'php -r "echo PHP_VERSION, PHP_EOL; fwrite(STDERR, \"err\n\"); exit(6);"'
+)
+run_all() {
+  local into=$1 i=0
+  mkdir -p "$into"
+  for command in "${commands[@]}"; do
+    set +e
+    sh -c "$command" >"$into/$i.out" 2>"$into/$i.err"
+    echo $? >"$into/$i.status"
+    set -e
+    i=$((i + 1))
+  done
+}
+
+loaded() { grep -c libkashim "/proc/$1/maps" || true; }
+
+run_all "$scratch/before"
+[[ $(sh -c 'grep -c libkashim /proc/$$/maps || true') == 0 ]] || {
+  echo "FAIL: libkashim is loaded before /etc/ld.so.preload names it"
+  exit 1
+}
+
+echo "$library" >/etc/ld.so.preload
+run_all "$scratch/after"
+failures=0
+if [[ $(sh -c 'grep -c libkashim /proc/$$/maps || true') == 0 ]]; then
+  echo "FAIL: /etc/ld.so.preload did not load libkashim.so into sh"
+  failures=$((failures + 1))
+fi
+i=0
+for command in "${commands[@]}"; do
+  same=true
+  for part in out err status; do
+    if ! cmp -s "$scratch/before/$i.$part" "$scratch/after/$i.$part"; then
+      echo "FAIL: $command: $part differs with the library preloaded:"
+      diff "$scratch/before/$i.$part" "$scratch/after/$i.$part" | head -5
+      failures=$((failures + 1))
+      same=false
+    fi
+  done
+  $same && echo "same:    $command (exit $(cat "$scratch/after/$i.status"))"
+  i=$((i + 1))
+done
+
+# Connections: a server (itself a preloaded python3) answers one HTTP request per client,
+# and before answering asks ss for the client's socket, which is still waiting for the
+# reply. Keep-alive timers count down from the idle time: 31 s tuned, 2 h untuned.
+cat >"$scratch/server.py" <<'EOF'
+import socket, subprocess, sys
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(8)
+print(server.getsockname()[1], flush=True)
+for name in sys.argv[1:]:
+    connection, (_, port) = server.accept()
+    request = b""
+    while b"\r\n\r\n" not in request:
+        chunk = connection.recv(4096)
+        if not chunk:
+            break
+        request += chunk
+    view = subprocess.run(["ss", "-tnoH", "state", "established", f"( sport = :{port} )"],
+                          capture_output=True, text=True).stdout
+    timer = view[view.find("timer:("):].split(")")[0] + ")" if "timer:(" in view else "no timer"
+    print(f"{name} {timer}", flush=True)
+    connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+    connection.close()
+EOF
+clients=(curl python3 perl php)
+coproc server { python3 "$scratch/server.py" "${clients[@]}"; }
+read -r port <&"${server[0]}"
+url=http://127.0.0.1:$port/
+curl -sS "$url" >/dev/null
+python3 -c "import urllib.request; urllib.request.urlopen('$url').read()"
+perl -MIO::Socket::INET -e \
+  '$s = IO::Socket::INET->new("127.0.0.1:'"$port"'") or die; print $s "GET / HTTP/1.0\r\n\r\n"; 1 while <$s>;'
+php -r "file_get_contents('$url');"
+for client in "${clients[@]}"; do
+  read -r name timer <&"${server[0]}"
+  if [[ $name == "$client" && $timer =~ ^timer:\(keepalive,([0-9.]+)sec,0\)$ ]] &&
+    ((${BASH_REMATCH[1]%%.*} <= 31)); then
+    echo "tuned:   $client  $timer"
+  else
+    echo "FAIL: $client's connection: $name $timer (expected a keep-alive timer of at most 31 s)"
+    failures=$((failures + 1))
+  fi
+done
+wait
+
+if ((failures > 0)); then
+  echo "$failures failure(s)"
+  exit 1
+fi
+echo "ok: ${#commands[@]} programs unchanged, ${#clients[@]} clients tuned, with libkashim.so in /etc/ld.so.preload"
