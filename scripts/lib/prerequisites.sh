@@ -2,10 +2,20 @@
 # installing the Debian packages that provide them when run as root.
 #
 #   require "PACKAGE" CHECK...     CHECK: a command name, or a path that must exist
+#   require_build_tools            the compilers, CMake and GoogleTest
 #   install_required [--optional]  installs what is missing (as root), or explains and exits 1;
 #                                  with --optional a non-root caller is only told, and goes on
 
 _kashim_missing_packages=()
+
+# What building kashim and its tests takes (the sanitizer runtimes come with g++).
+require_build_tools() {
+  require cmake cmake
+  require g++ g++ gcc
+  require make make
+  require libgtest-dev /usr/include/gtest/gtest.h
+  require binutils nm readelf
+}
 
 require() {
   local package=$1 check

@@ -22,6 +22,13 @@ struct ProcessRun {
   }
 };
 
+// True in a sanitizer build (scripts/test --sanitizers).
+bool sanitized();
+// What LD_PRELOAD must hold to preload `libraries`: in a sanitizer build the sanitizer's
+// runtime goes first. run_command applies it to an LD_PRELOAD in the environment; a test
+// that hands LD_PRELOAD over some other way (strace -E) calls it itself.
+std::string preload_value(const std::string& libraries);
+
 // The environment starts from PATH alone: nothing from the test runner leaks in.
 ProcessRun run_command(const std::vector<std::string>& argv, const Environment& environment);
 
@@ -47,6 +54,11 @@ bool ipv6_available();
       if (::kashim::testing::in_ci()) FAIL() << what " is missing"; \
       GTEST_SKIP() << what " is missing";                           \
     }                                                               \
+  } while (0)
+// A test that cannot mean anything in a sanitizer build, skipped there with the reason.
+#define KASHIM_SKIP_WHEN_SANITIZED(why)                                             \
+  do {                                                                              \
+    if (::kashim::testing::sanitized()) GTEST_SKIP() << "sanitizer build: " << why; \
   } while (0)
 #define KASHIM_REQUIRE_IPV6() \
   KASHIM_REQUIRE(::kashim::testing::ipv6_available(), "IPv6 loopback (::1)")

@@ -391,7 +391,7 @@ class SocketActivation : public ::testing::Test {
     std::vector<std::string> argv = {"systemd-socket-activate", "-l",
                                      "127.0.0.1:" + std::to_string(port)};
     if (accept_mode) argv.push_back("--accept");
-    argv.insert(argv.end(), {"-E", std::string("LD_PRELOAD=") + KASHIM_LIBRARY_PATH});
+    argv.insert(argv.end(), {"-E", "LD_PRELOAD=" + preload_value(KASHIM_LIBRARY_PATH)});
     for (const auto& [name, value] : kValues) argv.insert(argv.end(), {"-E", name + "=" + value});
     return argv;
   }

@@ -109,8 +109,8 @@ TEST(LogFile, OpenedCloseOnExecWithoutFollowingLinks) {
   const std::string log = scratch_path("cloexec.log");
   const std::string trace = scratch_path("cloexec.trace");
   ProcessRun run = run_command({"strace", "-f", "-qq", "-e", "trace=openat", "-o", trace, "-E",
-                                std::string("LD_PRELOAD=") + KASHIM_LIBRARY_PATH, KASHIM_PROBE_PATH,
-                                "/dev/null", "connect", "v4", "blocking"},
+                                "LD_PRELOAD=" + preload_value(KASHIM_LIBRARY_PATH),
+                                KASHIM_PROBE_PATH, "/dev/null", "connect", "v4", "blocking"},
                                with(with(kTuned, "KASHIM_LOG", "debug"), "KASHIM_LOG_FILE", log));
   EXPECT_EQ(run.exit_code, 0) << run.err;
   int opens = 0;

@@ -30,7 +30,7 @@ std::map<int, Counts> count_phases(const Environment& environment, bool preload)
   // LD_PRELOAD for the traced program only (strace -E), not for strace itself.
   std::vector<std::string> command = {"strace", "-qq", "-o", trace};
   if (preload)
-    command.insert(command.end(), {"-E", std::string("LD_PRELOAD=") + KASHIM_LIBRARY_PATH});
+    command.insert(command.end(), {"-E", "LD_PRELOAD=" + preload_value(KASHIM_LIBRARY_PATH)});
   command.insert(command.end(),
                  {KASHIM_PROBE_PATH, "/dev/null", "phases", std::to_string(kRepeats)});
   ProcessRun run = run_command(command, environment);
