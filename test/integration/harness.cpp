@@ -174,6 +174,11 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
+Environment with(Environment environment, const std::string& name, const std::string& value) {
+  environment.emplace_back(name, value);
+  return environment;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;

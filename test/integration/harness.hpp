@@ -71,6 +71,9 @@ std::string read_file(const std::string& path);
 // A path under /tmp, named after the running test, with nothing at it yet.
 std::string scratch_path(const std::string& stem);
 
+// `environment` with one more variable.
+Environment with(Environment environment, const std::string& name, const std::string& value);
+
 // The settings most tests run with, and what the kernel reports for a socket tuned with them.
 extern const Environment kTuned;
 // The probe ran cleanly and said nothing on stdout or stderr.

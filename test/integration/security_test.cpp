@@ -14,11 +14,6 @@
 namespace kashim::testing {
 namespace {
 
-Environment with(Environment environment, const std::string& name, const std::string& value) {
-  environment.emplace_back(name, value);
-  return environment;
-}
-
 // A directory under /tmp that every user can enter, removed with everything in it.
 class ScratchDirectory {
  public:

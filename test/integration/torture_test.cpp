@@ -15,11 +15,6 @@ namespace {
 
 constexpr const char* kTunedSummary = "1/31/7/4";  // KEEPALIVE/IDLE/INTVL/CNT of kTuned
 
-Environment with(Environment environment, const std::string& name, const std::string& value) {
-  environment.emplace_back(name, value);
-  return environment;
-}
-
 TEST(Torture, SixteenThreadsConnectWhileOthersForkAndExec) {
   const std::vector<std::string> storm = {"storm", "16", "100", "2", "10"};
   ProcessRun without = run_probe(storm, kTuned, /*preload=*/false);
