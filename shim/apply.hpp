@@ -73,21 +73,17 @@ inline bool forcing(const Config& config) {
 // Inline: it runs on every setsockopt() of every program.
 inline Replacement forced_value(const Config& config, int level, int optname, const void* optval,
                                 socklen_t optlen) {
-  static_assert(TCP_USER_TIMEOUT < 32, "the managed option numbers fit the mask");
-  if (level != IPPROTO_TCP || optname < 0 || optname >= 32 ||
+  static_assert(std::size(Config{}.forced_tcp) <= 32, "every forced optname has a mask bit");
+  if (level != IPPROTO_TCP || static_cast<unsigned>(optname) >= std::size(config.forced_tcp) ||
       (config.forced_tcp_options & (1u << optname)) == 0) {
     return {};
   }
-  for (const ManagedTcpOption& managed : kManagedTcpOptions) {
-    if (managed.optname != optname) continue;
-    const ManagedOption& option = config.*managed.option;
-    if (optval == nullptr || optlen < sizeof(int)) return {};
-    int requested = 0;
-    std::memcpy(&requested, optval, sizeof requested);  // optval need not be aligned
-    if (requested < managed.min || requested > managed.max) return {};
-    return {&option.value, requested};
-  }
-  return {};
+  if (optval == nullptr || optlen < sizeof(int)) return {};
+  const ForcedTcpOption& forced = config.forced_tcp[optname];
+  int requested = 0;
+  std::memcpy(&requested, optval, sizeof requested);  // optval need not be aligned
+  if (requested < forced.min || requested > forced.max) return {};
+  return {&forced.value, requested};
 }
 
 // True for SOL_SOCKET/SO_KEEPALIVE switched off by a valid call in force mode: the shim

@@ -84,7 +84,10 @@ class Parser {
     config_.selective = !config_.peers.empty() || config_.direction != Direction::kBoth;
     if (config_.mode == Mode::kForce) {
       for (const ManagedTcpOption& managed : kManagedTcpOptions) {
-        if ((config_.*managed.option).set) config_.forced_tcp_options |= 1u << managed.optname;
+        const ManagedOption& option = config_.*managed.option;
+        if (!option.set) continue;
+        config_.forced_tcp_options |= 1u << managed.optname;
+        config_.forced_tcp[managed.optname] = {option.value, managed.min, managed.max};
       }
     }
   }

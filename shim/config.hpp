@@ -41,6 +41,14 @@ struct ManagedOption {
   const char* source = nullptr;
 };
 
+// A TCP option force mode replaces: the configured value, and the kernel's bounds, outside
+// which the program's own call must fail as it would without the shim.
+struct ForcedTcpOption {
+  int value = 0;
+  int min = 0;
+  int max = 0;
+};
+
 struct Config {
   // False when disabled on purpose or after invalid input: every hook then only forwards.
   bool active = false;
@@ -58,9 +66,12 @@ struct Config {
   // one at connect()/accept() instead of every TCP socket being tuned at socket().
   bool selective = false;
   LogLevel log_level = LogLevel::kError;
-  // Derived once parsing is done, for the hot path: bit n is set when force mode replaces
-  // the program's setsockopt(IPPROTO_TCP, n); zero when inactive or in fallback mode.
+  // Derived once parsing is done, for setsockopt's hot path: bit n is set when force mode
+  // replaces the program's setsockopt(IPPROTO_TCP, n), and forced_tcp[n] then says with
+  // what; zero when inactive or in fallback mode. A table rather than a search: every
+  // setsockopt() of every program looks here.
   std::uint32_t forced_tcp_options = 0;
+  ForcedTcpOption forced_tcp[TCP_USER_TIMEOUT + 1] = {};
   char log_file[kMaxLogPath] = {};  // empty: stderr
   FixedText<400> error;             // the one error line, without the "kashim: " prefix
 };

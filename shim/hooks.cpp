@@ -3,12 +3,16 @@
 // Each hook calls the real function and hands the result to runtime.cpp; nothing else
 // lives here. The version script (kashim.map) exports these seven names and nothing more.
 #include <dlfcn.h>
+#ifdef __GLIBC__
+#include <gnu/libc-version.h>
+#endif
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 
+#include "kernel.hpp"
 #include "real.hpp"
 #include "runtime.hpp"
 
@@ -67,7 +71,8 @@ class RealFunction {
   }
 
  private:
-  Function resolve() {
+  // Out of line: the hooks' common path then needs no registers saved.
+  [[gnu::noinline, gnu::cold]] Function resolve() {
     if (t_resolving) return system_call_;
     t_resolving = true;
     void* next = dlsym(RTLD_NEXT, name_);
@@ -94,6 +99,31 @@ RealFunction<decltype(&::setsockopt)> g_setsockopt{"setsockopt", &::setsockopt, 
 RealFunction<decltype(&::sendto)> g_sendto{"sendto", &::sendto, syscall_sendto};
 RealFunction<decltype(&::sendmsg)> g_sendmsg{"sendmsg", &::sendmsg, syscall_sendmsg};
 
+// True once the constructor has seen that the setsockopt() behind the shim is libc's own:
+// a forced value then goes straight to the kernel (kernel.hpp). A rewritten setsockopt thus
+// costs no more than the program's own call would. Another interposer behind the shim keeps
+// getting every call.
+std::atomic<bool> g_setsockopt_is_libc{false};
+
+bool defined_in_libc(void* function) {
+#ifdef __GLIBC__
+  Dl_info found, libc;
+  return dladdr(function, &found) != 0 &&
+         dladdr(reinterpret_cast<void*>(&gnu_get_libc_version), &libc) != 0 &&
+         found.dli_fbase == libc.dli_fbase;
+#else
+  (void)function;
+  return false;
+#endif
+}
+
+int setsockopt_forced(int fd, int level, int optname, const int* value) {
+  if (kashim::kernel::kHasSetsockopt && g_setsockopt_is_libc.load(std::memory_order_relaxed)) {
+    return kashim::kernel::setsockopt(fd, level, optname, value, sizeof *value);
+  }
+  return g_setsockopt.get()(fd, level, optname, value, sizeof *value);
+}
+
 // Resolving here as well as lazily means that a hook reached later from a signal handler
 // finds everything ready and never calls dlsym, which takes the loader's lock.
 __attribute__((constructor)) void start_kashim() {
@@ -101,7 +131,8 @@ __attribute__((constructor)) void start_kashim() {
   g_connect.get();
   g_accept.get();
   g_accept4.get();
-  g_setsockopt.get();
+  g_setsockopt_is_libc.store(defined_in_libc(reinterpret_cast<void*>(g_setsockopt.get())),
+                             std::memory_order_relaxed);
   g_sendto.get();
   g_sendmsg.get();
   kashim::tune_inherited_sockets();
@@ -142,10 +173,10 @@ KASHIM_HOOK int accept4(int fd, sockaddr* address, socklen_t* length, int flags)
 
 KASHIM_HOOK int setsockopt(int fd, int level, int optname, const void* optval,
                            socklen_t optlen) KASHIM_NOTHROW {
-  kashim::Replacement replacement = kashim::replacement_for(fd, level, optname, optval, optlen);
-  if (replacement.replace()) {
-    optval = replacement.value;
-    optlen = sizeof *replacement.value;
+  const kashim::SetsockoptPlan plan = kashim::plan_setsockopt(level, optname, optval, optlen);
+  if (plan.forced != nullptr) return setsockopt_forced(fd, level, optname, plan.forced);
+  if (plan.look_closer) [[unlikely]] {
+    return kashim::setsockopt_looked_at(fd, level, optname, optval, optlen);
   }
   return g_setsockopt.get()(fd, level, optname, optval, optlen);
 }

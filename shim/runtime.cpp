@@ -394,28 +394,6 @@ void detail::decide_outgoing(const Runtime& runtime, int fd, const sockaddr* pee
   errno = saved_errno;
 }
 
-Replacement detail::selective_replacement(const Runtime& runtime, int fd, int level, int optname,
-                                          const void* optval, socklen_t optlen) {
-  const Config& config = runtime.config;
-  if (!forcing(config)) {
-    if (OptionBits bits = option_set_by(level, optname, optval, optlen); bits != 0) {
-      add_to_record(fd, bits);
-    }
-    return {};
-  }
-  Replacement replacement = forced_value(config, level, optname, optval, optlen);
-  static constexpr int kOn = 1;
-  if (!replacement.replace() && is_keepalive_switch_off(config, level, optname, optval, optlen)) {
-    replacement = {&kOn, 0};
-  }
-  // Only connections the shim tuned keep its values; the others are the program's alone.
-  if (!replacement.replace() || (record_of(fd) & kTunedRecord) == 0) return {};
-  if (logging(runtime, LogLevel::kDebug)) {
-    log_replacement(runtime, fd, optname, replacement.requested, *replacement.value);
-  }
-  return replacement;
-}
-
 void on_socket_created(int fd, int domain, int type, int protocol) {
   const Runtime& runtime = kashim::runtime();
   if (runtime.config.selective) {
@@ -494,22 +472,54 @@ void on_accepted(int listener, int fd) {
   errno = saved_errno;
 }
 
-Replacement detail::keepalive_back_on(int fd) {
-  const int saved_errno = errno;
-  Replacement replacement;
-  static constexpr int kOn = 1;
-  if (fd_is_tcp(fd)) replacement = {&kOn, 0};
-  errno = saved_errno;
+// --- A program's setsockopt() -----------------------------------------------------------
+
+namespace {
+
+constexpr int kKeepaliveOn = 1;
+
+// The value that goes to the kernel instead of the program's, if any.
+Replacement replacement_for(const Config& config, int fd, int level, int optname,
+                            const void* optval, socklen_t optlen) {
+  if (config.selective && !forcing(config)) {
+    // Fallback mode with a filter: remember what the program set itself, so that a
+    // connection decided later leaves it alone.
+    if (OptionBits bits = option_set_by(level, optname, optval, optlen); bits != 0) {
+      add_to_record(fd, bits);
+    }
+    return {};
+  }
+  Replacement replacement = forced_value(config, level, optname, optval, optlen);
+  if (!replacement.replace() && is_keepalive_switch_off(config, level, optname, optval, optlen)) {
+    // Back on, for TCP only: with a filter the record below says the shim tuned it, so it is
+    // TCP; without one only the kernel can tell.
+    const int saved_errno = errno;
+    if (config.selective || fd_is_tcp(fd)) replacement = {&kKeepaliveOn, 0};
+    errno = saved_errno;
+  }
+  // With a filter, only connections the shim tuned keep its values; the others are the
+  // program's alone.
+  if (config.selective && (record_of(fd) & kTunedRecord) == 0) return {};
   return replacement;
 }
 
-void detail::log_replacement(const Runtime& runtime, int fd, int optname, int requested,
-                             int value) {
-  Line line;
-  line.add("fd ").add(fd).add(": the program's option ").add(optname).add(" = ");
-  line.add(requested).add(" replaced by ").add(value);
-  line.add(" (KASHIM_MODE=force)");
-  log_line(runtime, line);
+}  // namespace
+
+int setsockopt_looked_at(int fd, int level, int optname, const void* optval, socklen_t optlen) {
+  const Runtime& runtime = kashim::runtime();
+  Replacement replacement = replacement_for(runtime.config, fd, level, optname, optval, optlen);
+  if (replacement.replace()) {
+    if (logging(runtime, LogLevel::kDebug)) {
+      Line line;
+      line.add("fd ").add(fd).add(": the program's option ").add(optname).add(" = ");
+      line.add(replacement.requested).add(" replaced by ").add(*replacement.value);
+      line.add(" (KASHIM_MODE=force)");
+      log_line(runtime, line);
+    }
+    optval = replacement.value;
+    optlen = sizeof *replacement.value;
+  }
+  return real::setsockopt(fd, level, optname, optval, optlen);
 }
 
 }  // namespace kashim

@@ -22,11 +22,6 @@ struct Runtime {
 namespace detail {
 extern std::atomic<const Runtime*> g_published;
 KASHIM_COLD const Runtime& initialize();
-KASHIM_COLD Replacement keepalive_back_on(int fd);
-KASHIM_COLD void log_replacement(const Runtime& runtime, int fd, int optname, int requested,
-                                 int value);
-KASHIM_COLD Replacement selective_replacement(const Runtime& runtime, int fd, int level,
-                                              int optname, const void* optval, socklen_t optlen);
 KASHIM_COLD void decide_outgoing(const Runtime& runtime, int fd, const sockaddr* peer,
                                  socklen_t peer_length);
 }  // namespace detail
@@ -54,23 +49,33 @@ void on_accepted(int listener, int fd);
 // inetd, a listener passed across exec by a parent) are tuned as if made under the shim.
 // From the constructor only: it opens a descriptor for a moment.
 void tune_inherited_sockets();
-// For a program's setsockopt(): the value the kernel gets instead of the program's, if any.
-// Inline, for it runs on every setsockopt() of every program; the rare cases are not.
-inline Replacement replacement_for(int fd, int level, int optname, const void* optval,
-                                   socklen_t optlen) {
-  const Runtime& runtime = kashim::runtime();
-  if (runtime.config.selective) [[unlikely]] {
-    return detail::selective_replacement(runtime, fd, level, optname, optval, optlen);
+// A program's setsockopt(), as far as the published configuration alone can tell.
+struct SetsockoptPlan {
+  const int* forced = nullptr;  // force mode: what the kernel gets instead of the program's value
+  bool look_closer = false;     // setsockopt_looked_at() must handle the whole call
+};
+
+// Inline and free of calls: it runs on every setsockopt() of every program. What needs more
+// is left to setsockopt_looked_at(): a hook that runs before the configuration is published,
+// a filter (which decides connection by connection), debug logging, and SO_KEEPALIVE switched
+// off in force mode (only the kernel knows whether that socket is TCP).
+inline SetsockoptPlan plan_setsockopt(int level, int optname, const void* optval,
+                                      socklen_t optlen) {
+  const Runtime* runtime = detail::g_published.load(std::memory_order_acquire);
+  if (runtime == nullptr) [[unlikely]]
+    return {nullptr, true};
+  const Config& config = runtime->config;
+  if (config.selective || config.log_level >= LogLevel::kDebug) [[unlikely]]
+    return {nullptr, true};
+  if (Replacement replacement = forced_value(config, level, optname, optval, optlen);
+      replacement.replace()) {
+    return {replacement.value, false};
   }
-  Replacement replacement = forced_value(runtime.config, level, optname, optval, optlen);
-  if (!replacement.replace() &&
-      is_keepalive_switch_off(runtime.config, level, optname, optval, optlen)) {
-    replacement = detail::keepalive_back_on(fd);
-  }
-  if (replacement.replace() && runtime.config.log_level >= LogLevel::kDebug) {
-    detail::log_replacement(runtime, fd, optname, replacement.requested, *replacement.value);
-  }
-  return replacement;
+  return {nullptr, level == SOL_SOCKET && optname == SO_KEEPALIVE && forcing(config)};
 }
+
+// The setsockopt() plan_setsockopt() could not settle: decides, logs, and makes the call.
+KASHIM_COLD int setsockopt_looked_at(int fd, int level, int optname, const void* optval,
+                                     socklen_t optlen);
 
 }  // namespace kashim

@@ -316,7 +316,16 @@ void scenario_threads() {
 
 }  // namespace
 
-int main() {
+// Scenario numbers on the command line run only those (all of them by default).
+bool wanted(int argc, char** argv, int scenario) {
+  if (argc < 2) return true;
+  for (int i = 1; i < argc; ++i) {
+    if (atoi(argv[i]) == scenario) return true;
+  }
+  return false;
+}
+
+int main(int argc, char** argv) {
   const char* preload = getenv("LD_PRELOAD");
   if (preload == nullptr || strstr(preload, "libkashim.so") == nullptr) {
     fprintf(stderr, "kashim_bench: run it with libkashim.so in LD_PRELOAD (scripts/bench does)\n");
@@ -338,13 +347,13 @@ int main() {
   printf("%-44s %12s %12s   %-6s %-16s %s\n", "scenario", "A", "B", "A/B", "[p25, p75]", "target");
   pin_to_one_cpu();
   double setsockopt_ns = setsockopt_cost_ns();
-  scenario_tcp_socket();
-  scenario_untouched_sockets();
-  scenario_connect_accept(setsockopt_ns);
-  scenario_forced_setsockopt();
+  if (wanted(argc, argv, 1)) scenario_tcp_socket();
+  if (wanted(argc, argv, 2)) scenario_untouched_sockets();
+  if (wanted(argc, argv, 3)) scenario_connect_accept(setsockopt_ns);
+  if (wanted(argc, argv, 4)) scenario_forced_setsockopt();
   unpin();
-  scenario_process_start(preload);
-  scenario_threads();
+  if (wanted(argc, argv, 5)) scenario_process_start(preload);
+  if (wanted(argc, argv, 6)) scenario_threads();
   printf("\nphysical limit: one setsockopt() call costs %.0f ns here; a tuned socket needs 4\n",
          setsockopt_ns);
   return g_failed ? 1 : 0;

@@ -1,6 +1,7 @@
 // libkashim.so preloaded into a real program (kashim_probe), proven by what the kernel
 // reports back with getsockopt.
 #include <gtest/gtest.h>
+#include <netinet/tcp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -124,6 +125,31 @@ TEST(Modes, ForceReplacesTheProgramsOwnValuesAndTheCallsSucceed) {
   EXPECT_EQ(run.value("set_cnt_huge"), "fail:EINVAL");
   EXPECT_EQ(run.value("udp_keepalive"), "0") << "SO_KEEPALIVE on UDP is the program's business";
   EXPECT_EQ(run.value("unix_keepalive"), "0");
+}
+
+// A forced value normally goes straight to the kernel (libc's setsockopt is only the system
+// call); another interposer behind the shim must still get it, and the program's own value
+// must never get past the shim.
+TEST(Modes, ForcedValuesStillGoThroughAnInterposerBehindTheShim) {
+  std::string report = scratch_path("behind");
+  Environment environment = with(kTuned, "KASHIM_BEHIND_REPORT", report);
+  environment.emplace_back("LD_PRELOAD",
+                           std::string(KASHIM_LIBRARY_PATH) + ":" + KASHIM_BEHIND_PATH);
+  ProcessRun run = run_probe({"override"}, environment, /*preload=*/false);
+  expect_clean(run);
+  expect_tuned(run);
+  EXPECT_EQ(run.value("set_intvl"), "ok:0");
+  std::string calls = read_file(report);
+  unlink(report.c_str());
+  std::istringstream lines(calls);
+  int intervals = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with(std::to_string(TCP_KEEPINTVL) + "=")) continue;
+    ++intervals;
+    EXPECT_EQ(line, std::to_string(TCP_KEEPINTVL) + "=7") << "the program's own 1 got past";
+  }
+  // The shim's own call at socket(), then the program's call, rewritten.
+  EXPECT_EQ(intervals, 2) << calls;
 }
 
 TEST(Modes, ForceLeavesOptionsThatAreNotConfiguredToTheProgram) {

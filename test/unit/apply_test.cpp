@@ -183,7 +183,8 @@ TEST(ForcedValue, ReplacesConfiguredOptionsInForceMode) {
       forced_value(config, IPPROTO_TCP, TCP_KEEPINTVL, &libuv_interval, sizeof libuv_interval);
   EXPECT_TRUE(replacement.replace());
   EXPECT_EQ(*replacement.value, 5);
-  EXPECT_EQ(replacement.value, &config.intvl_s.value) << "the frozen configuration's own value";
+  EXPECT_EQ(replacement.value, &config.forced_tcp[TCP_KEEPINTVL].value)
+      << "a value inside the frozen configuration, not a copy";
   EXPECT_EQ(replacement.requested, 1);
   int ten = 10;
   EXPECT_EQ(*forced_value(config, IPPROTO_TCP, TCP_KEEPCNT, &ten, sizeof ten).value, 3);
