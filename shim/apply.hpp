@@ -73,13 +73,14 @@ inline bool forcing(const Config& config) {
 // Inline: it runs on every setsockopt() of every program.
 inline Replacement forced_value(const Config& config, int level, int optname, const void* optval,
                                 socklen_t optlen) {
-  static_assert(std::size(Config{}.forced_tcp) <= 32, "every forced optname has a mask bit");
-  if (level != IPPROTO_TCP || static_cast<unsigned>(optname) >= std::size(config.forced_tcp) ||
-      (config.forced_tcp_options & (1u << optname)) == 0) {
+  static_assert(std::size(Config{}.forced_tcp) <= 32, "every entry has a mask bit");
+  const unsigned index = forced_tcp_index(optname);
+  if (level != IPPROTO_TCP || index >= std::size(config.forced_tcp) ||
+      (config.forced_tcp_options & (1u << index)) == 0) {
     return {};
   }
   if (optval == nullptr || optlen < sizeof(int)) return {};
-  const ForcedTcpOption& forced = config.forced_tcp[optname];
+  const ForcedTcpOption& forced = config.forced_tcp[index];
   int requested = 0;
   std::memcpy(&requested, optval, sizeof requested);  // optval need not be aligned
   if (requested < forced.min || requested > forced.max) return {};

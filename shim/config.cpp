@@ -86,8 +86,9 @@ class Parser {
       for (const ManagedTcpOption& managed : kManagedTcpOptions) {
         const ManagedOption& option = config_.*managed.option;
         if (!option.set) continue;
-        config_.forced_tcp_options |= 1u << managed.optname;
-        config_.forced_tcp[managed.optname] = {option.value, managed.min, managed.max};
+        const unsigned index = forced_tcp_index(managed.optname);
+        config_.forced_tcp_options |= 1u << index;
+        config_.forced_tcp[index] = {option.value, managed.min, managed.max};
       }
     }
   }

@@ -49,7 +49,23 @@ struct ForcedTcpOption {
   int max = 0;
 };
 
+// Where setsockopt(IPPROTO_TCP, optname) finds its entry in Config::forced_tcp.
+constexpr unsigned forced_tcp_index(int optname) {
+  return static_cast<unsigned>(optname) - TCP_KEEPIDLE;
+}
+
 struct Config {
+  // What every setsockopt() of every program reads comes first, in one cache line (a
+  // Runtime is aligned to one). Derived once parsing is done: bit forced_tcp_index(n) of
+  // forced_tcp_options is set when force mode replaces the program's
+  // setsockopt(IPPROTO_TCP, n), and forced_tcp at that index then says with what; zero when
+  // inactive or in fallback mode. A table rather than a search.
+  std::uint32_t forced_tcp_options = 0;
+  // True when a peer filter or a direction is set: every connection is then decided one by
+  // one at connect()/accept() instead of every TCP socket being tuned at socket().
+  bool selective = false;
+  LogLevel log_level = LogLevel::kError;
+  ForcedTcpOption forced_tcp[forced_tcp_index(TCP_USER_TIMEOUT) + 1] = {};
   // False when disabled on purpose or after invalid input: every hook then only forwards.
   bool active = false;
   bool disabled = false;          // KASHIM_DISABLE=1, or libkeepalive's KEEPALIVE=off
@@ -62,18 +78,8 @@ struct Config {
   Mode mode = Mode::kForce;
   Direction direction = Direction::kBoth;  // KASHIM_DIRECTION
   PeerFilter peers;                        // KASHIM_PEERS; empty: every peer
-  // True when a peer filter or a direction is set: every connection is then decided one by
-  // one at connect()/accept() instead of every TCP socket being tuned at socket().
-  bool selective = false;
-  LogLevel log_level = LogLevel::kError;
-  // Derived once parsing is done, for setsockopt's hot path: bit n is set when force mode
-  // replaces the program's setsockopt(IPPROTO_TCP, n), and forced_tcp[n] then says with
-  // what; zero when inactive or in fallback mode. A table rather than a search: every
-  // setsockopt() of every program looks here.
-  std::uint32_t forced_tcp_options = 0;
-  ForcedTcpOption forced_tcp[TCP_USER_TIMEOUT + 1] = {};
-  char log_file[kMaxLogPath] = {};  // empty: stderr
-  FixedText<400> error;             // the one error line, without the "kashim: " prefix
+  char log_file[kMaxLogPath] = {};         // empty: stderr
+  FixedText<400> error;                    // the one error line, without the "kashim: " prefix
 };
 
 // The TCP options the shim manages, with the kernel's own bounds: outside them its

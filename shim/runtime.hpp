@@ -12,7 +12,7 @@
 
 namespace kashim {
 
-struct Runtime {
+struct alignas(64) Runtime {  // a cache line of its own for setsockopt's hot fields
   Config config;
   StderrIdentity stderr_at_start;
 };

@@ -285,6 +285,23 @@ TEST(Inherited, AListenerPassedAcrossExecGivesTunedConnections) {
   EXPECT_EQ(without.value("inherited"), "1/42/5/3") << "the listener itself stays tuned";
 }
 
+// The scan looks only below the size of the descriptor table, which it learns with
+// select() at 64 and 256: sockets at and around those numbers, and at the last number it
+// covers, are found whatever size the table has.
+TEST(Inherited, SocketsAtHighDescriptorNumbersAreFound) {
+  for (int number : {63, 64, 255, 256, 1023}) {
+    // A fresh listener each time (the probe tunes the socket, not the number), inherited
+    // under that number alone.
+    LoopbackPair pair;
+    ASSERT_EQ(dup2(pair.listener, number), number);
+    close(pair.listener);
+    pair.listener = number;
+    ProcessRun run = run_probe({"inherited", std::to_string(number)}, kValues);
+    expect_clean(run);
+    EXPECT_EQ(run.value("inherited"), "1/42/5/3") << "descriptor " << number;
+  }
+}
+
 TEST(Inherited, WithoutTheShimNothingIsTuned) {
   LoopbackPair pair;
   ProcessRun run =

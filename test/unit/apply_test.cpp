@@ -183,7 +183,7 @@ TEST(ForcedValue, ReplacesConfiguredOptionsInForceMode) {
       forced_value(config, IPPROTO_TCP, TCP_KEEPINTVL, &libuv_interval, sizeof libuv_interval);
   EXPECT_TRUE(replacement.replace());
   EXPECT_EQ(*replacement.value, 5);
-  EXPECT_EQ(replacement.value, &config.forced_tcp[TCP_KEEPINTVL].value)
+  EXPECT_EQ(replacement.value, &config.forced_tcp[forced_tcp_index(TCP_KEEPINTVL)].value)
       << "a value inside the frozen configuration, not a copy";
   EXPECT_EQ(replacement.requested, 1);
   int ten = 10;
