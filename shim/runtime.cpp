@@ -377,21 +377,26 @@ nfds_t open_fd_bound(nfds_t limit) {
 }
 
 // Calls `visit` for every open descriptor below 1024 (FD_SETSIZE), where inherited sockets
-// live: systemd passes them from 3 up, inetd as 0 and 1. One poll() says which numbers are
+// live: systemd passes them from 3 up, inetd as 0 and 1. poll() says which numbers are
 // open; reading /proc/self/fd instead cost a fresh process ~40 us, a sixth of its start,
-// and polling all 1024 numbers ~10 us where open_fd_bound() usually allows 64.
+// and polling all 1024 numbers ~10 us where open_fd_bound() usually allows 64. In batches
+// of 64, so that the constructor's stack stays small.
 template <typename Visit>
 void for_each_open_fd(Visit visit) {
-  pollfd entries[1024];  // 8 KiB of stack, in the constructor only; only `count` are written
   // poll() refuses more entries than RLIMIT_NOFILE allows, and no descriptor lies beyond it.
   rlimit limit{};
   nfds_t count = 1024;
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < count) count = limit.rlim_cur;
   count = open_fd_bound(count);
-  for (nfds_t fd = 0; fd < count; ++fd) entries[fd] = {static_cast<int>(fd), 0, 0};
-  if (poll(entries, count, 0) < 0) return;  // events 0: only POLLNVAL, never a wait
-  for (nfds_t fd = 0; fd < count; ++fd) {
-    if ((entries[fd].revents & POLLNVAL) == 0) visit(static_cast<int>(fd));
+  constexpr nfds_t kBatch = 64;
+  for (nfds_t first = 0; first < count; first += kBatch) {
+    pollfd entries[kBatch];
+    const nfds_t batch = std::min(kBatch, count - first);
+    for (nfds_t i = 0; i < batch; ++i) entries[i] = {static_cast<int>(first + i), 0, 0};
+    if (poll(entries, batch, 0) < 0) return;  // events 0: only POLLNVAL, never a wait
+    for (nfds_t i = 0; i < batch; ++i) {
+      if ((entries[i].revents & POLLNVAL) == 0) visit(entries[i].fd);
+    }
   }
 }
 
