@@ -1,7 +1,9 @@
 // The entry points libkashim.so exports, and the table of the real functions behind them.
 //
 // Each hook calls the real function and hands the result to runtime.cpp; nothing else
-// lives here. The version script (kashim.map) exports these seven names and nothing more.
+// lives here, but for the one route past libc: a value force mode puts in a program's
+// setsockopt() goes to the kernel directly when libc's wrapper is what lies behind. The version
+// script (kashim.map) exports these seven names and nothing more.
 #include <dlfcn.h>
 #include <link.h>
 #ifdef __GLIBC__

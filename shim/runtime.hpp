@@ -62,11 +62,13 @@ struct SetsockoptPlan {
 inline SetsockoptPlan plan_setsockopt(int level, int optname, const void* optval,
                                       socklen_t optlen) {
   const Runtime* runtime = detail::g_published.load(std::memory_order_acquire);
-  if (runtime == nullptr) [[unlikely]]
+  if (runtime == nullptr) [[unlikely]] {
     return {nullptr, true};
+  }
   const Config& config = runtime->config;
-  if (config.selective || config.log_level >= LogLevel::kDebug) [[unlikely]]
+  if (config.selective || config.log_level >= LogLevel::kDebug) [[unlikely]] {
     return {nullptr, true};
+  }
   if (Replacement replacement = forced_value(config, level, optname, optval, optlen);
       replacement.replace()) {
     return {replacement.value, false};
