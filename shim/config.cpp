@@ -69,8 +69,8 @@ class Parser {
   Parser(const Sources& sources, Config* config) : sources_(sources), config_(*config) {}
 
   void run() {
-    // Reset in place: an assignment from Config() builds the 6 KiB temporary on the stack
-    // first, and faulting in those pages was a noticeable part of a process start.
+    // Reset in place: an assignment from Config() would build a 6 KiB temporary on the
+    // stack first and copy it.
     std::destroy_at(&config_);
     ::new (static_cast<void*>(&config_)) Config();
     // The log settings come first, so that an error later on goes where the user asked.

@@ -55,8 +55,9 @@ constexpr unsigned forced_tcp_index(int optname) {
 }
 
 struct Config {
-  // What every setsockopt() of every program reads comes first, in one cache line (a
-  // Runtime is aligned to one). Derived once parsing is done: bit forced_tcp_index(n) of
+  // What every setsockopt() of every program reads comes first: with the entries for the
+  // keep-alive timings, it lies in the first cache line of a Runtime (aligned to one).
+  // Derived once parsing is done: bit forced_tcp_index(n) of
   // forced_tcp_options is set when force mode replaces the program's
   // setsockopt(IPPROTO_TCP, n), and forced_tcp at that index then says with what; zero when
   // inactive or in fallback mode. A table rather than a search.
