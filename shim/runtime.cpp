@@ -18,7 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "apply.hpp"
+#include "decide.hpp"
 #include "real.hpp"
 #include "text.hpp"
 

@@ -6,7 +6,7 @@
 
 #include <atomic>
 
-#include "apply.hpp"
+#include "decide.hpp"
 #include "config.hpp"
 #include "log.hpp"
 

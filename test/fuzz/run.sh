@@ -12,9 +12,9 @@ if ! command -v clang++ >/dev/null; then
 fi
 mkdir -p "$work"
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-  -DKASHIM_VERSION='"fuzz"' -I"$source_dir/shim" \
-  "$source_dir/test/fuzz/config_fuzzer.cpp" "$source_dir/shim/config.cpp" \
-  "$source_dir/shim/peers.cpp" -o "$work/config_fuzzer"
+  -DKASHIM_VERSION='"fuzz"' -I"$source_dir/core" \
+  "$source_dir/test/fuzz/config_fuzzer.cpp" "$source_dir/core/config.cpp" \
+  "$source_dir/core/peers.cpp" -o "$work/config_fuzzer"
 # The corpus grows in the work directory; the seeds in the source tree stay as they are.
 rm -rf "$work/corpus" && mkdir "$work/corpus"
 cd "$work"

@@ -177,7 +177,7 @@ std::set<std::string> matches_of(const std::string& text, const std::string& pat
 
 TEST(Documentation, EveryVariableTheLibraryReadsIsDocumented) {
   std::set<std::string> variables =
-      matches_of(source_file("shim/config.cpp"), R"re("(KASHIM_[A-Z_]+)")re");
+      matches_of(source_file("core/config.cpp"), R"re("(KASHIM_[A-Z_]+)")re");
   ASSERT_GE(variables.size(), 11u);
   std::string readme = source_file("README.md"), man = source_file("doc/kashim.1");
   for (const std::string& variable : variables) {

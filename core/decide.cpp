@@ -1,4 +1,4 @@
-#include "apply.hpp"
+#include "decide.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>

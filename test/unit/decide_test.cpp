@@ -1,4 +1,4 @@
-#include "apply.hpp"
+#include "decide.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
