@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "decide.hpp"
+#include "process_sources.hpp"
 #include "real.hpp"
 #include "text.hpp"
 
@@ -27,28 +28,7 @@ namespace {
 
 using Line = FixedText<512>;
 
-// --- The process's own sources for parse_config ---------------------------------------
 
-// secure_getenv as defence in depth: initialize() does not parse at all in a privileged
-// (AT_SECURE) process.
-const char* process_getenv(const char* name, void*) {
-  return secure_getenv(name);
-}
-
-bool process_sysctl(const char* name, std::int64_t* value, void*) {
-  FixedText<96> path;
-  path.add("/proc/sys/net/ipv4/").add(name);
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char text[32];
-  ssize_t length = read(fd, text, sizeof text);
-  close(fd);
-  if (length <= 0) return false;
-  const char* end = text + length;
-  return std::from_chars(text, end, *value).ec == std::errc();
-}
-
-constexpr Sources kProcessSources = {process_getenv, process_sysctl, nullptr};
 
 // --- Publication ------------------------------------------------------------------------
 //
@@ -66,7 +46,7 @@ void announce(const Runtime& runtime) {
   const Config& config = runtime.config;
   if (config.check) {
     Report report;
-    describe_config(config, kProcessSources, &report);
+    describe_config(config, process_sources(), &report);
     write_stderr(runtime.stderr_at_start, report.view());
   } else if (!config.error.empty() && config.log_level >= LogLevel::kError) {
     write_log_line(config, runtime.stderr_at_start, config.error.view());
@@ -98,7 +78,7 @@ const Runtime& detail::initialize() {
   const int saved_errno = errno;
   // A setuid or otherwise privileged (AT_SECURE) process is left exactly as it is, with the
   // shim inert and silent: its environment and stderr may belong to an unprivileged user.
-  if (getauxval(AT_SECURE) == 0) parse_config(kProcessSources, &fresh.config);
+  if (getauxval(AT_SECURE) == 0) parse_config(process_sources(), &fresh.config);
   fresh.stderr_at_start = identify_stderr();
   const Runtime* expected = nullptr;
   if (detail::g_published.compare_exchange_strong(expected, &fresh, std::memory_order_acq_rel,
