@@ -19,16 +19,16 @@
 #include <cstring>
 
 #include "decide.hpp"
+#include "log_line.hpp"
 #include "process_sources.hpp"
 #include "real.hpp"
+#include "sockets.hpp"
 #include "text.hpp"
 
 namespace kashim {
 namespace {
 
-using Line = FixedText<512>;
-
-
+using Line = LogLine;
 
 // --- Publication ------------------------------------------------------------------------
 //
@@ -102,64 +102,6 @@ void log_line(const Runtime& runtime, const Line& line) {
   write_log_line(runtime.config, runtime.stderr_at_start, line.view());
 }
 
-std::string_view errno_name(int error) {
-  switch (error) {
-    case EPERM:
-      return "EPERM";
-    case EACCES:
-      return "EACCES";
-    case EBADF:
-      return "EBADF";
-    case EINVAL:
-      return "EINVAL";
-    case ENOTSOCK:
-      return "ENOTSOCK";
-    case ENOPROTOOPT:
-      return "ENOPROTOOPT";
-    case EOPNOTSUPP:
-      return "EOPNOTSUPP";
-    default:
-      return "";
-  }
-}
-
-void add_errno(Line* line, int error) {
-  line->add("errno ").add(error);
-  if (std::string_view name = errno_name(error); !name.empty()) line->add(" (").add(name).add(")");
-}
-
-void add_address(Line* line, const sockaddr* address, socklen_t length) {
-  char text[INET6_ADDRSTRLEN] = "?";
-  if (address == nullptr) {
-    line->add("unknown peer");
-  } else if (address->sa_family == AF_INET && length >= sizeof(sockaddr_in)) {
-    sockaddr_in v4;
-    std::memcpy(&v4, address, sizeof v4);
-    inet_ntop(AF_INET, &v4.sin_addr, text, sizeof text);
-    line->add(text).add(":").add(ntohs(v4.sin_port));
-  } else if (address->sa_family == AF_INET6 && length >= sizeof(sockaddr_in6)) {
-    sockaddr_in6 v6;
-    std::memcpy(&v6, address, sizeof v6);
-    inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof text);
-    line->add("[").add(text).add("]:").add(ntohs(v6.sin6_port));
-  } else {
-    line->add("a non-IP peer");
-  }
-}
-
-int read_int_option(int fd, int level, int optname) {
-  int value = -1;
-  socklen_t length = sizeof value;
-  return getsockopt(fd, level, optname, &value, &length) == 0 ? value : -1;
-}
-
-// Only the kernel knows what an existing descriptor is. A stream socket of protocol TCP
-// is TCP over IPv4 or IPv6; a raw socket of protocol TCP is not a connection.
-bool fd_is_tcp(int fd) {
-  return read_int_option(fd, SOL_SOCKET, SO_TYPE) == SOCK_STREAM &&
-         read_int_option(fd, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_TCP;
-}
-
 // --- Per-descriptor records (only with a filter) ----------------------------------------
 //
 // One byte per descriptor number: whether the shim tuned the connection behind it (force
@@ -180,16 +122,6 @@ void reset_record(int fd) {
 }
 void add_to_record(int fd, OptionBits bits) {
   if (fd >= 0 && fd < kFdRecords) g_fd_records[fd].fetch_or(bits, std::memory_order_relaxed);
-}
-
-// The values the kernel holds for the socket now, read back rather than assumed: in
-// fallback mode the program may have changed them.
-void add_kernel_values(Line* line, int fd) {
-  line->add(read_int_option(fd, SOL_SOCKET, SO_KEEPALIVE) > 0 ? "keep-alive on" : "keep-alive off");
-  line->add(", idle ").add(read_int_option(fd, IPPROTO_TCP, TCP_KEEPIDLE)).add("s");
-  line->add(", intvl ").add(read_int_option(fd, IPPROTO_TCP, TCP_KEEPINTVL)).add("s");
-  line->add(", cnt ").add(read_int_option(fd, IPPROTO_TCP, TCP_KEEPCNT));
-  line->add(", user timeout ").add(read_int_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT)).add("ms");
 }
 
 // The first socket the shim cannot tune is an error worth seeing once; the rest (a seccomp

@@ -6,8 +6,8 @@
 
 #include <atomic>
 
-#include "decide.hpp"
 #include "config.hpp"
+#include "decide.hpp"
 #include "log.hpp"
 
 namespace kashim {

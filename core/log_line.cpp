@@ -1,0 +1,67 @@
+#include "log_line.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sockets.hpp"
+
+namespace kashim {
+
+std::string_view errno_name(int error) {
+  switch (error) {
+    case EPERM:
+      return "EPERM";
+    case EACCES:
+      return "EACCES";
+    case EBADF:
+      return "EBADF";
+    case EINVAL:
+      return "EINVAL";
+    case ENOTSOCK:
+      return "ENOTSOCK";
+    case ENOPROTOOPT:
+      return "ENOPROTOOPT";
+    case EOPNOTSUPP:
+      return "EOPNOTSUPP";
+    default:
+      return "";
+  }
+}
+
+void add_errno(LogLine* line, int error) {
+  line->add("errno ").add(error);
+  if (std::string_view name = errno_name(error); !name.empty()) line->add(" (").add(name).add(")");
+}
+
+void add_address(LogLine* line, const sockaddr* address, socklen_t length) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (address == nullptr) {
+    line->add("unknown peer");
+  } else if (address->sa_family == AF_INET && length >= sizeof(sockaddr_in)) {
+    sockaddr_in v4;
+    std::memcpy(&v4, address, sizeof v4);
+    inet_ntop(AF_INET, &v4.sin_addr, text, sizeof text);
+    line->add(text).add(":").add(ntohs(v4.sin_port));
+  } else if (address->sa_family == AF_INET6 && length >= sizeof(sockaddr_in6)) {
+    sockaddr_in6 v6;
+    std::memcpy(&v6, address, sizeof v6);
+    inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof text);
+    line->add("[").add(text).add("]:").add(ntohs(v6.sin6_port));
+  } else {
+    line->add("a non-IP peer");
+  }
+}
+
+void add_kernel_values(LogLine* line, int fd) {
+  line->add(read_int_option(fd, SOL_SOCKET, SO_KEEPALIVE) > 0 ? "keep-alive on" : "keep-alive off");
+  line->add(", idle ").add(read_int_option(fd, IPPROTO_TCP, TCP_KEEPIDLE)).add("s");
+  line->add(", intvl ").add(read_int_option(fd, IPPROTO_TCP, TCP_KEEPINTVL)).add("s");
+  line->add(", cnt ").add(read_int_option(fd, IPPROTO_TCP, TCP_KEEPCNT));
+  line->add(", user timeout ").add(read_int_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT)).add("ms");
+}
+
+}  // namespace kashim
