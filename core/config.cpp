@@ -87,15 +87,6 @@ class Parser {
     }
     config_.active = true;
     config_.selective = !config_.peers.empty() || config_.direction != Direction::kBoth;
-    if (config_.mode == Mode::kForce) {
-      for (const ManagedTcpOption& managed : kManagedTcpOptions) {
-        const ManagedOption& option = config_.*managed.option;
-        if (!option.set) continue;
-        const unsigned index = forced_tcp_index(managed.optname);
-        config_.forced_tcp_options |= 1u << index;
-        config_.forced_tcp[index] = {option.value, managed.min, managed.max};
-      }
-    }
   }
 
  private:

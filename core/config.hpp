@@ -41,32 +41,11 @@ struct ManagedOption {
   const char* source = nullptr;
 };
 
-// A TCP option force mode replaces: the configured value, and the kernel's bounds, outside
-// which the program's own call must fail as it would without the shim.
-struct ForcedTcpOption {
-  int value = 0;
-  int min = 0;
-  int max = 0;
-};
-
-// Where setsockopt(IPPROTO_TCP, optname) finds its entry in Config::forced_tcp.
-constexpr unsigned forced_tcp_index(int optname) {
-  return static_cast<unsigned>(optname) - TCP_KEEPIDLE;
-}
-
 struct Config {
-  // What every setsockopt() of every program reads comes first: with the entries for the
-  // keep-alive timings, it lies in the first cache line of a Runtime (aligned to one).
-  // Derived once parsing is done: bit forced_tcp_index(n) of
-  // forced_tcp_options is set when force mode replaces the program's
-  // setsockopt(IPPROTO_TCP, n), and forced_tcp at that index then says with what; zero when
-  // inactive or in fallback mode. A table rather than a search.
-  std::uint32_t forced_tcp_options = 0;
   // True when a peer filter or a direction is set: every connection is then decided one by
   // one at connect()/accept() instead of every TCP socket being tuned at socket().
   bool selective = false;
   LogLevel log_level = LogLevel::kError;
-  ForcedTcpOption forced_tcp[forced_tcp_index(TCP_USER_TIMEOUT) + 1] = {};
   // False when disabled on purpose or after invalid input: every hook then only forwards.
   bool active = false;
   bool disabled = false;          // KASHIM_DISABLE=1, or libkeepalive's KEEPALIVE=off
