@@ -1,0 +1,3 @@
+module kashim/testprograms
+
+go 1.19
