@@ -1,0 +1,115 @@
+#include "apply.hpp"
+
+#include <sys/socket.h>
+
+#include <cstring>
+#include <iterator>
+#include <string>
+
+#include "decide.hpp"
+#include "format.hpp"
+#include "log_line.hpp"
+#include "remote_fd.hpp"
+#include "status_output.hpp"
+
+namespace kashim::inspect {
+namespace {
+
+// Every configured value is what the kernel now holds.
+bool holds_configuration(const Config& config, const KeepaliveValues& values) {
+  if (!values.read || !values.keepalive) return false;
+  const int held[] = {values.idle_s, values.intvl_s, values.cnt, values.user_timeout_ms};
+  for (std::size_t i = 0; i < std::size(kManagedTcpOptions); ++i) {
+    const ManagedOption& option = config.*kManagedTcpOptions[i].option;
+    if (option.set && option.value != held[i]) return false;
+  }
+  return true;
+}
+
+struct Result {
+  int status = kExitOk;
+  std::string text;
+};
+
+// Sets what `decision` names on a fresh duplicate of the socket, and reads it back.
+Result tune(const ProcessView& process, const SocketView& socket, const Config& config,
+            const Decision& decision) {
+  Duplicate duplicate = duplicate_socket(process.pidfd.get(), socket.fd, socket.diag.inode);
+  switch (duplicate.outcome) {
+    case Duplicate::Outcome::kOk:
+      break;
+    case Duplicate::Outcome::kReused:
+      return {kExitIncomplete, "NOT tuned: the descriptor now holds another file (reused)"};
+    case Duplicate::Outcome::kClosed:
+      if (!process_exited(process.pidfd.get()))
+        return {kExitOk, "closed meanwhile: nothing to tune"};
+      [[fallthrough]];
+    case Duplicate::Outcome::kExited:
+      return {kExitNoProcess, "NOT tuned: the process exited"};
+    case Duplicate::Outcome::kRefused:
+      return {kExitNoProcess,
+              std::string("NOT tuned: pidfd_getfd: ") + std::strerror(duplicate.error)};
+  }
+  const OptionBits skip = static_cast<OptionBits>(kAllOptionBits & ~decision.changes);
+  const int error = apply_keepalive(duplicate.fd.get(), config, ::setsockopt, skip);
+  LogLine now;
+  add_kernel_values(&now, duplicate.fd.get());
+  const bool held = holds_configuration(config, read_keepalive_values(duplicate.fd.get()));
+  if (error != 0) {
+    LogLine why;
+    add_errno(&why, error);
+    return {kExitIncomplete,
+            "NOT tuned (" + std::string(why.view()) + "): " + std::string(now.view())};
+  }
+  if (!held) return {kExitIncomplete, "NOT tuned (read back): " + std::string(now.view())};
+  return {kExitOk, "tuned (" + decision.reason + "): " + std::string(now.view())};
+}
+
+}  // namespace
+
+int apply_to_process(const ProcessView& process, const Config& config, bool dry_run, std::FILE* out,
+                     std::FILE* err) {
+  if (process.problem != ProcessProblem::kNone) {
+    std::fprintf(err, "kashim apply: %s\n", problem_text(process).c_str());
+    return kExitNoProcess;
+  }
+  const std::string who = "pid " + std::to_string(process.pid) + " (" + process.comm + ")";
+  if (process.sockets.empty()) std::fprintf(out, "%s: no TCP sockets\n", who.c_str());
+  int status = kExitOk;
+  int tuned = 0, unchanged = 0, left = 0, failed = 0;
+  for (const SocketView& socket : process.sockets) {
+    const Decision decision = decision_for(config, socket);
+    Result result;
+    switch (decision.verdict) {
+      case Verdict::kNotWanted:
+      case Verdict::kProgramsOwn:
+        result.text = "left alone (" + decision.reason + ")";
+        ++left;
+        break;
+      case Verdict::kAsConfigured:
+        result.text = "unchanged (as configured)";
+        ++unchanged;
+        break;
+      case Verdict::kUnknown:
+        result = {kExitIncomplete, "NOT tuned (" + decision.reason + ")"};
+        break;
+      case Verdict::kChange:
+        result = dry_run ? Result{kExitOk, "would be tuned (" + decision.reason + ")"}
+                         : tune(process, socket, config, decision);
+        if (result.status == kExitOk) ++tuned;
+        break;
+    }
+    if (result.status != kExitOk) ++failed;
+    status = worse(status, result.status);
+    std::fprintf(out, "%s fd %d %s %s %s -> %s: %s\n", who.c_str(), socket.fd,
+                 short_state_name(socket.diag.state), side_name(socket.side),
+                 address_text(socket.diag.local).c_str(), peer_text(socket.diag).c_str(),
+                 result.text.c_str());
+    if (status == kExitNoProcess) break;  // the process is gone or shut us out
+  }
+  std::fprintf(out, "%s: %d %s, %d already as configured, %d left alone, %d not tuned\n",
+               who.c_str(), tuned, dry_run ? "would be tuned" : "tuned", unchanged, left, failed);
+  return status;
+}
+
+}  // namespace kashim::inspect

@@ -1,0 +1,62 @@
+// One process's TCP sockets with everything kashim can learn about them: sock_diag's view
+// (state, addresses, timer) joined to the process's descriptors through the inode, and the
+// keep-alive values read from a pidfd_getfd duplicate of each.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kernel_values.hpp"
+#include "sock_diag.hpp"
+#include "socket_decision.hpp"
+#include "unique_fd.hpp"
+
+namespace kashim::inspect {
+
+struct SocketView {
+  int fd = -1;
+  DiagSocket diag;           // from sock_diag, or from the duplicate when it had no entry
+  bool timer_known = false;  // sock_diag listed it (the timer comes from nowhere else)
+  bool reused = false;       // the number held another file when duplicated: not read
+  Side side = Side::kUnconnected;
+  KeepaliveValues values;  // values.read false: no duplicate
+};
+
+enum class ProcessProblem {
+  kNone,
+  kNoSuchProcess,
+  kExited,        // it exited while being inspected
+  kNotPermitted,  // its descriptors cannot be listed at all
+  kNoDuplicates,  // listed, but pidfd_getfd refused: sock_diag's view only
+};
+
+struct ProcessView {
+  pid_t pid = 0;
+  std::string comm;
+  std::vector<SocketView> sockets;  // TCP only, in descriptor order
+  ProcessProblem problem = ProcessProblem::kNone;
+  int error = 0;     // the errno behind `problem`
+  std::string note;  // something else worth one line (another network namespace)
+  UniqueFd pidfd;    // kept, so that `apply` reaches the same process and no successor
+};
+
+// sock_diag dumps, one per network namespace, made when first needed.
+class DiagCache {
+ public:
+  // The table for the namespace `pid` lives in; `note` says why it is empty when it is.
+  const DiagTable& table_for(pid_t pid, std::string* note);
+
+ private:
+  std::map<ino_t, DiagTable> tables_;
+  std::map<ino_t, std::string> notes_;
+};
+
+ProcessView inspect_process(pid_t pid, DiagCache& cache);
+
+// One line saying what went wrong, for a process whose problem is not kNone.
+std::string problem_text(const ProcessView& process);
+
+}  // namespace kashim::inspect
