@@ -1,0 +1,109 @@
+// kashim-cgroup: keep-alive for every TCP connection of a cgroup, through eBPF.
+// Started by the `kashim` wrapper as `kashim-cgroup cgroup SUBCOMMAND ...`, with the
+// configuration options already turned into KASHIM_* variables.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "process_sources.hpp"
+#include "refusal.hpp"
+
+#if KASHIM_CGROUP_BPF
+#include "commands.hpp"
+#include "programs.hpp"
+#endif
+
+namespace {
+
+constexpr const char kUsage[] =
+    "Usage: kashim cgroup run [OPTIONS] -- COMMAND [ARGS...]\n"
+    "       kashim cgroup attach CGROUP [OPTIONS]\n"
+    "       kashim cgroup detach CGROUP|ID\n"
+    "       kashim cgroup status [CGROUP|ID]\n"
+    "\n"
+    "Keep-alive for every TCP connection the processes of a cgroup v2 open or accept, set by\n"
+    "eBPF programs (sock_ops and cgroup/setsockopt) when each connection is established.\n"
+    "OPTIONS are kashim's: --idle --intvl --cnt --user-timeout --mode --peers --direction.\n"
+    "\n"
+    "  run      runs COMMAND in a new child cgroup of the caller's; detached and removed\n"
+    "           when COMMAND exits; exit status COMMAND's\n"
+    "  attach   attaches to an existing cgroup (a directory of the cgroup2 mount, or a path\n"
+    "           relative to it such as system.slice/nginx.service) until detach; pinned\n"
+    "           under /sys/fs/bpf/kashim; attaching again changes the settings in place\n"
+    "  detach   removes the attachment and its pins\n"
+    "  status   settings and counters of every attachment, or of one\n"
+    "\n"
+    "Needs root (CAP_BPF, CAP_NET_ADMIN). Connections that exist already are not changed:\n"
+    "kashim apply --pid PID tunes those.\n";
+
+int usage_error(const std::string& line) {
+  std::fprintf(stderr, "kashim cgroup: %s\nTry 'kashim cgroup --help' for more information.\n",
+               line.c_str());
+  return kashim::cgroup::kExitUsage;
+}
+
+#if KASHIM_CGROUP_BPF
+int dispatch(const std::string& subcommand, const std::vector<std::string>& arguments) {
+  using namespace kashim;
+  Config config;
+  parse_config(process_sources(), &config);
+  if (!config.error.view().empty()) return usage_error(std::string(config.error.view()));
+  cgroup::show_libbpf_messages(config.log_level >= LogLevel::kDebug);
+  auto operand = [&](bool optional) -> std::string {
+    if (arguments.size() > 1) throw cgroup::Refusal("too many arguments", cgroup::kExitUsage);
+    if (arguments.empty() && !optional) {
+      throw cgroup::Refusal(subcommand + " needs a CGROUP", cgroup::kExitUsage);
+    }
+    return arguments.empty() ? "" : arguments[0];
+  };
+  if (subcommand == "run") {
+    std::vector<std::string> command = arguments;
+    if (!command.empty() && command[0] == "--") command.erase(command.begin());
+    if (command.empty()) throw cgroup::Refusal("run needs a COMMAND", cgroup::kExitUsage);
+    return cgroup::run(config, command);
+  }
+  if (subcommand == "attach") return cgroup::attach(config, operand(false));
+  if (subcommand == "detach") return cgroup::detach(operand(false));
+  if (subcommand == "status") return cgroup::status(operand(true));
+  return usage_error("unknown subcommand '" + subcommand +
+                     "' (accepted: run, attach, detach, status)");
+}
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> arguments(argv + 1, argv + argc);
+  if (!arguments.empty() && arguments[0] == "cgroup") arguments.erase(arguments.begin());
+  if (arguments.empty())
+    return usage_error("no subcommand (accepted: run, attach, detach, status)");
+  if (arguments[0] == "--help" || arguments[0] == "-h") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+#if KASHIM_CGROUP_BPF
+  const std::string subcommand = arguments[0];
+  arguments.erase(arguments.begin());
+  if (subcommand != "run") {
+    for (const std::string& argument : arguments) {
+      if (argument.size() > 1 && argument[0] == '-') {
+        return usage_error("unknown option '" + argument + "' for " + subcommand);
+      }
+    }
+  }
+  try {
+    return dispatch(subcommand, arguments);
+  } catch (const kashim::cgroup::Refusal& refusal) {
+    std::fprintf(stderr, "kashim cgroup: %s\n", refusal.what());
+    return refusal.exit_code();
+  }
+#else
+  std::fputs(
+      "kashim cgroup: built without BPF support (install clang, libbpf-dev, bpftool and "
+      "rebuild)\n",
+      stderr);
+  return kashim::cgroup::kExitRefused;
+#endif
+}

@@ -1,0 +1,113 @@
+#include "pins.hpp"
+
+#include <bpf/bpf.h>
+#include <dirent.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <string_view>
+
+#include "programs.hpp"
+#include "refusal.hpp"
+
+namespace kashim::cgroup {
+
+void ensure_bpffs() {
+  struct statfs filesystem;
+  if (statfs(kBpffs, &filesystem) == 0 && filesystem.f_type == BPF_FS_MAGIC) return;
+  // Only root may pin, and bpffs holds nothing of anyone else's until they pin too.
+  if (mount("bpf", kBpffs, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0) {
+    throw Refusal(with_errno(std::string("cannot mount bpffs at ") + kBpffs, errno));
+  }
+}
+
+std::string pin_directory(std::uint64_t cgroup_id) {
+  return std::string(kPinRoot) + "/" + std::to_string(cgroup_id);
+}
+
+std::vector<std::uint64_t> pinned_cgroup_ids() {
+  std::vector<std::uint64_t> ids;
+  DIR* directory = opendir(kPinRoot);
+  if (directory == nullptr) {
+    if (errno == ENOENT) return ids;
+    throw Refusal(with_errno(std::string("cannot list ") + kPinRoot, errno));
+  }
+  while (const dirent* entry = readdir(directory)) {
+    const char* name = entry->d_name;
+    std::uint64_t id = 0;
+    const char* end = name + std::strlen(name);
+    auto [stop, error] = std::from_chars(name, end, id);
+    if (error == std::errc() && stop == end) ids.push_back(id);
+  }
+  closedir(directory);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+bool remove_pins(std::uint64_t cgroup_id) {
+  const std::string directory = pin_directory(cgroup_id);
+  bool removed = false;
+  for (const char* name : kPinNames) {
+    const std::string path = directory + "/" + name;
+    if (std::string_view(name) == kPinSockopsLink || std::string_view(name) == kPinSetsockoptLink) {
+      // Detach now, not when the last holder lets go: `kashim cgroup status` running at the
+      // same time must not keep the programs attached.
+      if (int fd = bpf_obj_get(path.c_str()); fd >= 0) {
+        bpf_link_detach(fd);
+        close(fd);
+      }
+    }
+    if (unlink(path.c_str()) == 0) removed = true;
+  }
+  if (rmdir(directory.c_str()) == 0) removed = true;
+  rmdir(kPinRoot);  // fails, harmlessly, while other cgroups are attached
+  return removed;
+}
+
+int open_pinned_map(const std::string& path, std::uint32_t value_size) {
+  const int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) throw Refusal(with_errno("cannot open " + path, errno));
+  bpf_map_info info{};
+  __u32 length = sizeof info;
+  if (bpf_obj_get_info_by_fd(fd, &info, &length) != 0 || info.value_size != value_size) {
+    close(fd);
+    throw Refusal(path + " was pinned by another version of kashim: detach it with that version" +
+                  " (or remove " + path.substr(0, path.rfind('/')) + ") first");
+  }
+  return fd;
+}
+
+kashim_settings read_settings(int settings_fd) {
+  kashim_settings settings{};
+  const __u32 zero = 0;
+  if (bpf_map_lookup_elem(settings_fd, &zero, &settings) != 0) {
+    throw Refusal(with_errno("cannot read the settings map", errno));
+  }
+  return settings;
+}
+
+void write_settings(int settings_fd, const kashim_settings& settings) {
+  const __u32 zero = 0;
+  if (bpf_map_update_elem(settings_fd, &zero, &settings, BPF_ANY) != 0) {
+    throw Refusal(with_errno("cannot write the settings map", errno));
+  }
+}
+
+Counters read_counters(int counters_fd) {
+  Counters counters{};
+  for (__u32 slot = 0; slot < counters.size(); ++slot) {
+    if (bpf_map_lookup_elem(counters_fd, &slot, &counters[slot]) != 0) {
+      throw Refusal(with_errno("cannot read the counters map", errno));
+    }
+  }
+  return counters;
+}
+
+}  // namespace kashim::cgroup

@@ -1,0 +1,36 @@
+// The cgroup of one `kashim cgroup run`: created under the caller's own cgroup, and removed
+// when the run ends.
+#pragma once
+
+#include <string>
+
+namespace kashim::cgroup {
+
+class RunCgroup {
+ public:
+  // Creates <parent>/kashim-run.<our pid>; Refusal when it cannot.
+  explicit RunCgroup(const std::string& parent);
+  // Removes it unless release() did (an error path: nothing ran in it).
+  ~RunCgroup();
+  RunCgroup(const RunCgroup&) = delete;
+  RunCgroup& operator=(const RunCgroup&) = delete;
+
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_; }              // the directory, for attaching programs
+  int procs_fd() const { return procs_fd_; }  // its cgroup.procs, open for writing
+
+  // Moves the processes the command left running back to the parent cgroup and removes
+  // this one. Returns how many were moved.
+  int release();
+
+ private:
+  void close_and_remove();
+
+  std::string parent_;
+  std::string path_;
+  int fd_ = -1;
+  int procs_fd_ = -1;
+  bool released_ = false;
+};
+
+}  // namespace kashim::cgroup

@@ -1,0 +1,62 @@
+// `kashim cgroup status`: what the kernel program uses and what it did, read from the
+// pinned maps of each persistent attachment.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "commands.hpp"
+#include "pins.hpp"
+#include "programs.hpp"
+#include "refusal.hpp"
+#include "target.hpp"
+#include "translate.hpp"
+
+namespace kashim::cgroup {
+
+namespace {
+
+void print_attachment(const Target& target) {
+  const std::string directory = pin_directory(target.id);
+  const int settings_fd = open_pinned_map(directory + "/" + kPinSettings, sizeof(kashim_settings));
+  const kashim_settings settings = read_settings(settings_fd);
+  close(settings_fd);
+  const int counters_fd = open_pinned_map(directory + "/" + kPinCounters, sizeof(__u64));
+  const Counters counters = read_counters(counters_fd);
+  close(counters_fd);
+  std::printf("%s (cgroup %llu)\n", target.display().c_str(),
+              static_cast<unsigned long long>(target.id));
+  std::printf("  settings: %s\n", describe_bpf_settings(settings).c_str());
+  std::printf(
+      "  connections tuned: %llu out, %llu in; left alone: %llu not wanted, %llu with "
+      "the program's own keep-alive\n",
+      static_cast<unsigned long long>(counters[KASHIM_TUNED_OUT]),
+      static_cast<unsigned long long>(counters[KASHIM_TUNED_IN]),
+      static_cast<unsigned long long>(counters[KASHIM_NOT_WANTED]),
+      static_cast<unsigned long long>(counters[KASHIM_KEPT_PROGRAMS]));
+  std::printf("  options rewritten: %llu; connections with a failed setting: %llu\n",
+              static_cast<unsigned long long>(counters[KASHIM_REWRITTEN]),
+              static_cast<unsigned long long>(counters[KASHIM_SET_FAILED]));
+  std::printf("  pinned at %s\n", directory.c_str());
+}
+
+}  // namespace
+
+int status(const std::string& name) {
+  if (!name.empty()) {
+    const Target target = find_target(name);
+    if (access(pin_directory(target.id).c_str(), F_OK) != 0) {
+      throw Refusal(target.display() + ": not attached (kashim cgroup attach CGROUP attaches)");
+    }
+    print_attachment(target);
+    return 0;
+  }
+  const std::vector<std::uint64_t> ids = pinned_cgroup_ids();
+  if (ids.empty()) {
+    std::printf(
+        "kashim cgroup: no persistent attachment (kashim cgroup attach CGROUP makes one)\n");
+  }
+  for (std::uint64_t id : ids) print_attachment(target_of(id));
+  return 0;
+}
+
+}  // namespace kashim::cgroup
