@@ -1,0 +1,141 @@
+#include "elf_route.hpp"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "target.hpp"
+
+namespace kashim::supervise {
+namespace {
+
+constexpr int kMaxScriptDepth = 4;  // as the kernel's binfmt_script nesting allows
+
+bool read_at(int fd, off_t offset, void* into, std::size_t size) {
+  return pread(fd, into, size, offset) == static_cast<ssize_t>(size);
+}
+
+struct Elf32 {
+  using Header = Elf32_Ehdr;
+  using Segment = Elf32_Phdr;
+  using Section = Elf32_Shdr;
+};
+struct Elf64 {
+  using Header = Elf64_Ehdr;
+  using Segment = Elf64_Phdr;
+  using Section = Elf64_Shdr;
+};
+
+// A Go build ID note: owner "Go", type 4 (NT_GOBUILDID in Go's linker).
+bool has_go_note(int fd, off_t offset, std::size_t size) {
+  constexpr std::size_t kMaxNotes = 1 << 16;
+  if (size > kMaxNotes) size = kMaxNotes;
+  std::vector<unsigned char> notes(size);
+  if (!read_at(fd, offset, notes.data(), size)) return false;
+  std::size_t at = 0;
+  while (at + sizeof(Elf64_Nhdr) <= size) {  // Elf32_Nhdr has the same layout
+    Elf64_Nhdr note;
+    std::memcpy(&note, notes.data() + at, sizeof note);
+    const std::size_t name_at = at + sizeof note;
+    const std::size_t name_size = (note.n_namesz + 3) & ~std::size_t{3};
+    const std::size_t next = name_at + name_size + ((note.n_descsz + 3) & ~std::size_t{3});
+    if (next > size || next <= at) return false;
+    if (note.n_type == 4 && note.n_namesz == 3 &&
+        std::memcmp(notes.data() + name_at, "Go", 3) == 0) {
+      return true;
+    }
+    at = next;
+  }
+  return false;
+}
+
+template <typename Elf>
+RouteChoice judge_elf(int fd) {
+  typename Elf::Header header;
+  if (!read_at(fd, 0, &header, sizeof header)) return {false, "a truncated ELF file"};
+  if (header.e_type != ET_EXEC && header.e_type != ET_DYN) return {false, "not an ELF executable"};
+  bool interpreter = false;
+  bool go = false;
+  std::string go_reason;
+  std::string interpreter_path;
+  for (unsigned i = 0; i < header.e_phnum && i < 256; ++i) {
+    typename Elf::Segment segment;
+    if (!read_at(fd, static_cast<off_t>(header.e_phoff + i * sizeof segment), &segment,
+                 sizeof segment)) {
+      break;
+    }
+    if (segment.p_type == PT_INTERP) {
+      interpreter = true;
+      std::vector<char> path(segment.p_filesz < 4096 ? segment.p_filesz : 4096);
+      if (read_at(fd, static_cast<off_t>(segment.p_offset), path.data(), path.size())) {
+        interpreter_path.assign(path.data(), strnlen(path.data(), path.size()));
+      }
+    } else if (segment.p_type == PT_NOTE && !go &&
+               has_go_note(fd, static_cast<off_t>(segment.p_offset), segment.p_filesz)) {
+      go = true;
+      go_reason = "a Go program (Go build ID note)";
+    }
+  }
+  // The section headers name .go.buildinfo (Go 1.13+), the surest sign.
+  typename Elf::Section names;
+  if (header.e_shstrndx != SHN_UNDEF && header.e_shnum < 4096 &&
+      read_at(fd, static_cast<off_t>(header.e_shoff + header.e_shstrndx * sizeof names), &names,
+              sizeof names)) {
+    for (unsigned i = 0; i < header.e_shnum; ++i) {
+      typename Elf::Section section;
+      char name[16] = {};
+      if (!read_at(fd, static_cast<off_t>(header.e_shoff + i * sizeof section), &section,
+                   sizeof section) ||
+          pread(fd, name, sizeof name - 1, static_cast<off_t>(names.sh_offset + section.sh_name)) <
+              0) {
+        break;
+      }
+      if (std::strcmp(name, ".go.buildinfo") == 0) {
+        go = true;
+        go_reason = "a Go program (.go.buildinfo section)";
+        break;
+      }
+    }
+  }
+  if (go) return {true, go_reason + ": Go makes its own system calls"};
+  if (!interpreter) return {true, "statically linked (no PT_INTERP)"};
+  return {false, "dynamically linked (PT_INTERP " + interpreter_path + ")"};
+}
+
+RouteChoice judge(const std::string& path, int depth) {
+  OwnedFd file(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!file.valid()) return {false, "cannot read " + path + ": " + std::strerror(errno)};
+  unsigned char start[256] = {};
+  const ssize_t got = pread(file.get(), start, sizeof start - 1, 0);
+  if (got >= 2 && start[0] == '#' && start[1] == '!') {
+    if (depth >= kMaxScriptDepth) return {false, "a script nested too deeply"};
+    std::string line(reinterpret_cast<char*>(start) + 2, static_cast<std::size_t>(got - 2));
+    line = line.substr(0, line.find('\n'));
+    const std::size_t begin = line.find_first_not_of(" \t");
+    if (begin == std::string::npos) return {false, "a script without an interpreter"};
+    const std::string interpreter = line.substr(begin, line.find_first_of(" \t", begin) - begin);
+    RouteChoice choice = judge(interpreter, depth + 1);
+    choice.reason = "a script for " + interpreter + ", " + choice.reason;
+    return choice;
+  }
+  if (got < SELFMAG || std::memcmp(start, ELFMAG, SELFMAG) != 0) {
+    return {false, "not an ELF executable"};
+  }
+  return start[EI_CLASS] == ELFCLASS64 ? judge_elf<Elf64>(file.get())
+                                       : judge_elf<Elf32>(file.get());
+}
+
+}  // namespace
+
+RouteChoice choose_route(const std::string& path) {
+  return judge(path, 0);
+}
+
+std::string describe_route(const RouteChoice& choice) {
+  return (choice.supervise ? "supervise: " : "preload: ") + choice.reason;
+}
+
+}  // namespace kashim::supervise

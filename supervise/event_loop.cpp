@@ -1,0 +1,198 @@
+#include "event_loop.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "log_line.hpp"
+
+namespace kashim::supervise {
+namespace {
+
+// Takes one notification, if there is one, and answers it.
+void serve_one(int listener, Tuner& tuner) {
+  seccomp_notif notification;
+  std::memset(&notification, 0, sizeof notification);                         // the kernel insists
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &notification) != 0) return;  // gone, EINTR
+  tuner.handle(NotifiedCall(listener, notification));
+}
+
+// True while some process still runs under the filter: the listener reports POLLHUP once
+// the last one is gone (Linux 5.8).
+bool filter_in_use(int listener) {
+  pollfd entry{listener, POLLIN, 0};
+  return poll(&entry, 1, 0) >= 0 && (entry.revents & POLLHUP) == 0;
+}
+
+void report_counts(const Tuner& tuner, pid_t child, const char* what) {
+  if (!tuner.logging(LogLevel::kDebug)) return;
+  const NotificationCounts& counts = tuner.counts();
+  LogLine line;
+  line.add("supervise: pid ").add(static_cast<int>(child)).add(" ").add(what).add(", ");
+  line.add(static_cast<std::int64_t>(counts.total())).add(" notifications (connect ");
+  line.add(static_cast<std::int64_t>(counts.connect)).add(", listen ");
+  line.add(static_cast<std::int64_t>(counts.listen)).add(", fastopen ");
+  line.add(static_cast<std::int64_t>(counts.fastopen)).add(", setsockopt ");
+  line.add(static_cast<std::int64_t>(counts.setsockopt)).add(", other ");
+  line.add(static_cast<std::int64_t>(counts.other)).add(")");
+  tuner.log(line);
+}
+
+// COMMAND has ended, but processes it started still run under the filter (a daemon that
+// forked and let its parent exit): their calls must keep being answered, or they would fail
+// with ENOSYS. A detached copy of the supervisor serves them until the last one is gone,
+// while this one ends as COMMAND did.
+void serve_descendants(OwnedFd& listener, Tuner& tuner, const ProcessState& state) {
+  if (!listener.valid() || !filter_in_use(listener.get())) return;
+  const pid_t server = fork();
+  if (server != 0) return;  // the supervisor goes on to exit (a failed fork: it has to)
+  setsid();
+  if (int null = open("/dev/null", O_RDWR | O_CLOEXEC); null >= 0) {
+    for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) dup2(null, fd);
+  }
+  sigprocmask(SIG_SETMASK, &state.original_mask, nullptr);
+  for (;;) {
+    pollfd entry{listener.get(), POLLIN, 0};
+    if (poll(&entry, 1, -1) < 0 && errno != EINTR) break;
+    if ((entry.revents & POLLIN) != 0) {
+      serve_one(listener.get(), tuner);
+    } else if ((entry.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
+      break;
+    }
+  }
+  report_counts(tuner, getpid(), "served the descendants of COMMAND");
+  _exit(0);
+}
+
+[[noreturn]] void end_as(int status, ProcessState* state) {
+  if (state->terminal_handed && tcgetpgrp(state->terminal) != state->own_group) {
+    tcsetpgrp(state->terminal, state->own_group);  // SIGTTOU is still blocked
+  }
+  if (WIFSIGNALED(status)) {
+    const int signal = WTERMSIG(status);
+    // The same death, without a second core dump (COMMAND's, if any, is the one that matters).
+    rlimit no_core{0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    struct sigaction default_action {};
+    default_action.sa_handler = SIG_DFL;
+    sigaction(signal, &default_action, nullptr);
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, signal);
+    kill(getpid(), signal);
+    sigprocmask(SIG_UNBLOCK, &only, nullptr);
+    _exit(128 + signal);  // a signal whose default is not to terminate (none we can get)
+  }
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 125);
+}
+
+class Supervision {
+ public:
+  Supervision(pid_t child, Tuner& tuner, ProcessState* state)
+      : child_(child), tuner_(tuner), state_(*state) {}
+
+  // A signal for the supervisor. Returns true once COMMAND has ended.
+  bool on_signal(const signalfd_siginfo& info) {
+    const int signal = static_cast<int>(info.ssi_signo);
+    if (signal == SIGCHLD) return collect();
+    if (signal == SIGCONT) {
+      resume();
+    } else if (signal != SIGTTOU && signal != SIGTTIN &&
+               static_cast<pid_t>(info.ssi_pid) != child_) {
+      // COMMAND's own signals to its parent are not sent back to it.
+      kill(child_, signal);
+    }
+    return false;
+  }
+  int status() const { return status_; }
+  void wait_blocking() {
+    while (waitpid(child_, &status_, 0) < 0 && errno == EINTR) {
+    }
+  }
+
+ private:
+  bool collect() {
+    int status = 0;
+    for (;;) {
+      const pid_t pid = waitpid(child_, &status, WNOHANG | WUNTRACED | WCONTINUED);
+      if (pid <= 0) return false;
+      if (WIFEXITED(status) || WIFSIGNALED(status)) {
+        status_ = status;
+        return true;
+      }
+      if (WIFSTOPPED(status)) stopped(WSTOPSIG(status));
+    }
+  }
+
+  // COMMAND stopped at the terminal (^Z, or a background read or write): the supervisor
+  // stops too, so that the shell sees its job stopped and takes the terminal back.
+  void stopped(int signal) {
+    if (!state_.terminal_handed || (signal != SIGTSTP && signal != SIGTTIN && signal != SIGTTOU)) {
+      return;
+    }
+    stopped_at_terminal_ = true;
+    if (tcgetpgrp(state_.terminal) == child_) tcsetpgrp(state_.terminal, state_.own_group);
+    kill(getpid(), SIGSTOP);  // resumed by the shell's SIGCONT (fg or bg)
+  }
+
+  // fg gives the supervisor's group the terminal before SIGCONT, bg does not.
+  void resume() {
+    if (stopped_at_terminal_ && state_.terminal >= 0 &&
+        tcgetpgrp(state_.terminal) == state_.own_group) {
+      tcsetpgrp(state_.terminal, child_);
+    }
+    stopped_at_terminal_ = false;
+    kill(child_, SIGCONT);
+  }
+
+  pid_t child_;
+  Tuner& tuner_;
+  ProcessState& state_;
+  int status_ = 0;
+  bool stopped_at_terminal_ = false;
+};
+
+}  // namespace
+
+void supervise_until_exit(pid_t child, OwnedFd listener, Tuner& tuner, ProcessState* state) {
+  sigset_t signals = supervisor_signals();
+  OwnedFd signal_fd(signalfd(-1, &signals, SFD_CLOEXEC));
+  Supervision supervision(child, tuner, state);
+  if (!signal_fd.valid()) {
+    supervision.wait_blocking();
+    end_as(supervision.status(), state);
+  }
+  bool ended = false;
+  while (!ended) {
+    pollfd entries[2] = {{signal_fd.get(), POLLIN, 0}, {listener.get(), POLLIN, 0}};
+    const nfds_t count = listener.valid() ? 2 : 1;
+    if (poll(entries, count, -1) < 0) {
+      if (errno == EINTR) continue;
+      supervision.wait_blocking();  // cannot watch any longer (ENOMEM): at least wait
+      break;
+    }
+    // Notifications first: a thread of COMMAND waits on each.
+    if (count == 2 && (entries[1].revents & POLLIN) != 0) serve_one(listener.get(), tuner);
+    if ((entries[0].revents & POLLIN) != 0) {
+      signalfd_siginfo info;
+      while (read(signal_fd.get(), &info, sizeof info) == sizeof info) {
+        if (supervision.on_signal(info)) ended = true;
+        pollfd more{signal_fd.get(), POLLIN, 0};
+        if (ended || poll(&more, 1, 0) != 1) break;
+      }
+    }
+  }
+  report_counts(tuner, child, WIFSIGNALED(supervision.status()) ? "killed" : "exited");
+  serve_descendants(listener, tuner, *state);
+  end_as(supervision.status(), state);
+}
+
+}  // namespace kashim::supervise

@@ -1,0 +1,212 @@
+#include "launch.hpp"
+
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "filter.hpp"
+#include "log_line.hpp"
+
+namespace kashim::supervise {
+namespace {
+
+// What the child tells the supervisor before it execs.
+struct ChildReport {
+  enum Stage : int { kReady, kListening, kNoNewPrivsFailed, kSeccompFailed } stage = kReady;
+  int error = 0;
+  int listener = -1;  // the child's number for it, taken with pidfd_getfd
+};
+
+// What the supervisor tells the child.
+enum Command : char { kExec = 'G', kExecUntuned = 'U', kGiveUp = 'X', kProbed = 'P' };
+
+bool send_all(int fd, const void* data, std::size_t size) {
+  ssize_t sent;
+  do {
+    sent = send(fd, data, size, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  return sent == static_cast<ssize_t>(size);
+}
+
+bool receive_all(int fd, void* data, std::size_t size) {
+  ssize_t got;
+  do {
+    got = recv(fd, data, size, 0);
+  } while (got < 0 && errno == EINTR);
+  return got == static_cast<ssize_t>(size);
+}
+
+std::string errno_text(int error) {
+  LogLine line;
+  add_errno(&line, error);
+  return std::string(line.view());
+}
+
+[[noreturn]] void exec_command(const LaunchRequest& request, const ProcessState& state) {
+  std::vector<char*> argv, environment;
+  for (const std::string& word : request.argv) argv.push_back(const_cast<char*>(word.c_str()));
+  argv.push_back(nullptr);
+  for (const std::string& entry : request.environment) {
+    environment.push_back(const_cast<char*>(entry.c_str()));
+  }
+  environment.push_back(nullptr);
+  sigaction(SIGPIPE, &state.original_sigpipe, nullptr);
+  sigprocmask(SIG_SETMASK, &state.original_mask, nullptr);
+  execvpe(argv[0], argv.data(), environment.data());
+  const int error = errno;
+  std::fprintf(stderr, "kashim: %s: %s\n", argv[0], std::strerror(error));
+  _exit(error == ENOENT ? 127 : 126);
+}
+
+// The child, between fork and exec. Never returns.
+[[noreturn]] void run_child(const LaunchRequest& request, Tuner& tuner, const ProcessState& state,
+                            int channel, pid_t supervisor) {
+  setpgid(0, 0);
+  // Should the supervisor die, its notifications would fail with ENOSYS: COMMAND goes with it.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != supervisor) _exit(125);
+  ChildReport report;
+  int listener = -1;
+  if (request.filter) {
+    tuner.tune_inherited_sockets();  // before the filter, which would notify these calls
+    std::vector<sock_filter> code = notifying_filter();
+    sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+      report = {ChildReport::kNoNewPrivsFailed, errno, -1};
+    } else {
+      listener = static_cast<int>(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                                          SECCOMP_FILTER_FLAG_NEW_LISTENER, &program));
+      report = listener < 0 ? ChildReport{ChildReport::kSeccompFailed, errno, -1}
+                            : ChildReport{ChildReport::kListening, 0, listener};
+    }
+  }
+  char command = kGiveUp;
+  if (!send_all(channel, &report, sizeof report) || !receive_all(channel, &command, 1)) _exit(125);
+  switch (command) {
+    case kExec:
+      if (listener >= 0) close(listener);
+      exec_command(request, state);
+    case kExecUntuned:
+      if (listener >= 0) _exit(125);  // a filter without a supervisor: never
+      exec_command(request, state);
+    case kProbed:
+      _exit(0);
+    default:
+      _exit(125);
+  }
+}
+
+void reap(pid_t child) {
+  while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+// Gives the terminal's foreground to COMMAND's process group when the supervisor's group
+// holds it, so that COMMAND reads the terminal and gets ^C, ^Z and SIGWINCH as it would
+// without kashim, while the supervisor stays out of their way.
+void hand_terminal(pid_t child, ProcessState* state) {
+  if (state->terminal < 0 || tcgetpgrp(state->terminal) != state->own_group) return;
+  state->terminal_handed = tcsetpgrp(state->terminal, child) == 0;  // SIGTTOU is blocked
+}
+
+}  // namespace
+
+sigset_t supervisor_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD, SIGCONT,
+                     SIGTTOU, SIGTTIN}) {
+    sigaddset(&set, signal);
+  }
+  return set;
+}
+
+void take_over_signals(ProcessState* state) {
+  sigset_t set = supervisor_signals();
+  sigprocmask(SIG_BLOCK, &set, &state->original_mask);
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, &state->original_sigpipe);
+  state->own_group = getpgrp();
+  state->terminal = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+}
+
+Launched launch(const LaunchRequest& request, Tuner& tuner, ProcessState* state) {
+  Launched launched;
+  int channel[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0) {
+    launched.unavailable = "socketpair failed, " + errno_text(errno);
+    return launched;
+  }
+  OwnedFd ours(channel[0]);
+  const pid_t supervisor = getpid();
+  const pid_t child = fork();
+  if (child < 0) {
+    close(channel[1]);
+    launched.unavailable = "fork failed, " + errno_text(errno);
+    return launched;
+  }
+  if (child == 0) {
+    ours = OwnedFd();
+    run_child(request, tuner, *state, channel[1], supervisor);
+  }
+  close(channel[1]);
+  setpgid(child, child);  // as the child does: whichever runs first
+  launched.child = child;
+
+  ChildReport report;
+  if (!receive_all(ours.get(), &report, sizeof report)) {
+    reap(child);
+    launched.child = -1;
+    launched.unavailable = "the child process ended before it could start COMMAND";
+    return launched;
+  }
+  if (report.stage == ChildReport::kListening) {
+    OwnedFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, child, 0)));
+    if (!pidfd.valid()) {
+      launched.unavailable = "pidfd_open failed, " + errno_text(errno) + " (Linux 5.3 or later)";
+    } else {
+      launched.listener =
+          OwnedFd(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), report.listener, 0)));
+      if (!launched.listener.valid()) {
+        launched.unavailable = "pidfd_getfd failed, " + errno_text(errno) +
+                               (errno == ENOSYS ? " (Linux 5.6 or later)"
+                                                : " (ptrace access to the child is refused)");
+      }
+    }
+  } else if (report.stage == ChildReport::kNoNewPrivsFailed) {
+    launched.unavailable = "prctl(PR_SET_NO_NEW_PRIVS) failed, " + errno_text(report.error);
+  } else if (report.stage == ChildReport::kSeccompFailed) {
+    launched.unavailable = "seccomp(SECCOMP_FILTER_FLAG_NEW_LISTENER) failed, " +
+                           errno_text(report.error) +
+                           (report.error == EBUSY    ? " (another supervisor's filter is in place)"
+                            : report.error == EINVAL ? " (Linux 5.0 or later)"
+                                                     : " (refused by a security policy)");
+  }
+
+  Command command = kExec;
+  if (request.probe_only) {
+    command = kProbed;
+  } else if (!launched.unavailable.empty()) {
+    // A child with a filter but no supervisor would see its calls fail: it must not run.
+    command = request.strict || report.stage == ChildReport::kListening ? kGiveUp : kExecUntuned;
+  }
+  if (command == kExec || command == kExecUntuned) hand_terminal(child, state);
+  if (!send_all(ours.get(), &command, 1) || command == kGiveUp || command == kProbed) {
+    reap(child);
+    launched.child = -1;
+    launched.listener = OwnedFd();
+  }
+  return launched;
+}
+
+}  // namespace kashim::supervise

@@ -1,0 +1,52 @@
+// Starting COMMAND under the filter: a child that sets no_new_privs, installs the filter,
+// hands its notification descriptor to the supervisor (which takes it with pidfd_getfd, the
+// call every notification needs, so a kernel or policy that refuses it is found before
+// COMMAND starts) and execs COMMAND. When the route cannot run here, COMMAND runs untuned
+// instead, or with --strict not at all.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "target.hpp"
+#include "tuner.hpp"
+
+namespace kashim::supervise {
+
+struct LaunchRequest {
+  std::vector<std::string> argv;         // COMMAND and its arguments
+  std::vector<std::string> environment;  // COMMAND's environment, NAME=VALUE
+  bool strict = false;                   // no untuned run when the route cannot run
+  bool filter = true;                    // false: the route was already found unusable
+  bool probe_only = false;               // --available: the child exits instead of exec
+};
+
+// What the supervisor keeps from the start, to give back to COMMAND and to itself.
+struct ProcessState {
+  sigset_t original_mask;                // COMMAND starts with it, whatever we block
+  struct sigaction original_sigpipe {};  // the supervisor ignores SIGPIPE; COMMAND must not
+  int terminal = -1;                     // /dev/tty when there is one
+  pid_t own_group = 0;
+  bool terminal_handed = false;  // COMMAND's process group holds the foreground
+};
+
+struct Launched {
+  pid_t child = -1;         // -1: not started (launch failed, or --strict refused)
+  OwnedFd listener;         // invalid: COMMAND runs untuned
+  std::string unavailable;  // why the route could not run, when it could not
+};
+
+// The signals the supervisor takes over while COMMAND runs (read through a signalfd).
+sigset_t supervisor_signals();
+
+// Blocks supervisor_signals() and ignores SIGPIPE, saving what COMMAND gets back.
+void take_over_signals(ProcessState* state);
+
+// Forks and starts COMMAND (in a process group of its own, given the terminal's foreground
+// when the supervisor held it). `tuner` tunes inherited sockets in the child before exec.
+Launched launch(const LaunchRequest& request, Tuner& tuner, ProcessState* state);
+
+}  // namespace kashim::supervise

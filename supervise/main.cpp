@@ -1,0 +1,230 @@
+// kashim-supervise: the route for programs the preload cannot reach (statically linked, Go).
+//
+//   kashim-supervise [--strict] [--drop-kashim-env] [--setenv NAME=VALUE]... [--] COMMAND [ARGS...]
+//   kashim-supervise --route PATH      which route PATH gets, and why (one line)
+//   kashim-supervise --available       whether the route can run here (one line; exit 0 or 1)
+//
+// The configuration is the KASHIM_* environment, parsed by the library's own parser.
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config.hpp"
+#include "elf_route.hpp"
+#include "event_loop.hpp"
+#include "filter.hpp"
+#include "launch.hpp"
+#include "log.hpp"
+#include "process_sources.hpp"
+#include "tuner.hpp"
+
+extern char** environ;
+
+namespace kashim::supervise {
+namespace {
+
+constexpr int kUsageError = 2;
+constexpr int kNotRun = 125;  // --strict and the route cannot run; as env(1) uses it
+
+void usage(std::FILE* to) {
+  std::fputs(
+      "Usage: kashim-supervise [--strict] [--drop-kashim-env] [--setenv NAME=VALUE]... [--] "
+      "COMMAND [ARGS...]\n"
+      "       kashim-supervise --route PATH\n"
+      "       kashim-supervise --available\n"
+      "Runs COMMAND under a seccomp filter whose notified calls (connect, listen, TCP Fast Open\n"
+      "sends, keep-alive setsockopt) this program answers, tuning TCP keep-alive as the\n"
+      "KASHIM_* variables say. Normally started by `kashim`.\n",
+      to);
+}
+
+[[noreturn]] void fail_usage(const std::string& message) {
+  std::fprintf(stderr, "kashim-supervise: %s\n", message.c_str());
+  usage(stderr);
+  std::exit(kUsageError);
+}
+
+struct Options {
+  bool strict = false;
+  bool drop_kashim_env = false;
+  std::vector<std::string> setenv;
+  std::vector<std::string> command;
+};
+
+// COMMAND's environment: the supervisor's own, less the KASHIM_* variables the wrapper added
+// (with --drop-kashim-env every one; --setenv puts back those COMMAND had before).
+std::vector<std::string> command_environment(const Options& options) {
+  std::vector<std::string> environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (options.drop_kashim_env && std::strncmp(*entry, "KASHIM_", 7) == 0) continue;
+    environment.emplace_back(*entry);
+  }
+  for (const std::string& entry : options.setenv) environment.push_back(entry);
+  return environment;
+}
+
+// What exec would run: COMMAND itself when it names a path, else the first match in PATH.
+std::string resolve(const std::string& command) {
+  if (command.find('/') != std::string::npos) return command;
+  const char* path = std::getenv("PATH");
+  std::string_view rest = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (;;) {
+    const std::size_t colon = rest.find(':');
+    std::string directory(rest.substr(0, colon));
+    std::string candidate = (directory.empty() ? "." : directory) + "/" + command;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (colon == std::string_view::npos) return command;
+    rest.remove_prefix(colon + 1);
+  }
+}
+
+// Why the route cannot run COMMAND at all, or "".
+std::string refusal(const std::string& program) {
+  if (!filter_supported()) {
+    utsname machine{};
+    uname(&machine);
+    return std::string("this build knows the system calls of x86-64 only, not of ") +
+           machine.machine;
+  }
+  struct stat file;
+  if (stat(program.c_str(), &file) == 0) {
+    if ((file.st_mode & (S_ISUID | S_ISGID)) != 0) {
+      return program +
+             " is set-user-ID or set-group-ID (the filter needs no_new_privs, which "
+             "would run it without its privileges)";
+    }
+    if (getxattr(program.c_str(), "security.capability", nullptr, 0) > 0) {
+      return program +
+             " has file capabilities (the filter needs no_new_privs, which would run "
+             "it without them)";
+    }
+  }
+  return "";
+}
+
+void report_unusable(const std::string& reason, bool strict) {
+  std::fprintf(stderr, "kashim: the supervisor route cannot run: %s; %s\n", reason.c_str(),
+               strict ? "COMMAND not run (--strict)" : "COMMAND runs untuned");
+}
+
+[[noreturn]] void exec_untuned(const Options& options) {
+  std::vector<std::string> environment = command_environment(options);
+  std::vector<char*> argv, envp;
+  for (const std::string& word : options.command) argv.push_back(const_cast<char*>(word.c_str()));
+  argv.push_back(nullptr);
+  for (const std::string& entry : environment) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
+  execvpe(argv[0], argv.data(), envp.data());
+  const int error = errno;
+  std::fprintf(stderr, "kashim: %s: %s\n", argv[0], std::strerror(error));
+  std::exit(error == ENOENT ? 127 : 126);
+}
+
+int available() {
+  static Config config;  // large; inactive: nothing to tune in the probe
+  Tuner tuner(config, identify_stderr());
+  ProcessState state;
+  take_over_signals(&state);
+  LaunchRequest probe;
+  probe.probe_only = true;
+  probe.argv = {"true"};
+  std::string reason = refusal("/");
+  if (reason.empty()) reason = launch(probe, tuner, &state).unavailable;
+  if (!reason.empty()) {
+    std::printf("supervise: unavailable: %s\n", reason.c_str());
+    return 1;
+  }
+  std::printf("supervise: available (seccomp user notification, pidfd_getfd)\n");
+  return 0;
+}
+
+[[noreturn]] void run(const Options& options) {
+  static Config config;  // ~6 KiB: not on the stack
+  parse_config(process_sources(), &config);
+  const StderrIdentity stderr_at_start = identify_stderr();
+  if (!config.error.empty() && config.log_level >= LogLevel::kError) {
+    write_log_line(config, stderr_at_start, config.error.view());
+  }
+  if (!config.active) exec_untuned(options);  // disabled or invalid: nothing to do
+
+  if (std::string reason = refusal(resolve(options.command[0])); !reason.empty()) {
+    report_unusable(reason, options.strict);
+    if (options.strict) std::exit(kNotRun);
+    exec_untuned(options);
+  }
+  Tuner tuner(config, stderr_at_start);
+  ProcessState state;
+  take_over_signals(&state);
+  LaunchRequest request;
+  request.argv = options.command;
+  request.environment = command_environment(options);
+  request.strict = options.strict;
+  Launched launched = launch(request, tuner, &state);
+  if (!launched.unavailable.empty()) {
+    report_unusable(launched.unavailable, options.strict);
+    if (options.strict) std::exit(kNotRun);
+    if (launched.child < 0) {  // the child had its filter already: start again without one
+      request.filter = false;
+      launched = launch(request, tuner, &state);
+    }
+  }
+  if (launched.child < 0) {
+    std::fprintf(stderr, "kashim: could not start %s: %s\n", options.command[0].c_str(),
+                 launched.unavailable.c_str());
+    std::exit(kNotRun);
+  }
+  supervise_until_exit(launched.child, std::move(launched.listener), tuner, &state);
+}
+
+}  // namespace
+}  // namespace kashim::supervise
+
+int main(int argc, char** argv) {
+  using namespace kashim::supervise;
+  Options options;
+  int i = 1;
+  for (; i < argc; ++i) {
+    const std::string_view argument = argv[i];
+    if (argument == "--route") {
+      if (i + 2 != argc) fail_usage("--route takes exactly one PATH");
+      std::printf("%s\n", describe_route(choose_route(argv[i + 1])).c_str());
+      return 0;
+    }
+    if (argument == "--available") {
+      if (i + 1 != argc) fail_usage("--available takes no arguments");
+      return available();
+    }
+    if (argument == "--help") {
+      usage(stdout);
+      return 0;
+    }
+    if (argument == "--strict") {
+      options.strict = true;
+    } else if (argument == "--drop-kashim-env") {
+      options.drop_kashim_env = true;
+    } else if (argument == "--setenv") {
+      if (i + 1 == argc || std::strchr(argv[i + 1], '=') == nullptr) {
+        fail_usage("--setenv needs NAME=VALUE");
+      }
+      options.setenv.emplace_back(argv[++i]);
+    } else if (argument == "--") {
+      ++i;
+      break;
+    } else if (argument.starts_with("-")) {
+      fail_usage("unknown option '" + std::string(argument) + "'");
+    } else {
+      break;
+    }
+  }
+  if (i == argc) fail_usage("no COMMAND given");
+  options.command.assign(argv + i, argv + argc);
+  run(options);
+}

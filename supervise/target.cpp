@@ -1,0 +1,100 @@
+#include "target.hpp"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL  // Linux 6.9: a pidfd for one thread rather than a process
+#endif
+
+namespace kashim::supervise {
+
+OwnedFd& OwnedFd::operator=(OwnedFd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+OwnedFd::~OwnedFd() {
+  if (fd_ >= 0) close(fd_);
+}
+
+namespace {
+
+// The process a thread belongs to, from /proc: for kernels before 6.9, whose pidfd_open
+// accepts only a process's main thread.
+pid_t process_of(pid_t thread) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", static_cast<int>(thread));
+  FILE* status = std::fopen(path, "re");
+  if (status == nullptr) return -1;
+  char line[256];
+  pid_t process = -1;
+  while (std::fgets(line, sizeof line, status) != nullptr) {
+    if (std::sscanf(line, "Tgid: %d", &process) == 1) break;
+  }
+  std::fclose(status);
+  return process;
+}
+
+OwnedFd open_pidfd(pid_t thread) {
+  // The thread's own pidfd reaches the descriptor table it uses, even one it unshared.
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, thread, PIDFD_THREAD));
+  if (fd < 0 && errno == EINVAL) {
+    pid_t process = process_of(thread);
+    if (process > 0) fd = static_cast<int>(syscall(SYS_pidfd_open, process, 0));
+  }
+  return OwnedFd(fd);
+}
+
+}  // namespace
+
+bool NotifiedCall::read_memory(std::uint64_t address, void* into, std::size_t length) const {
+  if (address == 0) return false;
+  iovec local{into, length};
+  iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), length};
+  return process_vm_readv(thread(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(length);
+}
+
+OwnedFd NotifiedCall::duplicate_fd(int fd) const {
+  if (fd < 0) return OwnedFd();
+  OwnedFd pidfd = open_pidfd(thread());
+  if (!pidfd.valid()) return OwnedFd();
+  return OwnedFd(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
+}
+
+bool NotifiedCall::still_waiting() const {
+  std::uint64_t id = notification_.id;
+  return ioctl(listener_, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+void NotifiedCall::continue_call() const {
+  respond(0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+}
+
+void NotifiedCall::answer(std::int64_t value) const {
+  respond(value, 0, 0);
+}
+
+void NotifiedCall::respond(std::int64_t value, int error, std::uint32_t flags) const {
+  seccomp_notif_resp response;
+  std::memset(&response, 0, sizeof response);
+  response.id = notification_.id;
+  response.val = value;
+  response.error = error;
+  response.flags = flags;
+  // ENOENT: the call is gone (the thread was interrupted or died); nothing is owed to it.
+  while (ioctl(listener_, SECCOMP_IOCTL_NOTIF_SEND, &response) != 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace kashim::supervise

@@ -1,0 +1,70 @@
+// The supervisor's answer to each notified call: the same decisions as the preload library
+// (core/decide.hpp, one configuration parsed by core/config.hpp), carried out on a
+// pidfd_getfd duplicate of the program's socket, and the same log lines, prefixed with the
+// process they concern.
+//
+// The rule above all: a call the program makes must never fail because of the supervisor.
+// Whatever cannot be read, duplicated or understood lets the call continue untouched, and
+// the kernel gives the program its own answer.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <cstdint>
+
+#include "config.hpp"
+#include "log.hpp"
+#include "log_line.hpp"
+#include "socket_records.hpp"
+#include "target.hpp"
+
+namespace kashim::supervise {
+
+// How many calls reached the supervisor, by kind: printed at KASHIM_LOG=debug when the
+// program ends, so that tests can tell which calls the filter let through untouched.
+struct NotificationCounts {
+  std::uint64_t connect = 0, listen = 0, fastopen = 0, setsockopt = 0, other = 0;
+  std::uint64_t total() const { return connect + listen + fastopen + setsockopt + other; }
+};
+
+class Tuner {
+ public:
+  Tuner(const Config& config, StderrIdentity stderr_at_start)
+      : config_(config), stderr_(stderr_at_start) {}
+
+  // Handles one notification and answers it (or finds it gone).
+  void handle(const NotifiedCall& call);
+
+  // In the child, before exec: the TCP sockets COMMAND inherits (systemd socket activation,
+  // inetd) are tuned as the library tunes them in its constructor.
+  void tune_inherited_sockets();
+
+  const NotificationCounts& counts() const { return counts_; }
+  void log(const LogLine& line) const { write_log_line(config_, stderr_, line.view()); }
+  bool logging(LogLevel level) const { return config_.log_level >= level; }
+
+ private:
+  void on_connect(const NotifiedCall& call, int fd, std::uint64_t address, int length,
+                  const char* event);
+  void on_sendmsg_fastopen(const NotifiedCall& call);
+  void on_listen(const NotifiedCall& call);
+  void on_setsockopt(const NotifiedCall& call);
+  // The first time a connection the supervisor did not see being made (accepted, or
+  // inherited) shows up in a setsockopt call, with a filter: decided like an accepted one.
+  void decide_on_sight(pid_t pid, int fd, int socket, SocketRecord* record);
+  // Tunes one connection if the configuration wants it, and says why at info; true when
+  // tuned. `fd` is the program's number, `socket` the supervisor's duplicate.
+  bool decide(pid_t pid, int fd, int socket, Direction side, const sockaddr* peer,
+              socklen_t peer_length, OptionBits program_set, const char* event);
+  void report_apply_failure(pid_t pid, int fd, int error);
+  LogLine start_line(pid_t pid, int fd) const;
+
+  const Config& config_;
+  StderrIdentity stderr_;
+  SocketRecords records_;
+  NotificationCounts counts_;
+  bool apply_failure_reported_ = false;
+};
+
+}  // namespace kashim::supervise
