@@ -38,13 +38,13 @@ std::string read_comm(pid_t pid) {
 
 ProcessListing list_socket_fds(pid_t pid) {
   ProcessListing listing;
+  listing.comm = read_comm(pid);  // anyone may read it, even where the descriptors are hidden
   const std::string directory = "/proc/" + std::to_string(pid) + "/fd";
   UniqueFd handle(open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!handle) {
     listing.error = errno;
     return listing;
   }
-  listing.comm = read_comm(pid);
   DIR* entries = fdopendir(handle.get());
   if (entries == nullptr) {
     listing.error = errno;
