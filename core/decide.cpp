@@ -22,18 +22,75 @@ bool wants_connection(const Config& config, Direction side, const sockaddr* peer
   return config.peers.empty() || config.peers.match(peer, peer_length) >= 0;
 }
 
+namespace {
+
+OptionBits bit_of(int level, int optname) {
+  if (level == SOL_SOCKET && optname == SO_KEEPALIVE) return kKeepaliveBit;
+  const ManagedTcpOption* managed = level == IPPROTO_TCP ? managed_tcp_option(optname) : nullptr;
+  return managed == nullptr ? 0 : managed_option_bit(managed - kManagedTcpOptions);
+}
+
+constexpr int kKeepaliveOn = 1;
+
+}  // namespace
+
+const ManagedTcpOption* managed_tcp_option(int optname) {
+  for (const ManagedTcpOption& managed : kManagedTcpOptions) {
+    if (managed.optname == optname) return &managed;
+  }
+  return nullptr;
+}
+
 OptionBits option_set_by(int level, int optname, const void* optval, socklen_t optlen) {
   if (optval == nullptr || optlen < sizeof(int)) return 0;  // the kernel refuses it
-  if (level == SOL_SOCKET && optname == SO_KEEPALIVE) return kKeepaliveBit;
-  if (level != IPPROTO_TCP) return 0;
-  for (std::size_t i = 0; i < std::size(kManagedTcpOptions); ++i) {
-    const ManagedTcpOption& managed = kManagedTcpOptions[i];
-    if (managed.optname != optname) continue;
-    int requested = 0;
-    std::memcpy(&requested, optval, sizeof requested);
-    return requested >= managed.min && requested <= managed.max ? managed_option_bit(i) : 0;
+  const OptionBits bit = bit_of(level, optname);
+  const ManagedTcpOption* managed = level == IPPROTO_TCP ? managed_tcp_option(optname) : nullptr;
+  if (managed == nullptr) return bit;
+  int requested = 0;
+  std::memcpy(&requested, optval, sizeof requested);
+  return requested >= managed->min && requested <= managed->max ? bit : 0;
+}
+
+Replacement forced_value(const Config& config, int level, int optname, const void* optval,
+                         socklen_t optlen) {
+  if (level != IPPROTO_TCP || !forcing(config)) return {};
+  const ManagedTcpOption* managed = managed_tcp_option(optname);
+  if (managed == nullptr || !(config.*managed->option).set) return {};
+  if (optval == nullptr || optlen < sizeof(int)) return {};
+  int requested = 0;
+  std::memcpy(&requested, optval, sizeof requested);  // optval need not be aligned
+  if (requested < managed->min || requested > managed->max) return {};
+  return {&(config.*managed->option).value, requested};
+}
+
+bool is_keepalive_switch_off(const Config& config, int level, int optname, const void* optval,
+                             socklen_t optlen) {
+  if (level != SOL_SOCKET || optname != SO_KEEPALIVE || !forcing(config)) return false;
+  if (optval == nullptr || optlen < sizeof(int)) return false;  // the kernel's error stands
+  int requested = 0;
+  std::memcpy(&requested, optval, sizeof requested);
+  return requested == 0;
+}
+
+AfterProgramSet after_program_set(const Config& config, int level, int optname, int requested,
+                                  bool shim_tuned) {
+  if (!config.active) return {};
+  if (config.mode == Mode::kFallback) {
+    // Remembered so that a connection decided later leaves the program's choice alone.
+    return {nullptr, false, config.selective ? bit_of(level, optname) : OptionBits{0}};
   }
-  return 0;
+  // With a filter, only connections kashim tuned keep its values.
+  if (config.selective && !shim_tuned) return {};
+  if (level == SOL_SOCKET && optname == SO_KEEPALIVE) {
+    // A connection kashim tuned is TCP; otherwise only the kernel can tell.
+    if (requested == 0) return {&kKeepaliveOn, !config.selective, 0};
+    return {};
+  }
+  const ManagedTcpOption* managed = level == IPPROTO_TCP ? managed_tcp_option(optname) : nullptr;
+  if (managed == nullptr) return {};
+  const ManagedOption& option = config.*managed->option;
+  if (!option.set || option.value == requested) return {};
+  return {&option.value, false, 0};
 }
 
 int apply_keepalive(int fd, const Config& config, SetsockoptFn set, OptionBits skip) {

@@ -52,50 +52,53 @@ OptionBits option_set_by(int level, int optname, const void* optval, socklen_t o
 // errno of the first call that failed.
 int apply_keepalive(int fd, const Config& config, SetsockoptFn set, OptionBits skip = 0);
 
-// Force mode: the value the shim passes to the kernel instead of the program's own.
-struct Replacement {
-  // What the kernel reads instead of the program's optval: the value inside the frozen,
-  // published Config, never written again, so no copy is needed and a signal handler
-  // replacing another option at the same time cannot disturb it.
-  const int* value = nullptr;
-  int requested = 0;  // what the program asked for
-  bool replace() const { return value != nullptr; }
-};
+// Does setsockopt(level, optname) name an option kashim manages? Inline and free of loads:
+// the preload hook asks it after every successful setsockopt() of every program.
+inline bool names_managed_option(int level, int optname) {
+  if (level == SOL_SOCKET) return optname == SO_KEEPALIVE;
+  return level == IPPROTO_TCP && (optname == TCP_KEEPIDLE || optname == TCP_KEEPINTVL ||
+                                  optname == TCP_KEEPCNT || optname == TCP_USER_TIMEOUT);
+}
+
+// The entry of kManagedTcpOptions for a TCP option, or null.
+const ManagedTcpOption* managed_tcp_option(int optname);
 
 inline bool forcing(const Config& config) {
   return config.active && config.mode == Mode::kForce;
 }
 
-// For a program's setsockopt call. Replaces only options the configuration manages, and
-// only when the program's call would succeed with its own value: an invalid value, a short
-// optlen or a NULL optval goes to the kernel untouched, so the program gets the kernel's
-// own error. SO_KEEPALIVE is handled by the caller, which must first know the socket is TCP.
-// Inline: it runs on every setsockopt() of every program.
-inline Replacement forced_value(const Config& config, int level, int optname, const void* optval,
-                                socklen_t optlen) {
-  static_assert(std::size(Config{}.forced_tcp) <= 32, "every entry has a mask bit");
-  const unsigned index = forced_tcp_index(optname);
-  if (level != IPPROTO_TCP || index >= std::size(config.forced_tcp) ||
-      (config.forced_tcp_options & (1u << index)) == 0) {
-    return {};
-  }
-  if (optval == nullptr || optlen < sizeof(int)) return {};
-  const ForcedTcpOption& forced = config.forced_tcp[index];
-  int requested = 0;
-  std::memcpy(&requested, optval, sizeof requested);  // optval need not be aligned
-  if (requested < forced.min || requested > forced.max) return {};
-  return {&forced.value, requested};
-}
+// Force mode, decided before the program's call reaches the kernel (the supervisor, which
+// answers the call itself): the value the kernel gets instead of the program's own.
+struct Replacement {
+  // The configured value inside the frozen Config, never written again.
+  const int* value = nullptr;
+  int requested = 0;  // what the program asked for
+  bool replace() const { return value != nullptr; }
+};
 
-// True for SOL_SOCKET/SO_KEEPALIVE switched off by a valid call in force mode: the shim
-// turns it back on if the socket is TCP, which only the kernel can tell for an existing fd.
-inline bool is_keepalive_switch_off(const Config& config, int level, int optname,
-                                    const void* optval, socklen_t optlen) {
-  if (level != SOL_SOCKET || optname != SO_KEEPALIVE || !forcing(config)) return false;
-  if (optval == nullptr || optlen < sizeof(int)) return false;  // the kernel's error stands
-  int requested = 0;
-  std::memcpy(&requested, optval, sizeof requested);
-  return requested == 0;
-}
+// For a program's setsockopt call whose value the caller has in its own memory. Replaces
+// only TCP options the configuration sets, and only when the program's call would succeed
+// with its own value: an invalid value, a short optlen or a NULL optval is left to the
+// kernel, so the program gets the kernel's own error. SO_KEEPALIVE: is_keepalive_switch_off.
+Replacement forced_value(const Config& config, int level, int optname, const void* optval,
+                         socklen_t optlen);
+
+// True for SOL_SOCKET/SO_KEEPALIVE switched off by a valid call in force mode: kashim turns
+// it back on if the socket is TCP, which only the kernel can tell for an existing fd.
+bool is_keepalive_switch_off(const Config& config, int level, int optname, const void* optval,
+                             socklen_t optlen);
+
+// The preload library's way, decided after a program's setsockopt() of a managed option
+// has succeeded: the kernel accepted the value, so it was valid and readable, and the
+// library never reads program memory the kernel would have refused (EFAULT stays EFAULT).
+struct AfterProgramSet {
+  const int* restore = nullptr;  // force mode: set the operator's value again
+  bool only_if_tcp = false;      // SO_KEEPALIVE: restore only on a TCP socket
+  OptionBits program_set = 0;    // fallback mode with a filter: the program set this itself
+};
+// `shim_tuned`: with a filter, whether kashim decided to tune this connection (only those
+// keep the operator's values; the others are the program's alone).
+AfterProgramSet after_program_set(const Config& config, int level, int optname, int requested,
+                                  bool shim_tuned);
 
 }  // namespace kashim

@@ -1,7 +1,9 @@
 // Where the shim's messages go, written so that the host program cannot tell.
 //
-// One write() per line, errno saved and restored, no stdio and no allocation, so a hook can
-// log from any thread or signal handler. Nothing is ever written to stdout.
+// One write() per line, errno kept, no cancellation point, never a wait, no stdio and no
+// allocation, so a hook can log from any thread or signal handler. A line that cannot go
+// out at once (a full pipe, a FIFO nobody reads) is dropped. Nothing is ever written to
+// stdout.
 #pragma once
 
 #include <sys/types.h>

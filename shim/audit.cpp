@@ -4,9 +4,13 @@
 // sockets extension behind socket_create()) looks symbols up in its own dependencies
 // first: its socket() and connect() bind straight to libc, past every preloaded library.
 // The dynamic linker's audit interface (rtld-audit(7), LD_AUDIT) is told of every symbol
-// binding; this module turns a binding of one of the hooked names to libkashim.so's
-// hook, and leaves every other binding, and libkashim.so's own look-ups of the real
-// functions, exactly as the linker made them.
+// binding; this module turns exactly those bindings to libkashim.so's hooks: one of the
+// hooked names, made by an object the program loaded itself with dlopen() (after start-up),
+// bound to a definition behind libkashim.so. Everything else is left as the linker made it:
+// every binding of the objects loaded at start (the program, LD_PRELOAD libraries such as
+// torsocks or proxychains, their dependencies: for them the normal lookup already finds
+// the hooks first), and every dlsym() (an interposer's dlsym(RTLD_NEXT, "connect") must get
+// what is next, or two interposers call each other for ever).
 //
 // Loaded by ld.so in a namespace of its own, before anything else: no C++ runtime, no
 // allocation, nothing but reading the ELF tables of libkashim.so.
@@ -24,13 +28,22 @@ constexpr const char* kHooked[] = {"socket",     "connect", "accept", "accept4",
 constexpr std::string_view kShimName = "libkashim.so";
 
 struct link_map* g_shim = nullptr;  // libkashim.so in the program's namespace, once seen
+bool g_started = false;             // the start-up objects are all in: what opens now is dlopen()ed
+
+// The cookie of each object: its link_map, with the low bit set for one opened after
+// start-up (link_maps are aligned, so the bit is free).
+constexpr uintptr_t kOpenedLater = 1;
+const struct link_map* map_of(uintptr_t cookie) {
+  return reinterpret_cast<const struct link_map*>(cookie & ~kOpenedLater);
+}
 ElfW(Addr) g_hooks[sizeof kHooked / sizeof kHooked[0]] = {};
 bool g_hooks_found = false;
 
 bool is_shim(std::string_view path) {
-  return path.size() >= kShimName.size() &&
-         path.substr(path.size() - kShimName.size()) == kShimName &&
-         (path.size() == kShimName.size() || path[path.size() - kShimName.size() - 1] == '/');
+  if (path.size() < kShimName.size()) return false;
+  const std::size_t start = path.size() - kShimName.size();
+  return std::string_view(path.data() + start, kShimName.size()) == kShimName &&
+         (start == 0 || path[start - 1] == '/');
 }
 
 int hooked_index(const char* name) {
@@ -97,21 +110,22 @@ bool find_hooks() {
 // Loaded after libkashim.so: where libkashim.so's own dlsym(RTLD_NEXT) looks (libc). A
 // definition loaded before it (another preloaded library, torsocks say) keeps its place in
 // the chain.
-bool loaded_after_shim(uintptr_t definer) {
+bool loaded_after_shim(const struct link_map* definer) {
   for (const struct link_map* map = g_shim->l_next; map != nullptr; map = map->l_next) {
-    if (reinterpret_cast<uintptr_t>(map) == definer) return true;
+    if (map == definer) return true;
   }
   return false;
 }
 
-uintptr_t bind(uintptr_t address, const uintptr_t* referrer, const uintptr_t* definer,
+uintptr_t bind(uintptr_t address, unsigned flags, uintptr_t referrer, uintptr_t definer,
                const char* name) {
+  // Not ours to change: a dlsym() look-up, a binding of an object loaded at start-up,
+  // other names, bindings to the hook or to a library in front of it.
+  if ((flags & LA_SYMB_DLSYM) != 0 || (referrer & kOpenedLater) == 0 || g_shim == nullptr) {
+    return address;
+  }
   const int index = hooked_index(name);
-  const uintptr_t shim = reinterpret_cast<uintptr_t>(g_shim);
-  // Not ours to change: other names, libkashim.so finding the real functions, bindings
-  // already made to the hook or to a library in front of it.
-  if (index < 0 || shim == 0 || *referrer == shim || *definer == shim ||
-      !loaded_after_shim(*definer)) {
+  if (index < 0 || map_of(definer) == g_shim || !loaded_after_shim(map_of(definer))) {
     return address;
   }
   return find_hooks() ? g_hooks[index] : address;
@@ -128,24 +142,31 @@ __attribute__((visibility("default"))) unsigned la_version(unsigned version) {
 __attribute__((visibility("default"))) unsigned la_objopen(struct link_map* map,
                                                            Lmid_t namespace_id, uintptr_t* cookie) {
   if (namespace_id != LM_ID_BASE) return 0;
-  *cookie = reinterpret_cast<uintptr_t>(map);
+  *cookie = reinterpret_cast<uintptr_t>(map) | (g_started ? kOpenedLater : 0);
   if (g_shim == nullptr && map->l_name != nullptr && is_shim(map->l_name)) g_shim = map;
   return LA_FLG_BINDTO | LA_FLG_BINDFROM;
+}
+
+// The first time the list of objects is consistent, every object of the program's start-up
+// is in (before any constructor runs); whatever opens after that, a constructor's dlopen()
+// included, was asked for by the program.
+__attribute__((visibility("default"))) void la_activity(uintptr_t*, unsigned flag) {
+  if (flag == LA_ACT_CONSISTENT) g_started = true;
 }
 
 #if __ELF_NATIVE_CLASS == 64
 __attribute__((visibility("default"))) uintptr_t la_symbind64(Elf64_Sym* symbol, unsigned,
                                                               uintptr_t* referrer,
-                                                              uintptr_t* definer, unsigned*,
+                                                              uintptr_t* definer, unsigned* flags,
                                                               const char* name) {
-  return bind(symbol->st_value, referrer, definer, name);
+  return bind(symbol->st_value, *flags, *referrer, *definer, name);
 }
 #else
 __attribute__((visibility("default"))) uintptr_t la_symbind32(Elf32_Sym* symbol, unsigned,
                                                               uintptr_t* referrer,
-                                                              uintptr_t* definer, unsigned*,
+                                                              uintptr_t* definer, unsigned* flags,
                                                               const char* name) {
-  return bind(symbol->st_value, referrer, definer, name);
+  return bind(symbol->st_value, *flags, *referrer, *definer, name);
 }
 #endif
 

@@ -9,4 +9,11 @@ namespace kashim::real {
 
 int setsockopt(int fd, int level, int optname, const void* optval, socklen_t optlen);
 
+// Resolves every real function now, so that a hook reached later from a signal handler
+// never enters dlsym (which takes the loader's lock).
+void resolve_all();
+
+// This library's own socket() hook, however the loader binds the name.
+void* own_socket_hook();
+
 }  // namespace kashim::real

@@ -152,6 +152,24 @@ std::string summary(int fd) {
          std::to_string(get_int(fd, IPPROTO_TCP, TCP_KEEPCNT));
 }
 
+std::string peer_text(int fd) {
+  sockaddr_storage peer{};
+  socklen_t length = sizeof peer;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) die("getpeername");
+  char text[INET6_ADDRSTRLEN] = {};
+  if (peer.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, text, sizeof text);
+    return text;
+  }
+  const in6_addr& address = reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr;
+  if (IN6_IS_ADDR_V4MAPPED(&address)) {
+    inet_ntop(AF_INET, address.s6_addr + 12, text, sizeof text);
+  } else {
+    inet_ntop(AF_INET6, &address, text, sizeof text);
+  }
+  return text;
+}
+
 }  // namespace probe
 
 namespace {
@@ -559,24 +577,6 @@ void drain(int listener) {
   }
 }
 
-std::string peer_text(int fd) {
-  sockaddr_storage peer{};
-  socklen_t length = sizeof peer;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) die("getpeername");
-  char text[INET6_ADDRSTRLEN] = {};
-  if (peer.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, text, sizeof text);
-    return text;
-  }
-  const in6_addr& address = reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr;
-  if (IN6_IS_ADDR_V4MAPPED(&address)) {
-    inet_ntop(AF_INET, address.s6_addr + 12, text, sizeof text);
-  } else {
-    inet_ntop(AF_INET6, &address, text, sizeof text);
-  }
-  return text;
-}
-
 // peers v4|v6|dual PORT: connections in both directions between this program and the
 // loopback peers 127.0.0.1 and 127.0.0.2 (v4, and dual: the same peers through dual-stack
 // IPv6 sockets, as ::ffff:127.0.0.x) or ::1 (v6). Two listeners under the shim, "p" on PORT
@@ -669,28 +669,6 @@ int scenario_peers(const std::vector<std::string>& args) {
   return 0;
 }
 
-// inherited FD [accept|stop-parent]: a descriptor this program got from its parent. With
-// "accept" it is a listener: one connection is accepted and reported; else it is reported
-// itself. "stop-parent" ends the parent with SIGTERM (systemd-socket-activate --accept,
-// which would otherwise wait for more connections, and whose death ends this program too:
-// its children have SIGTERM as parent-death signal), once the results are written.
-int scenario_inherited(const std::vector<std::string>& args) {
-  if (args.empty()) die("inherited needs a descriptor");
-  int fd = atoi(args[0].c_str());
-  put("inherited", summary(fd));
-  if (args.size() > 1 && args[1] == "stop-parent") {
-    fflush(g_out);
-    kill(getppid(), SIGTERM);
-  }
-  if (args.size() > 1 && args[1] == "accept") {
-    int accepted = accept(fd, nullptr, nullptr);
-    if (accepted < 0) die("accept on the inherited listener");
-    put("accepted", summary(accepted));
-    put("accepted_from", peer_text(accepted));
-  }
-  return 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -719,7 +697,9 @@ int main(int argc, char** argv) {
                              {"deepbind", scenario_deepbind},
                              {"phases", scenario_phases},
                              {"peers", scenario_peers},
-                             {"inherited", scenario_inherited},
+                             {"inherited", probe::scenario_inherited},
+                             {"handoff", probe::scenario_handoff},
+                             {"reused-listener", probe::scenario_reused_listener},
                              {"storm", probe::scenario_storm},
                              {"spawn", probe::scenario_spawn},
                              {"exec-check", probe::scenario_exec_check},

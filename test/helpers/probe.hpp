@@ -31,8 +31,13 @@ in_port_t port_of(int fd);
 int listener(int family, bool raw = false);
 int raw_client(int family, in_port_t port);  // a connection the shim never sees
 void wait_writable(int fd);
+std::string peer_text(int fd);  // the remote address, IPv4-mapped shown as IPv4
 
 using Scenario = int (*)(const std::vector<std::string>& args);
+// probe_inherited.cpp
+int scenario_inherited(const std::vector<std::string>& args);
+int scenario_handoff(const std::vector<std::string>& args);
+int scenario_reused_listener(const std::vector<std::string>& args);
 // probe_torture.cpp
 int scenario_storm(const std::vector<std::string>& args);
 int scenario_spawn(const std::vector<std::string>& args);

@@ -35,6 +35,19 @@ std::string temporary_file() {
 
 }  // namespace
 
+int free_port() {
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  socklen_t length = sizeof address;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    ADD_FAILURE() << "no free port";
+  }
+  close(fd);
+  return ntohs(address.sin6_port);
+}
+
 bool sanitized() {
   return KASHIM_SANITIZER_RUNTIME[0] != '\0';
 }

@@ -45,6 +45,9 @@ ProcessRun run_probe_program(const std::vector<std::string>& launcher, const std
                              const std::vector<std::string>& scenario,
                              const Environment& environment);
 
+// A TCP port that nothing uses now.
+int free_port();
+
 // The loopback IPv6 address is usable here; when not, a test skips, or fails under CI=true.
 bool ipv6_available();
 // A prerequisite of a test: skipped without it, or failed under CI=true.

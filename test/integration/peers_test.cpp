@@ -1,18 +1,15 @@
-// Who gets tuned: KASHIM_PEERS and KASHIM_DIRECTION, decided connection by connection, and
-// the sockets a process inherits. Every verdict is read back from the kernel. All of
-// 127.0.0.0/8 and ::1 are on loopback, so real connections reach several peers.
+// Who gets tuned: KASHIM_PEERS and KASHIM_DIRECTION, decided connection by connection. Every
+// verdict is read back from the kernel. All of 127.0.0.0/8 and ::1 are on loopback, so real
+// connections reach several peers.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <set>
 #include <string>
-#include <thread>
 
 #include "harness.hpp"
 
@@ -24,20 +21,6 @@ namespace {
 constexpr const char* kUntuned = "0/1000/1/9";
 constexpr const char* kTuned = "1/42/5/3";  // force mode: every value the operator's
 const Environment kValues = {{"KASHIM_IDLE", "42"}, {"KASHIM_INTVL", "5"}, {"KASHIM_CNT", "3"}};
-
-// A TCP port that nothing uses now: the probe listens on it, so patterns can name it.
-int free_port() {
-  int fd = socket(AF_INET6, SOCK_STREAM, 0);
-  sockaddr_in6 address{};
-  address.sin6_family = AF_INET6;
-  socklen_t length = sizeof address;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    ADD_FAILURE() << "no free port";
-  }
-  close(fd);
-  return ntohs(address.sin6_port);
-}
 
 std::string replace_port(std::string text, int port) {
   for (std::size_t at; (at = text.find("{port}")) != std::string::npos;) {
@@ -245,197 +228,5 @@ TEST(PeersBadInput, ABadPatternIsOneErrorLineAndTheShimStaysInert) {
   EXPECT_EQ(run.value("out.127.0.0.2.p"), kUntuned);
   EXPECT_EQ(run.value("in.127.0.0.2.p"), kUntuned);
 }
-
-// --- Sockets the process did not create --------------------------------------------------
-
-// A loopback socket of this (unpreloaded) test process; the probe inherits it across exec.
-struct LoopbackPair {
-  int listener = -1, client = -1;
-  LoopbackPair(const char* client_address = "127.0.0.1") {
-    listener = socket(AF_INET, SOCK_STREAM, 0);  // no SOCK_CLOEXEC: inherited
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    EXPECT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), length), 0);
-    EXPECT_EQ(listen(listener, 8), 0);
-    EXPECT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
-    client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in source{};
-    source.sin_family = AF_INET;
-    inet_pton(AF_INET, client_address, &source.sin_addr);
-    EXPECT_EQ(bind(client, reinterpret_cast<sockaddr*>(&source), sizeof source), 0);
-    EXPECT_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  }
-  ~LoopbackPair() {
-    close(listener);
-    close(client);
-  }
-};
-
-TEST(Inherited, AListenerPassedAcrossExecGivesTunedConnections) {
-  // The client connected before the probe even started: its connection was queued on the
-  // listener untuned, and must still come out of accept() tuned.
-  LoopbackPair pair;
-  ProcessRun run = run_probe({"inherited", std::to_string(pair.listener), "accept"}, kValues);
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_EQ(run.value("inherited"), "1/42/5/3");
-  EXPECT_EQ(run.value("accepted"), "1/42/5/3");
-  ProcessRun without = run_probe({"inherited", std::to_string(pair.listener)}, kValues, false);
-  EXPECT_EQ(without.value("inherited"), "1/42/5/3") << "the listener itself stays tuned";
-}
-
-// The scan looks only below the size of the descriptor table, which it learns with
-// select() at 64 and 256: sockets at and around those numbers, and at the last number it
-// covers, are found whatever size the table has.
-TEST(Inherited, SocketsAtHighDescriptorNumbersAreFound) {
-  for (int number : {63, 64, 255, 256, 1023}) {
-    // A fresh listener each time (the probe tunes the socket, not the number), inherited
-    // under that number alone.
-    LoopbackPair pair;
-    ASSERT_EQ(dup2(pair.listener, number), number);
-    close(pair.listener);
-    pair.listener = number;
-    ProcessRun run = run_probe({"inherited", std::to_string(number)}, kValues);
-    expect_clean(run);
-    EXPECT_EQ(run.value("inherited"), "1/42/5/3") << "descriptor " << number;
-  }
-}
-
-TEST(Inherited, WithoutTheShimNothingIsTuned) {
-  LoopbackPair pair;
-  ProcessRun run =
-      run_probe({"inherited", std::to_string(pair.listener), "accept"}, kValues, false);
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_EQ(run.value("inherited"), "0/7200/75/9");
-  EXPECT_EQ(run.value("accepted"), "0/7200/75/9");
-}
-
-TEST(Inherited, WithAFilterTheListenerIsLeftAndEachConnectionDecided) {
-  LoopbackPair from_db("127.0.0.2");
-  Environment environment = kValues;
-  environment.emplace_back("KASHIM_PEERS", "127.0.0.2");
-  ProcessRun run =
-      run_probe({"inherited", std::to_string(from_db.listener), "accept"}, environment);
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_EQ(run.value("inherited"), "0/7200/75/9");
-  EXPECT_EQ(run.value("accepted_from"), "127.0.0.2");
-  EXPECT_EQ(run.value("accepted"), "1/42/5/3");
-
-  LoopbackPair from_elsewhere("127.0.0.1");
-  run = run_probe({"inherited", std::to_string(from_elsewhere.listener), "accept"}, environment);
-  EXPECT_EQ(run.value("accepted"), "0/7200/75/9");
-}
-
-TEST(Inherited, AConnectionHandedOverLikeInetdIsTuned) {
-  LoopbackPair pair;
-  int connection = accept(pair.listener, nullptr, nullptr);  // inherited by the probe
-  ASSERT_GE(connection, 0);
-  EXPECT_EQ(run_probe({"inherited", std::to_string(connection)}, kValues).value("inherited"),
-            "1/42/5/3");
-  Environment outgoing_only = kValues;
-  outgoing_only.emplace_back("KASHIM_DIRECTION", "out");
-  EXPECT_EQ(run_probe({"inherited", std::to_string(connection)}, outgoing_only).value("inherited"),
-            "1/42/5/3")
-      << "already tuned by the previous run: the kernel keeps it";
-  close(connection);
-
-  LoopbackPair fresh;
-  connection = accept(fresh.listener, nullptr, nullptr);
-  EXPECT_EQ(run_probe({"inherited", std::to_string(connection)}, outgoing_only).value("inherited"),
-            "0/7200/75/9")
-      << "KASHIM_DIRECTION=out leaves handed-in connections alone";
-  Environment other_peer = kValues;
-  other_peer.emplace_back("KASHIM_PEERS", "127.0.0.2");
-  EXPECT_EQ(run_probe({"inherited", std::to_string(connection)}, other_peer).value("inherited"),
-            "0/7200/75/9");
-  other_peer.back().second = "127.0.0.1";
-  EXPECT_EQ(run_probe({"inherited", std::to_string(connection)}, other_peer).value("inherited"),
-            "1/42/5/3");
-  close(connection);
-}
-
-TEST(Inherited, FallbackLeavesASocketWhoseOwnerSwitchedKeepaliveOn) {
-  LoopbackPair pair;
-  int on = 1, idle = 77;
-  setsockopt(pair.listener, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
-  setsockopt(pair.listener, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-  Environment environment = kValues;
-  environment.emplace_back("KASHIM_MODE", "fallback");
-  EXPECT_EQ(run_probe({"inherited", std::to_string(pair.listener)}, environment).value("inherited"),
-            "1/77/75/9");
-  environment.back().second = "force";
-  EXPECT_EQ(run_probe({"inherited", std::to_string(pair.listener)}, environment).value("inherited"),
-            "1/42/5/3");
-}
-
-// --- systemd-socket-activate: the real thing -----------------------------------------------
-
-bool socket_activate_available() {
-  return run_command({"systemd-socket-activate", "--version"}, {}).exit_code == 0;
-}
-
-// Connects to 127.0.0.1:port as soon as something listens there (bounded: 10 s), and keeps
-// the connection open until the returned thread is joined.
-std::thread connect_when_listening(int port, bool* connected) {
-  return std::thread([port, connected] {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<in_port_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-        *connected = true;
-        pollfd closed{fd, POLLIN, 0};  // until the service closes it (or exits)
-        poll(&closed, 1, 10000);
-        close(fd);
-        return;
-      }
-      close(fd);
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // not listening yet
-    }
-  });
-}
-
-class SocketActivation : public ::testing::Test {
- protected:
-  void SetUp() override { KASHIM_REQUIRE(socket_activate_available(), "systemd-socket-activate"); }
-  // systemd-socket-activate itself runs without the shim: only the service gets it, as
-  // with Environment=LD_PRELOAD=... in a unit.
-  std::vector<std::string> launcher(int port, bool accept_mode) {
-    std::vector<std::string> argv = {"systemd-socket-activate", "-l",
-                                     "127.0.0.1:" + std::to_string(port)};
-    if (accept_mode) argv.push_back("--accept");
-    argv.insert(argv.end(), {"-E", "LD_PRELOAD=" + preload_value(KASHIM_LIBRARY_PATH)});
-    for (const auto& [name, value] : kValues) argv.insert(argv.end(), {"-E", name + "=" + value});
-    return argv;
-  }
-};
-
-TEST_F(SocketActivation, TheServiceTunesTheConnectionsItAccepts) {
-  int port = free_port();
-  bool connected = false;
-  std::thread client = connect_when_listening(port, &connected);
-  ProcessRun run = run_probe_launched_by(launcher(port, false), {"inherited", "3", "accept"}, {});
-  client.join();
-  ASSERT_TRUE(connected);
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_EQ(run.value("inherited"), "1/42/5/3") << run.err;
-  EXPECT_EQ(run.value("accepted"), "1/42/5/3") << "queued before the service started";
-}
-
-TEST_F(SocketActivation, AcceptModeHandsATunedConnection) {
-  int port = free_port();
-  bool connected = false;
-  std::thread client = connect_when_listening(port, &connected);
-  ProcessRun run =
-      run_probe_launched_by(launcher(port, true), {"inherited", "3", "stop-parent"}, {});
-  client.join();
-  ASSERT_TRUE(connected);
-  EXPECT_EQ(run.value("inherited"), "1/42/5/3") << run.err;
-}
-
 }  // namespace
 }  // namespace kashim::testing

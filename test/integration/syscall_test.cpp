@@ -74,9 +74,14 @@ TEST_F(SystemCalls, ExactlyOnePlusTheConfiguredOptionsPerTunedSocketAndNothingEl
   EXPECT_EQ(with[2], without[2]);
   // Phase 3: accepted on a listener made under the shim: the kernel copies its options.
   EXPECT_EQ(with[3], without[3]);
-  // Phase 4: the program's own setsockopt calls, replaced in force mode: none added.
-  EXPECT_EQ(with[4], without[4]);
-  EXPECT_EQ(with[4]["setsockopt"], 3 * kRepeats);
+  // Phase 4: the program's own setsockopt calls in force mode. Each reaches the kernel as
+  // the program made it (so that an invalid or unreadable value gets the kernel's own
+  // error), and one that succeeded with a value other than the operator's is followed by
+  // the operator's: here TCP_KEEPINTVL 1 and TCP_KEEPIDLE 1000, not SO_KEEPALIVE 1.
+  expected = without[4];
+  EXPECT_EQ(expected["setsockopt"], 3 * kRepeats);
+  expected["setsockopt"] += 2 * kRepeats;
+  EXPECT_EQ(with[4], expected);
   // Phase 5: connect() costs nothing beyond the socket's own tuning.
   expected = without[5];
   expected["setsockopt"] += kRepeats * (1 + 3);
@@ -95,7 +100,9 @@ TEST_F(SystemCalls, OnlySoKeepaliveWhenNothingElseIsConfigured) {
 // With a filter, sockets are decided at connect() and accept(): socket() costs nothing, a
 // connection to a peer no pattern matches costs nothing, an accepted one the look-up of its
 // peer (getpeername), and a tuned one the two questions that prove it is TCP (SO_TYPE,
-// SO_PROTOCOL) plus its options.
+// SO_PROTOCOL), its options, and in force mode its identity (fstat) for the record that
+// keeps the operator's values on it and on no other socket under the same number; the
+// record table is mapped once, at the first record.
 TEST_F(SystemCalls, WithAFilterOnlyMatchingConnectionsCostMore) {
   Environment elsewhere = kThreeOptions;
   elsewhere.emplace_back("KASHIM_PEERS", "10.0.0.0/8");
@@ -117,10 +124,13 @@ TEST_F(SystemCalls, WithAFilterOnlyMatchingConnectionsCostMore) {
   expected["getpeername"] += kRepeats;
   expected["getsockopt"] += 2 * kRepeats;
   expected["setsockopt"] += kRepeats * (1 + 3);
+  expected["newfstatat"] += kRepeats;
+  expected["mmap"] += 1;
   EXPECT_EQ(with[3], expected);
   expected = without[5];
   expected["getsockopt"] += 2 * kRepeats;
   expected["setsockopt"] += kRepeats * (1 + 3);
+  expected["newfstatat"] += kRepeats;
   EXPECT_EQ(with[5], expected);
 }
 

@@ -183,7 +183,7 @@ TEST(ForcedValue, ReplacesConfiguredOptionsInForceMode) {
       forced_value(config, IPPROTO_TCP, TCP_KEEPINTVL, &libuv_interval, sizeof libuv_interval);
   EXPECT_TRUE(replacement.replace());
   EXPECT_EQ(*replacement.value, 5);
-  EXPECT_EQ(replacement.value, &config.forced_tcp[forced_tcp_index(TCP_KEEPINTVL)].value)
+  EXPECT_EQ(replacement.value, &config.intvl_s.value)
       << "a value inside the frozen configuration, not a copy";
   EXPECT_EQ(replacement.requested, 1);
   int ten = 10;
@@ -259,6 +259,74 @@ TEST(KeepaliveSwitchOff, OnlyAValidOffInForceMode) {
   EXPECT_FALSE(is_keepalive_switch_off(config, SOL_SOCKET, SO_KEEPALIVE, &off, 1));
   fake.environment = {{"KASHIM_MODE", "fallback"}};
   EXPECT_FALSE(is_keepalive_switch_off(fake.parse(), SOL_SOCKET, SO_KEEPALIVE, &off, sizeof off));
+}
+
+// The preload library decides after the program's own call succeeded (so it never reads
+// what the kernel would have refused): the operator's value goes in again when the
+// program's differs.
+TEST(AfterProgramSet, ForceModeRestoresTheOperatorsValueOnly) {
+  FakeSources fake;
+  fake.environment = {{"KASHIM_IDLE", "30"}, {"KASHIM_USER_TIMEOUT", "20s"}};
+  Config config = fake.parse();
+  AfterProgramSet after = after_program_set(config, IPPROTO_TCP, TCP_KEEPIDLE, 15, false);
+  ASSERT_NE(after.restore, nullptr);
+  EXPECT_EQ(*after.restore, 30);
+  EXPECT_EQ(after.restore, &config.idle_s.value);
+  EXPECT_FALSE(after.only_if_tcp);
+  EXPECT_EQ(after_program_set(config, IPPROTO_TCP, TCP_KEEPIDLE, 30, false).restore, nullptr)
+      << "the program asked for the operator's value: nothing to do";
+  EXPECT_EQ(after_program_set(config, IPPROTO_TCP, TCP_KEEPINTVL, 15, false).restore, nullptr)
+      << "not configured: the program's";
+  EXPECT_EQ(*after_program_set(config, IPPROTO_TCP, TCP_USER_TIMEOUT, 0, false).restore, 20000);
+  EXPECT_EQ(after_program_set(config, IPPROTO_TCP, TCP_NODELAY, 0, false).restore, nullptr);
+}
+
+TEST(AfterProgramSet, KeepaliveOffComesBackOnForTcpOnly) {
+  FakeSources fake;
+  Config config = fake.parse();
+  AfterProgramSet after = after_program_set(config, SOL_SOCKET, SO_KEEPALIVE, 0, false);
+  ASSERT_NE(after.restore, nullptr);
+  EXPECT_EQ(*after.restore, 1);
+  EXPECT_TRUE(after.only_if_tcp) << "only the kernel knows what the descriptor is";
+  EXPECT_EQ(after_program_set(config, SOL_SOCKET, SO_KEEPALIVE, 1, false).restore, nullptr);
+}
+
+TEST(AfterProgramSet, WithAFilterOnlyConnectionsKashimTunedKeepItsValues) {
+  FakeSources fake;
+  fake.environment = {{"KASHIM_IDLE", "30"}, {"KASHIM_PEERS", "10.0.0.0/8"}};
+  Config config = fake.parse();
+  EXPECT_EQ(after_program_set(config, IPPROTO_TCP, TCP_KEEPIDLE, 15, false).restore, nullptr);
+  AfterProgramSet tuned = after_program_set(config, SOL_SOCKET, SO_KEEPALIVE, 0, true);
+  ASSERT_NE(tuned.restore, nullptr);
+  EXPECT_FALSE(tuned.only_if_tcp) << "a connection kashim tuned is TCP";
+  EXPECT_EQ(*after_program_set(config, IPPROTO_TCP, TCP_KEEPIDLE, 15, true).restore, 30);
+}
+
+TEST(AfterProgramSet, FallbackModeOnlyRemembersWhatTheProgramSet) {
+  FakeSources fake;
+  fake.environment = {{"KASHIM_IDLE", "30"}, {"KASHIM_MODE", "fallback"}};
+  EXPECT_EQ(after_program_set(fake.parse(), IPPROTO_TCP, TCP_KEEPIDLE, 15, false).program_set, 0)
+      << "without a filter there is nothing to remember: sockets were tuned at creation";
+  fake.environment["KASHIM_DIRECTION"] = "out";
+  Config config = fake.parse();
+  AfterProgramSet after = after_program_set(config, IPPROTO_TCP, TCP_KEEPIDLE, 15, true);
+  EXPECT_EQ(after.restore, nullptr);
+  EXPECT_EQ(after.program_set, managed_option_bit(0));
+  EXPECT_EQ(after_program_set(config, SOL_SOCKET, SO_KEEPALIVE, 0, true).program_set,
+            kKeepaliveBit);
+  Config inactive{};
+  EXPECT_EQ(after_program_set(inactive, SOL_SOCKET, SO_KEEPALIVE, 0, true).restore, nullptr);
+}
+
+TEST(NamesManagedOption, ExactlyTheFiveOptions) {
+  EXPECT_TRUE(names_managed_option(SOL_SOCKET, SO_KEEPALIVE));
+  for (const ManagedTcpOption& managed : kManagedTcpOptions) {
+    EXPECT_TRUE(names_managed_option(IPPROTO_TCP, managed.optname)) << managed.optname;
+  }
+  EXPECT_FALSE(names_managed_option(SOL_SOCKET, SO_REUSEADDR));
+  EXPECT_FALSE(names_managed_option(IPPROTO_TCP, TCP_NODELAY));
+  EXPECT_FALSE(names_managed_option(IPPROTO_TCP, SO_KEEPALIVE));
+  EXPECT_FALSE(names_managed_option(SOL_SOCKET, TCP_KEEPIDLE));
 }
 
 }  // namespace

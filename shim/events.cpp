@@ -1,0 +1,131 @@
+#include "events.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include "guards.hpp"
+#include "inherited.hpp"
+#include "real.hpp"
+#include "records.hpp"
+#include "runtime.hpp"
+#include "sockets.hpp"
+#include "tune.hpp"
+
+namespace kashim {
+namespace {
+
+// "fd 5 connecting to 192.0.2.7:5432: keep-alive on, idle 60s, ..." at info.
+void log_values(const Runtime& runtime, int fd, std::string_view event, const Peer* peer,
+                std::string_view after_peer = {}) {
+  LogLine line;
+  line.add("fd ").add(fd).add(" ").add(event);
+  if (peer != nullptr) {
+    line.add(" ");
+    add_address(&line, peer->get(), peer->length);
+  }
+  line.add(after_peer).add(": ");
+  add_kernel_values(&line, fd);
+  log_line(runtime, line);
+}
+
+}  // namespace
+
+void on_socket_created(int fd, int domain, int type, int protocol) {
+  records::mark_seen(fd);
+  const Runtime& runtime = kashim::runtime();
+  if (runtime.config.selective) {
+    records::forget(fd);  // decided at connect() or accept()
+    return;
+  }
+  if (!runtime.config.active || !is_tcp_socket(domain, type, protocol)) return;
+  ErrnoGuard keep_errno;
+  if (tune(runtime, fd) && logging(runtime, LogLevel::kDebug)) {
+    log_values(runtime, fd,
+               domain == AF_INET6 ? "(TCP/IPv6) created and tuned" : "(TCP/IPv4) created and tuned",
+               nullptr);
+  }
+}
+
+void after_connect(int fd, const sockaddr* peer, socklen_t peer_length, long result) {
+  if (result < 0 && errno != EINPROGRESS) return;  // the kernel refused it: nothing was read
+  const Runtime& runtime = kashim::runtime();
+  if (!runtime.config.active) return;
+  ErrnoGuard keep_errno;
+  if (runtime.config.selective) {
+    decide(runtime, fd, Direction::kOut, copy_of(peer, peer_length),
+           records::read(fd) & kAllOptionBits, "connecting to");
+  } else if (logging(runtime, LogLevel::kInfo) && fd_is_tcp(fd)) {
+    const Peer known = copy_of(peer, peer_length);
+    log_values(runtime, fd, "connecting to", &known);
+  }
+}
+
+void after_fastopen_message(int fd, const msghdr* message, long result) {
+  if (result < 0 && errno != EINPROGRESS) return;
+  // The kernel read the message header and its address: both are readable.
+  after_connect(fd, static_cast<const sockaddr*>(message->msg_name), message->msg_namelen, result);
+}
+
+void on_accepted(int listener, int fd) {
+  const bool listener_seen = records::seen(listener);
+  records::mark_seen(fd);
+  const Runtime& runtime = kashim::runtime();
+  const Config& config = runtime.config;
+  if (config.selective) {
+    ErrnoGuard keep_errno;
+    records::forget(fd);
+    if (config.direction == Direction::kOut && !logging(runtime, LogLevel::kInfo)) return;
+    // What the program set on the listener, which the connection inherits. A listener from
+    // elsewhere has no record: fallback mode then leaves a connection whose keep-alive is on.
+    OptionBits program_set = records::read(listener) & kAllOptionBits;
+    if (!listener_seen && !forcing(config) && read_int_option(fd, SOL_SOCKET, SO_KEEPALIVE) > 0) {
+      program_set = kAllOptionBits;
+    }
+    // The peer is asked of the kernel: the program's address buffer may be absent or short.
+    const bool needs_peer = !config.peers.empty() || logging(runtime, LogLevel::kInfo);
+    FixedText<40> event;
+    event.add("accepted on fd ").add(listener).add(" from");
+    decide(runtime, fd, Direction::kIn, needs_peer ? peer_of(fd) : Peer(), program_set,
+           event.view());
+    return;
+  }
+  // Nothing to set: the kernel copies the listener's options, tuned when it was created, to
+  // every connection accepted on it. Except a listener from elsewhere, seen for the first
+  // time, and the connections queued on it before kashim tuned it.
+  if (!listener_seen) [[unlikely]] {
+    on_accepted_from_unseen_listener(runtime, listener, fd);
+  } else if (draining_any()) [[unlikely]] {
+    drain(runtime, listener, fd);
+  }
+  if (!config.active || !logging(runtime, LogLevel::kInfo)) return;
+  ErrnoGuard keep_errno;
+  if (fd_is_tcp(fd)) {
+    const Peer peer = peer_of(fd);
+    FixedText<24> on_listener;
+    on_listener.add(" on fd ").add(listener);
+    log_values(runtime, fd, "accepted from", &peer, on_listener.view());
+  }
+}
+
+void after_setsockopt(int fd, int level, int optname, const void* optval) {
+  const Runtime& runtime = kashim::runtime();
+  const Config& config = runtime.config;
+  if (!config.active) return;
+  ErrnoGuard keep_errno;
+  int requested = 0;
+  std::memcpy(&requested, optval, sizeof requested);  // the kernel read at least an int
+  const bool shim_tuned =
+      config.selective && forcing(config) && (records::read(fd) & records::kTuned) != 0;
+  const AfterProgramSet after = after_program_set(config, level, optname, requested, shim_tuned);
+  if (after.program_set != 0) records::add(fd, after.program_set);
+  if (after.restore == nullptr || (after.only_if_tcp && !fd_is_tcp(fd))) return;
+  real::setsockopt(fd, level, optname, after.restore, sizeof *after.restore);
+  if (logging(runtime, LogLevel::kDebug)) {
+    LogLine line;
+    line.add("fd ").add(fd).add(": the program's option ").add(optname).add(" = ");
+    line.add(requested).add(" replaced by ").add(*after.restore).add(" (KASHIM_MODE=force)");
+    log_line(runtime, line);
+  }
+}
+
+}  // namespace kashim

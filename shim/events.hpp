@@ -1,0 +1,28 @@
+// What the shim does after each intercepted call returned. The hooks (hooks.cpp) call these
+// and nothing else; the decisions themselves are core/decide.hpp's.
+#pragma once
+
+#include <sys/socket.h>
+
+#include "decide.hpp"
+
+namespace kashim {
+
+// A new socket: without a filter, every TCP socket is tuned here.
+void on_socket_created(int fd, int domain, int type, int protocol);
+
+// connect(), or sendto()/sendmsg() with MSG_FASTOPEN (which connect without connect()),
+// returned `result`; errno is still the real call's. With a filter, an outgoing connection
+// is decided here, once the kernel has accepted the address (so the shim never reads an
+// address the kernel would have refused), while the handshake is still in flight for a
+// non-blocking socket.
+void after_connect(int fd, const sockaddr* peer, socklen_t peer_length, long result);
+void after_fastopen_message(int fd, const msghdr* message, long result);
+
+void on_accepted(int listener, int fd);
+
+// A program's setsockopt() of an option names_managed_option() names succeeded: the kernel
+// read `optval` without complaint, so the shim may read it too.
+void after_setsockopt(int fd, int level, int optname, const void* optval);
+
+}  // namespace kashim

@@ -1,0 +1,179 @@
+#include "inherited.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
+#include <string_view>
+
+#include "guards.hpp"
+#include "process_sources.hpp"
+#include "records.hpp"
+#include "sockets.hpp"
+#include "tune.hpp"
+
+namespace kashim {
+namespace {
+
+constexpr int kFirstListenFd = 3;    // SD_LISTEN_FDS_START
+constexpr int kMaxListenFds = 1024;  // more than any unit passes
+std::atomic<int> g_draining{0};      // inherited listeners whose old queue is being drained
+
+bool keepalive_on(int fd) {
+  return read_int_option(fd, SOL_SOCKET, SO_KEEPALIVE) > 0;
+}
+
+// Fallback mode: whether someone set this inherited socket's keep-alive before it came here,
+// as far as the kernel shows (keep-alive on, or an option other than the namespace's
+// default): then every option is theirs (kAllOptionBits). Force mode: none are.
+OptionBits set_before(const Config& config, int fd) {
+  if (forcing(config)) return 0;
+  if (keepalive_on(fd)) return kAllOptionBits;  // its owner chose its keep-alive already
+  struct Default {
+    int optname;
+    const char* sysctl;  // null: the default is 0
+  };
+  constexpr Default kDefaults[] = {{TCP_KEEPIDLE, "tcp_keepalive_time"},
+                                   {TCP_KEEPINTVL, "tcp_keepalive_intvl"},
+                                   {TCP_KEEPCNT, "tcp_keepalive_probes"},
+                                   {TCP_USER_TIMEOUT, nullptr}};
+  static_assert(std::size(kDefaults) == std::size(kManagedTcpOptions));
+  const Sources sources = process_sources();
+  for (const Default& option : kDefaults) {
+    std::int64_t standard = 0;
+    if (option.sysctl != nullptr && !sources.sysctl(option.sysctl, &standard, sources.context)) {
+      continue;
+    }
+    // Someone chose this socket's keep-alive, even if they left it off: all theirs.
+    if (read_int_option(fd, IPPROTO_TCP, option.optname) != standard) return kAllOptionBits;
+  }
+  return 0;
+}
+
+void log_inherited(const Runtime& runtime, int fd, std::string_view how) {
+  if (!logging(runtime, LogLevel::kDebug)) return;
+  LogLine line;
+  line.add("fd ").add(fd).add(" ").add(how).add(", tuned: ");
+  add_kernel_values(&line, fd);
+  log_line(runtime, line);
+}
+
+// Without a filter: tuned as if made here, but for what someone set before (fallback).
+// A listener's connections queued before are clones of the untuned listener: drained.
+void tune_listener(const Runtime& runtime, int fd, std::string_view how) {
+  const OptionBits skip = set_before(runtime.config, fd);
+  if (skip == kAllOptionBits || !tune(runtime, fd, skip)) return;
+  records::add(fd, records::kDraining | skip);
+  g_draining.fetch_add(1, std::memory_order_relaxed);
+  log_inherited(runtime, fd, how);
+}
+
+void tune_connection(const Runtime& runtime, int fd, std::string_view how) {
+  const OptionBits skip = set_before(runtime.config, fd);
+  if (runtime.config.selective) {
+    decide(runtime, fd, Direction::kIn, peer_of(fd), skip, how);
+  } else if (skip != kAllOptionBits && tune(runtime, fd, skip)) {
+    log_inherited(runtime, fd, how);
+  }
+}
+
+// systemd's sockets, if they are meant for this process: LISTEN_PID is its pid.
+int listen_fds_for_this_process() {
+  const Sources sources = process_sources();
+  auto number = [&sources](const char* name) {
+    const char* text = sources.getenv(name, sources.context);
+    int value = 0;
+    if (text == nullptr) return 0;
+    const char* end = text + std::strlen(text);
+    auto [stop, error] = std::from_chars(text, end, value);
+    return error == std::errc() && stop == end ? value : 0;
+  };
+  const int count = number("LISTEN_FDS");
+  if (count <= 0 || count > kMaxListenFds || number("LISTEN_PID") != getpid()) return 0;
+  return count;
+}
+
+// Whether the process that started this one has kashim loaded: then it decided for the
+// sockets it handed down, and they are left as it left them. Read from its memory map.
+bool parent_runs_kashim() {
+  FixedText<64> path;
+  path.add("/proc/").add(static_cast<std::int64_t>(getppid())).add("/maps");
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  constexpr std::string_view kName = "/libkashim";
+  char buffer[4096 + kName.size()];
+  std::size_t kept = 0;  // the end of the previous read, for a name split across reads
+  bool found = false;
+  for (ssize_t got; !found && (got = read(fd, buffer + kept, sizeof buffer - kept)) > 0;) {
+    std::string_view chunk(buffer, kept + static_cast<std::size_t>(got));
+    found = chunk.find(kName) != std::string_view::npos;
+    kept = std::min(chunk.size(), kName.size() - 1);
+    std::memmove(buffer, chunk.data() + chunk.size() - kept, kept);
+  }
+  close(fd);
+  return found;
+}
+
+}  // namespace
+
+void tune_inherited_at_start(const Runtime& runtime) {
+  const Config& config = runtime.config;
+  if (!config.active || config.direction == Direction::kOut) return;
+  ErrnoGuard keep_errno;
+  NoCancellation no_cancellation;  // reading files
+  const int count = listen_fds_for_this_process();
+  for (int fd = kFirstListenFd; fd < kFirstListenFd + count; ++fd) {
+    if (!fd_is_tcp(fd)) continue;
+    if (read_int_option(fd, SOL_SOCKET, SO_ACCEPTCONN) == 1) {
+      records::mark_seen(fd);
+      if (!config.selective) tune_listener(runtime, fd, "from systemd (LISTEN_FDS), listening");
+    } else {
+      tune_connection(runtime, fd, "from systemd (LISTEN_FDS), connected to");
+    }
+  }
+  // One system call for every process: is standard input a stream socket? A listener there
+  // (inetd's "wait" services) is left to its first accept().
+  if (read_int_option(STDIN_FILENO, SOL_SOCKET, SO_TYPE) != SOCK_STREAM) return;
+  if (count > 0 || !fd_is_tcp(STDIN_FILENO)) return;
+  if (read_int_option(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN) == 1) return;
+  if (peer_of(STDIN_FILENO).length == 0 || parent_runs_kashim()) return;
+  tune_connection(runtime, STDIN_FILENO, "on standard input (inetd), connected to");
+}
+
+void on_accepted_from_unseen_listener(const Runtime& runtime, int listener, int accepted) {
+  records::mark_seen(listener);
+  const Config& config = runtime.config;
+  if (!config.active || config.selective) return;  // with a filter, accept() decides each one
+  ErrnoGuard keep_errno;
+  NoCancellation no_cancellation;  // reading sysctls in fallback mode
+  // Force mode tunes it whoever made it (a kashim parent with the same configuration set
+  // the same values); fallback mode leaves what its maker set (set_before()).
+  if (!fd_is_tcp(listener)) return;
+  tune_listener(runtime, listener, "inherited (TCP listener), at its first accept()");
+  drain(runtime, listener, accepted);
+}
+
+bool draining_any() {
+  return g_draining.load(std::memory_order_relaxed) > 0;
+}
+
+void drain(const Runtime& runtime, int listener, int accepted) {
+  const OptionBits record = records::read(listener);
+  if ((record & records::kDraining) == 0) return;
+  ErrnoGuard keep_errno;
+  if (keepalive_on(accepted)) {
+    // Cloned from the tuned listener: everything queued before it is out.
+    records::remove(listener, records::kDraining);
+    g_draining.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  tune(runtime, accepted, record & kAllOptionBits);
+}
+
+}  // namespace kashim

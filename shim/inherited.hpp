@@ -1,0 +1,32 @@
+// Sockets a process holds from before it started, and which of them kashim tunes.
+//
+// The rule: a socket keeps the decision made (or declined) where it was made. A process
+// tunes a socket it inherits only when nothing decided for it before, in three cases:
+//   - systemd socket activation: LISTEN_FDS sockets for this very process (LISTEN_PID), at
+//     start; listeners, or connections with Accept=yes;
+//   - a connection on standard input (inetd, systemd's StandardInput=socket), at start,
+//     when the process that started this one does not run kashim itself (if it does, it
+//     decided, and children of a tuned program must not overrule it);
+//   - any other inherited listener (handed across exec, or over a Unix socket), at its
+//     first accept(); without a filter only (with one, accept() decides every connection).
+//     Connections queued on it before are clones of the untuned listener: each is tuned as
+//     it is accepted, until the first one that arrived tuned.
+// Fallback mode never overrides what someone set on an inherited socket: nothing when its
+// keep-alive is on, and no option whose value is not the kernel's default.
+#pragma once
+
+#include "runtime.hpp"
+
+namespace kashim {
+
+// From the constructor.
+void tune_inherited_at_start(const Runtime& runtime);
+
+// accept() on a listener: `listener_seen` says whether this process made it (or looked at
+// it already). Without a filter, the accepted connection needs a look only then, or while
+// an inherited listener's queue is drained.
+void on_accepted_from_unseen_listener(const Runtime& runtime, int listener, int accepted);
+bool draining_any();
+void drain(const Runtime& runtime, int listener, int accepted);
+
+}  // namespace kashim
