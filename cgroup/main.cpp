@@ -39,8 +39,7 @@ constexpr const char kUsage[] =
     "kashim apply --pid PID tunes those.\n";
 
 int usage_error(const std::string& line) {
-  std::fprintf(stderr, "kashim cgroup: %s\nTry 'kashim cgroup --help' for more information.\n",
-               line.c_str());
+  std::fprintf(stderr, "kashim cgroup: %s\n", line.c_str());
   return kashim::cgroup::kExitUsage;
 }
 
@@ -98,6 +97,9 @@ int main(int argc, char** argv) {
   } catch (const kashim::cgroup::Refusal& refusal) {
     std::fprintf(stderr, "kashim cgroup: %s\n", refusal.what());
     return refusal.exit_code();
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "kashim cgroup: %s\n", error.what());
+    return kashim::cgroup::kExitRefused;
   }
 #else
   std::fputs(

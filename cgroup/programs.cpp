@@ -40,7 +40,12 @@ void show_libbpf_messages(bool verbose) {
 }
 
 void probe_kernel() {
-  // Privileges first: every probe below fails the same way without them.
+  // Privileges first: without them the probes below cannot tell a missing feature from a
+  // refusal. The smallest map there is, created and closed.
+  const int map =
+      bpf_map_create(BPF_MAP_TYPE_ARRAY, nullptr, sizeof(__u32), sizeof(__u32), 1, nullptr);
+  if (map < 0) throw Refusal(with_errno("cannot create BPF maps", errno));
+  close(map);
   require_feature(libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCK_OPS, nullptr),
                   "sock_ops programs (BPF_PROG_TYPE_SOCK_OPS)");
   require_feature(libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCKOPT, nullptr),

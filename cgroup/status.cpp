@@ -23,8 +23,12 @@ void print_attachment(const Target& target) {
   const int counters_fd = open_pinned_map(directory + "/" + kPinCounters, sizeof(__u64));
   const Counters counters = read_counters(counters_fd);
   close(counters_fd);
-  std::printf("%s (cgroup %llu)\n", target.display().c_str(),
-              static_cast<unsigned long long>(target.id));
+  if (target.path.empty()) {
+    std::printf("%s\n", target.display().c_str());
+  } else {
+    std::printf("%s (cgroup %llu)\n", target.path.c_str(),
+                static_cast<unsigned long long>(target.id));
+  }
   std::printf("  settings: %s\n", describe_bpf_settings(settings).c_str());
   std::printf(
       "  connections tuned: %llu out, %llu in; left alone: %llu not wanted, %llu with "

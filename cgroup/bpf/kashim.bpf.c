@@ -14,12 +14,12 @@
  *
  * A socket belongs to the cgroup of the process that created it; an accepted one to its
  * listener's. Built with clang -target bpf against <linux/bpf.h>, no vmlinux.h. */
-#include <linux/bpf.h>
-#include <linux/in.h>
-#include <linux/tcp.h>
 #include <asm-generic/socket.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
 
 #include "settings.h"
 
@@ -222,8 +222,7 @@ int kashim_setsockopt(struct bpf_sockopt* ctx) {
   const int requested = *optval;
   if (index >= 0 && !tcp_value_valid(index, requested)) return 1; /* the kernel's EINVAL */
   if (current->mode == KASHIM_MODE_FALLBACK) {
-    struct socket_record* record =
-        bpf_sk_storage_get(&sockets, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+    struct socket_record* record = bpf_sk_storage_get(&sockets, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
     if (record) record->program_set |= bit;
     return 1;
   }

@@ -19,7 +19,11 @@
 enum kashim_mode { KASHIM_MODE_FORCE = 0, KASHIM_MODE_FALLBACK = 1 };
 /* Sides as sock_ops reports them: an active open is a connection the program opens (out),
  * a passive open one it accepts (in). */
-enum kashim_direction { KASHIM_DIRECTION_BOTH = 0, KASHIM_DIRECTION_OUT = 1, KASHIM_DIRECTION_IN = 2 };
+enum kashim_direction {
+  KASHIM_DIRECTION_BOTH = 0,
+  KASHIM_DIRECTION_OUT = 1,
+  KASHIM_DIRECTION_IN = 2
+};
 enum kashim_peer_family { KASHIM_PEER_ANY = 0, KASHIM_PEER_IPV4 = 1, KASHIM_PEER_IPV6 = 2 };
 
 /* One peer pattern. An address matches when (address & mask) == net word by word; an IPv4
@@ -36,20 +40,20 @@ struct kashim_settings {
   __u8 active; /* 0: the programs leave every socket alone */
   __u8 mode;   /* enum kashim_mode */
   __u8 direction;
-  __u8 tcp_set;                     /* KASHIM_BIT_TCP(i) for every option configured */
+  __u8 tcp_set;                        /* KASHIM_BIT_TCP(i) for every option configured */
   __s32 tcp_value[KASHIM_TCP_OPTIONS]; /* the configured values, in kManagedTcpOptions order */
-  __u32 peer_count;                 /* 0: every peer */
+  __u32 peer_count;                    /* 0: every peer */
   struct kashim_peer peers[KASHIM_MAX_PEERS];
 };
 
 /* Slots of the `counters` map. */
 enum kashim_counter {
-  KASHIM_TUNED_OUT = 0,   /* connections opened and tuned */
-  KASHIM_TUNED_IN,        /* connections accepted and tuned */
-  KASHIM_NOT_WANTED,      /* left alone: direction or peers exclude them */
-  KASHIM_KEPT_PROGRAMS,   /* fallback: keep-alive already on before kashim saw the socket */
-  KASHIM_REWRITTEN,       /* force: a program's setsockopt given the configured value */
-  KASHIM_SET_FAILED,      /* connections where a bpf_setsockopt call failed */
+  KASHIM_TUNED_OUT = 0, /* connections opened and tuned */
+  KASHIM_TUNED_IN,      /* connections accepted and tuned */
+  KASHIM_NOT_WANTED,    /* left alone: direction or peers exclude them */
+  KASHIM_KEPT_PROGRAMS, /* fallback: keep-alive already on before kashim saw the socket */
+  KASHIM_REWRITTEN,     /* force: a program's setsockopt given the configured value */
+  KASHIM_SET_FAILED,    /* connections where a bpf_setsockopt call failed */
   KASHIM_COUNTERS
 };
 

@@ -1,0 +1,163 @@
+// The kernel program decides as core does: each case goes through core's wants_connection
+// and through a real connection of a process in the cgroup, and both must give the expected
+// verdict (tuned: keep-alive on; not tuned: the kernel's defaults). Peers by address,
+// prefix and port, IPv4 and IPv6, IPv4-mapped addresses as IPv4, and direction by callback.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include "../unit/fake_sources.hpp"
+#include "cgroup_fixture.hpp"
+#include "decide.hpp"
+
+namespace kashim::testing {
+namespace {
+
+struct Case {
+  const char* name;
+  const char* peers;      // KASHIM_PEERS; {port}: the port of the connection's far end
+  const char* direction;  // KASHIM_DIRECTION
+  Direction side;         // kOut: the probe connects; kIn: the probe accepts
+  const char* probe;      // kOut: where the probe connects; kIn: where it listens
+  const char* test;       // kOut: where the test listens; kIn: the test's source address
+  bool tuned;
+};
+
+constexpr Case kCases[] = {
+    {"every_peer_out", "", "both", Direction::kOut, "127.0.0.1", "127.0.0.1", true},
+    {"direction_in_leaves_out", "", "in", Direction::kOut, "127.0.0.1", "127.0.0.1", false},
+    {"direction_out_takes_out", "", "out", Direction::kOut, "127.0.0.1", "127.0.0.1", true},
+    {"other_address", "127.0.0.2", "both", Direction::kOut, "127.0.0.1", "127.0.0.1", false},
+    {"same_address", "127.0.0.2", "both", Direction::kOut, "127.0.0.2", "127.0.0.2", true},
+    {"outside_prefix", "127.0.0.0/31", "both", Direction::kOut, "127.0.0.2", "127.0.0.2", false},
+    {"inside_prefix", "127.0.0.0/30", "both", Direction::kOut, "127.0.0.2", "127.0.0.2", true},
+    {"address_and_port", "127.0.0.1:{port}", "both", Direction::kOut, "127.0.0.1", "127.0.0.1",
+     true},
+    {"other_port", "127.0.0.1:{other}", "both", Direction::kOut, "127.0.0.1", "127.0.0.1", false},
+    {"any_address_port_ipv6", "*:{port}", "both", Direction::kOut, "::1", "::1", true},
+    {"ipv6_address", "[::1]", "both", Direction::kOut, "::1", "::1", true},
+    {"ipv4_pattern_ipv6_peer", "127.0.0.1", "both", Direction::kOut, "::1", "::1", false},
+    {"ipv6_prefix_ipv4_peer", "[::]/0", "both", Direction::kOut, "127.0.0.1", "127.0.0.1", false},
+    {"ipv6_prefix_ipv6_peer", "[::]/0", "both", Direction::kOut, "::1", "::1", true},
+    {"mapped_peer_is_ipv4", "127.0.0.1", "both", Direction::kOut, "::ffff:127.0.0.1", "127.0.0.1",
+     true},
+    {"mapped_peer_not_ipv6", "[::1]", "both", Direction::kOut, "::ffff:127.0.0.1", "127.0.0.1",
+     false},
+    {"mapped_pattern_is_ipv4", "[::ffff:127.0.0.0]/104", "both", Direction::kOut, "127.0.0.1",
+     "127.0.0.1", true},
+    {"third_of_three_patterns", "10.0.0.0/8,[2001:db8::]/32,127.0.0.2", "both", Direction::kOut,
+     "127.0.0.2", "127.0.0.2", true},
+    {"every_peer_in", "", "both", Direction::kIn, "127.0.0.1", "127.0.0.1", true},
+    {"direction_out_leaves_in", "", "out", Direction::kIn, "127.0.0.1", "127.0.0.1", false},
+    {"direction_in_takes_in", "", "in", Direction::kIn, "127.0.0.1", "127.0.0.1", true},
+    {"client_address", "127.0.0.3", "both", Direction::kIn, "127.0.0.1", "127.0.0.3", true},
+    {"other_client_address", "127.0.0.3", "both", Direction::kIn, "127.0.0.1", "127.0.0.4", false},
+    {"client_port", "127.0.0.3:{port}", "both", Direction::kIn, "127.0.0.1", "127.0.0.3", true},
+    {"ipv6_client", "[::1]", "both", Direction::kIn, "::1", "::1", true},
+    {"ipv4_client_of_dual_stack_listener", "127.0.0.1", "in", Direction::kIn, "::", "127.0.0.1",
+     true},
+};
+
+std::string replaced(std::string text, const std::string& name, int value) {
+  for (std::size_t at; (at = text.find(name)) != std::string::npos;) {
+    text.replace(at, name.size(), std::to_string(value));
+  }
+  return text;
+}
+
+// The far end as the program sees it: IPv4 through an IPv6 socket is IPv4-mapped.
+sockaddr_storage peer_address(const std::string& address, int port, bool ipv6_socket,
+                              socklen_t* length) {
+  sockaddr_storage storage{};
+  in_addr v4;
+  if (!ipv6_socket && inet_pton(AF_INET, address.c_str(), &v4) == 1) {
+    auto* peer = reinterpret_cast<sockaddr_in*>(&storage);
+    peer->sin_family = AF_INET;
+    peer->sin_addr = v4;
+    peer->sin_port = htons(static_cast<uint16_t>(port));
+    *length = sizeof *peer;
+    return storage;
+  }
+  auto* peer = reinterpret_cast<sockaddr_in6*>(&storage);
+  peer->sin6_family = AF_INET6;
+  peer->sin6_port = htons(static_cast<uint16_t>(port));
+  const std::string text =
+      inet_pton(AF_INET, address.c_str(), &v4) == 1 ? "::ffff:" + address : address;
+  inet_pton(AF_INET6, text.c_str(), &peer->sin6_addr);
+  *length = sizeof *peer;
+  return storage;
+}
+
+bool core_decision(const Case& c, const std::string& peers, const sockaddr_storage& peer,
+                   socklen_t length) {
+  FakeSources sources;
+  sources.environment = {{"KASHIM_IDLE", "31"}, {"KASHIM_DIRECTION", c.direction}};
+  if (!peers.empty()) sources.environment["KASHIM_PEERS"] = peers;
+  const Config config = sources.parse();
+  EXPECT_TRUE(config.error.view().empty()) << config.error.view();
+  return wants_connection(config, c.side, reinterpret_cast<const sockaddr*>(&peer), length);
+}
+
+Environment environment_of(const Case& c, const std::string& peers) {
+  Environment environment = {{"KASHIM_IDLE", "31"}, {"KASHIM_DIRECTION", c.direction}};
+  if (!peers.empty()) environment.push_back({"KASHIM_PEERS", peers});
+  return environment;
+}
+
+class CgroupDecisions : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override { KASHIM_REQUIRE_CGROUP_ROUTE(); }
+};
+
+TEST_P(CgroupDecisions, KernelProgramDecidesAsCore) {
+  const Case& c = GetParam();
+  if (std::string(c.probe).find(':') != std::string::npos ||
+      std::string(c.test).find(':') != std::string::npos) {
+    KASHIM_REQUIRE_IPV6();
+  }
+  std::map<std::string, int> values;
+  bool core = false;
+  if (c.side == Direction::kOut) {
+    Listener listener(c.test);
+    const std::string peers =
+        replaced(replaced(c.peers, "{port}", listener.port()), "{other}", listener.port() ^ 1);
+    socklen_t length;
+    const auto peer = peer_address(c.probe, listener.port(),
+                                   std::string(c.probe).find(':') != std::string::npos, &length);
+    core = core_decision(c, peers, peer, length);
+    Child child(cgroup_run({kCgroupProbe, "connect", c.probe, listener.port_text()}),
+                environment_of(c, peers));
+    const int accepted = listener.accept_one();
+    values = values_in(child.out_line());
+    close(accepted);
+    EXPECT_EQ(child.wait(), 0) << child.rest_of_err();
+  } else {
+    // The client's port is chosen first, so that a pattern can name it.
+    const int source_port = free_port(c.test);
+    const std::string peers = replaced(c.peers, "{port}", source_port);
+    const bool dual_stack = std::string(c.probe) == "::";
+    socklen_t length;
+    const auto peer = peer_address(c.test, source_port,
+                                   std::string(c.probe).find(':') != std::string::npos, &length);
+    core = core_decision(c, peers, peer, length);
+    Child child(cgroup_run({kCgroupProbe, "listen", c.probe}), environment_of(c, peers));
+    const std::string announced = child.out_line();
+    ASSERT_EQ(announced.rfind("port=", 0), 0u) << announced << child.rest_of_err();
+    const int fd = connect_to(dual_stack ? "127.0.0.1" : c.probe, std::stoi(announced.substr(5)),
+                              c.test, source_port);
+    values = values_in(child.out_line());
+    close(fd);
+    EXPECT_EQ(child.wait(), 0) << child.rest_of_err();
+  }
+  EXPECT_EQ(core, c.tuned) << "core's wants_connection";
+  EXPECT_EQ(values["keepalive"] == 1 && values["idle"] == 31, c.tuned)
+      << "the kernel program: " << describe(values);
+  if (!c.tuned) {
+    EXPECT_EQ(describe(values), describe(untouched_values()));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, CgroupDecisions, ::testing::ValuesIn(kCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace kashim::testing
