@@ -46,40 +46,80 @@ bool parse_whole_number(std::string_view text, std::int64_t* number) {
   return error == std::errc() || error == std::errc::result_out_of_range;
 }
 
-// A variable as the parser sees it: the first of its names that is set to something other
-// than blanks. An empty value counts as unset, as `KASHIM_IDLE=$UNSET_VARIABLE` expects.
+// A setting as the parser sees it: the first of its variables that is set to something
+// other than blanks, else the configuration file's key. An empty value counts as unset, as
+// `KASHIM_IDLE=$UNSET_VARIABLE` expects. `line` is 0 for a variable.
 struct Setting {
   const char* name = "";
   std::string_view value;
+  int line = 0;
   bool present() const { return !value.empty(); }
+  Origin origin() const { return {name, line}; }
 };
 
-Setting read_setting(const Sources& sources, const char* name, const char* alias = nullptr) {
+Setting read_setting(const Sources& sources, const ConfigFile* file, const char* name,
+                     const char* alias = nullptr) {
   for (const char* candidate : {name, alias}) {
     if (candidate == nullptr) continue;
     const char* raw = sources.getenv(candidate, sources.context);
     std::string_view value = raw == nullptr ? std::string_view() : trim(raw);
-    if (!value.empty()) return {candidate, value};
+    if (!value.empty()) return {candidate, value, 0};
   }
-  return {name, {}};
+  if (file != nullptr) {
+    if (const FileSetting* setting = file->find_variable(name)) {
+      return {setting->key, trim(setting->value), setting->line};
+    }
+  }
+  return {name, {}, 0};
+}
+
+// Copies `text` into a fixed array, cut short if it does not fit.
+template <std::size_t N>
+void copy_text(std::string_view text, char (&into)[N]) {
+  std::size_t length = text.size() < N - 1 ? text.size() : N - 1;
+  std::memcpy(into, text.data(), length);
+  into[length] = '\0';
+}
+
+// "1s..32767s": a range of the bounds the kernel accepts, from the constants.
+using Problem = FixedText<200>;
+Problem seconds_range(int max_seconds) {
+  Problem range;
+  range.add("1s..").add(max_seconds).add("s");
+  return range;
 }
 
 class Parser {
  public:
-  Parser(const Sources& sources, Config* config) : sources_(sources), config_(*config) {}
+  Parser(const Sources& sources, Config* config)
+      : sources_(sources),
+        file_(sources.file != nullptr      ? sources.file
+              : sources.read_file != nullptr ? sources.read_file()
+                                             : nullptr),
+        config_(*config) {}
 
   void run() {
-    // Reset in place: an assignment from Config() would build a 6 KiB temporary on the
-    // stack first and copy it.
+    // Reset in place: an assignment from Config() would build a temporary of several KiB
+    // on the stack first and copy it.
     std::destroy_at(&config_);
     ::new (static_cast<void*>(&config_)) Config();
+    if (file_ != nullptr && file_->path != nullptr) {
+      copy_text(file_->path, config_.file);
+      config_.file_present = file_->present;
+    }
     // The log settings come first, so that an error later on goes where the user asked.
-    if (!parse_log_level() || !parse_log_file()) return;
-    config_.check = read_setting(sources_, "KASHIM_CHECK").value == "1";
+    if (!parse_log_level() || !parse_log_file() || !parse_check()) return;
+    // Then the scope: a program left out gets nothing, not even an error line.
+    if (!parse_programs() || config_.out_of_scope) return;
+    if (file_ != nullptr && !file_->error.empty()) {
+      config_.error.clear();
+      config_.error.add(file_->error.view()).add(kNotApplied);
+      return;
+    }
     if (!parse_disable() || config_.disabled) return;
-    if (!parse_seconds(read_setting(sources_, "KASHIM_IDLE", "KEEPIDLE"), kMaxKeepIdleSeconds,
+    if (!parse_seconds(read("KASHIM_IDLE", "KEEPIDLE"), kMaxKeepIdleSeconds,
                        &config_.idle_s) ||
-        !parse_seconds(read_setting(sources_, "KASHIM_INTVL", "KEEPINTVL"), kMaxKeepIntvlSeconds,
+        !parse_seconds(read("KASHIM_INTVL", "KEEPINTVL"), kMaxKeepIntvlSeconds,
                        &config_.intvl_s) ||
         !parse_count() || !parse_user_timeout() || !parse_mode() || !parse_direction() ||
         !parse_peers()) {
@@ -90,64 +130,129 @@ class Parser {
   }
 
  private:
-  bool fail(const Setting& setting, std::string_view problem) {
+  // The setting as the user wrote it: KASHIM_IDLE=abc, or /etc/kashim.conf:3: idle = abc.
+  void start_error(const Setting& setting, std::string_view separator) {
     config_.error.clear();
-    config_.error.add(setting.name).add("=").add_quoted_value(setting.value).add(" ");
-    config_.error.add(problem).add(kNotApplied);
+    if (setting.line != 0) {
+      config_.error.add(config_.file).add(":").add(setting.line).add(": ").add(setting.name);
+      config_.error.add(separator == "=" ? " = " : separator);
+    } else {
+      config_.error.add(setting.name).add(separator);
+    }
+  }
+
+  bool fail(const Setting& setting, std::string_view problem) {
+    start_error(setting, "=");
+    config_.error.add_quoted_value(setting.value).add(" ").add(problem).add(kNotApplied);
     config_.active = false;
     return false;
   }
 
-  // A variable whose value is one of an enumeration's names, in any case.
+  // A setting whose value is one of an enumeration's names, in any case.
   template <typename Enum, std::size_t N>
   bool parse_keyword(const char* variable, const Enum (&values)[N],
-                     std::string_view (*name_of)(Enum), std::string_view problem, Enum* result) {
-    Setting setting = read_setting(sources_, variable);
+                     std::string_view (*name_of)(Enum), std::string_view what, Enum* result,
+                     Origin* origin) {
+    Setting setting = read(variable);
     if (!setting.present()) return true;
     for (Enum value : values) {
       if (equals_ignoring_case(setting.value, name_of(value))) {
         *result = value;
+        *origin = setting.origin();
         return true;
       }
     }
-    return fail(setting, problem);
+    Problem problem;
+    problem.add("is not ").add(what).add(" (accepted:");
+    for (std::size_t i = 0; i < N; ++i) problem.add(i == 0 ? " " : ", ").add(name_of(values[i]));
+    return fail(setting, problem.add(")").view());
+  }
+
+  // 0 or 1, nothing else: "yes" or "2" must not be silently taken as either.
+  bool parse_switch(const Setting& setting, std::string_view accepted, bool* result) {
+    if (setting.value != "0" && setting.value != "1") {
+      Problem problem;
+      return fail(setting, problem.add("is not 0 or 1 (accepted: ").add(accepted).add(")").view());
+    }
+    *result = setting.value == "1";
+    return true;
   }
 
   bool parse_log_level() {
     static constexpr LogLevel kLevels[] = {LogLevel::kOff, LogLevel::kError, LogLevel::kInfo,
                                            LogLevel::kDebug};
-    return parse_keyword("KASHIM_LOG", kLevels, log_level_name,
-                         "is not a log level (accepted: off, error, info, debug)",
-                         &config_.log_level);
+    return parse_keyword("KASHIM_LOG", kLevels, log_level_name, "a log level",
+                         &config_.log_level, &config_.log_from);
   }
 
   bool parse_log_file() {
-    Setting setting = read_setting(sources_, "KASHIM_LOG_FILE");
+    Setting setting = read("KASHIM_LOG_FILE");
     if (!setting.present()) return true;
     // Relative paths would move with every chdir() of the program.
     if (setting.value.front() != '/') {
       return fail(setting, "is not an absolute path (accepted: a path starting with /)");
     }
     if (setting.value.size() >= kMaxLogPath) {
-      return fail(setting, "is too long (accepted: an absolute path of at most 4095 bytes)");
+      Problem problem;
+      problem.add("is too long (accepted: an absolute path of at most ");
+      problem.add(static_cast<std::int64_t>(kMaxLogPath - 1)).add(" bytes)");
+      return fail(setting, problem.view());
     }
-    std::memcpy(config_.log_file, setting.value.data(), setting.value.size());
-    config_.log_file[setting.value.size()] = '\0';
+    copy_text(setting.value, config_.log_file);
+    config_.log_file_from = setting.origin();
+    return true;
+  }
+
+  bool parse_check() {
+    Setting setting = read("KASHIM_CHECK");
+    return !setting.present() ||
+           parse_switch(setting, "1 to print the configuration report, 0 not to", &config_.check);
+  }
+
+  bool parse_programs() {
+    Setting setting = read("KASHIM_PROGRAMS");
+    if (const ProgramNames* program = sources_.program) {
+      config_.scope_program.add_quoted_value(program->executable);
+      if (program->invoked != program->executable && !program->invoked.empty()) {
+        config_.scope_program.add(" (argv[0] ").add_quoted_value(program->invoked).add(")");
+      }
+    }
+    if (!setting.present()) return true;
+    if (setting.value.size() >= kMaxProgramList) {
+      Problem problem;
+      problem.add("is too long (accepted: at most ");
+      problem.add(static_cast<std::int64_t>(kMaxProgramList - 1)).add(" bytes)");
+      return fail(setting, problem.view());
+    }
+    std::string_view bad_item;
+    if (std::string_view problem = check_program_list(setting.value, &bad_item);
+        !problem.empty()) {
+      start_error(setting, " ");
+      config_.error.add("program \"").add_quoted_value(bad_item).add("\" ").add(problem);
+      config_.error.add(" (").add(kProgramListForms).add(")").add(kNotApplied);
+      return false;
+    }
+    copy_text(setting.value, config_.programs);
+    config_.programs_from = setting.origin();
+    if (sources_.program != nullptr) {
+      ProgramMatch match = match_programs(setting.value, *sources_.program);
+      config_.scope = match.verdict;
+      config_.scope_item.add_quoted_value(match.item);
+      config_.out_of_scope = match.verdict != ProgramVerdict::kIncluded;
+    }
     return true;
   }
 
   bool parse_disable() {
-    Setting setting = read_setting(sources_, "KASHIM_DISABLE");
+    Setting setting = read("KASHIM_DISABLE");
     if (setting.present()) {
-      if (setting.value != "0" && setting.value != "1") {
-        return fail(setting, "is not 0 or 1 (accepted: 1 to disable the shim, 0 to enable it)");
-      }
-      config_.disabled = setting.value == "1";
-      return true;
+      config_.disable_from = setting.origin();
+      return parse_switch(setting, "1 to disable the shim, 0 to enable it", &config_.disabled);
     }
     // libkeepalive's switch, honoured so that kashim can replace it without edits.
-    setting = read_setting(sources_, "KEEPALIVE");
+    setting = read("KEEPALIVE");
     if (!setting.present()) return true;
+    config_.disable_from = setting.origin();
     if (equals_ignoring_case(setting.value, "off")) {
       config_.disabled = true;
     } else if (!equals_ignoring_case(setting.value, "on")) {
@@ -159,35 +264,49 @@ class Parser {
   bool parse_seconds(const Setting& setting, int max_seconds, ManagedOption* option) {
     if (!setting.present()) return true;
     std::int64_t ms = 0;
+    Problem problem;
     if (!parse_duration_ms(setting.value, &ms)) {
-      return fail(setting,
-                  "is not a duration (accepted: 1s..32767s, a whole number with an optional "
-                  "unit ms, s, m or h; no unit means seconds)");
+      problem.add("is not a duration (accepted: ").add(seconds_range(max_seconds).view());
+      problem.add(", a whole number with an optional unit ms, s, m or h; no unit means seconds)");
+      return fail(setting, problem.view());
     }
     if (ms < 1000 || ms > std::int64_t{max_seconds} * 1000) {
-      return fail(setting, "is out of range 1s..32767s");
+      problem.add("is out of range ").add(seconds_range(max_seconds).view());
+      return fail(setting, problem.view());
     }
     if (ms % 1000 != 0) {
-      return fail(setting, "is not a whole number of seconds (accepted: 1s..32767s)");
+      problem.add("is not a whole number of seconds (accepted: ");
+      problem.add(seconds_range(max_seconds).view()).add(")");
+      return fail(setting, problem.view());
     }
-    *option = {true, static_cast<int>(ms / 1000), setting.name};
+    *option = {true, static_cast<int>(ms / 1000), setting.name, setting.line};
     return true;
   }
 
   bool parse_count() {
-    Setting setting = read_setting(sources_, "KASHIM_CNT", "KEEPCNT");
+    Setting setting = read("KASHIM_CNT", "KEEPCNT");
     if (!setting.present()) return true;
     std::int64_t count = 0;
+    Problem problem;
     if (!parse_whole_number(setting.value, &count)) {
-      return fail(setting, "is not a whole number (accepted: 1..127)");
+      problem.add("is not a whole number (accepted: 1..").add(kMaxKeepCnt).add(")");
+      return fail(setting, problem.view());
     }
-    if (count < 1 || count > kMaxKeepCnt) return fail(setting, "is out of range 1..127");
-    config_.cnt = {true, static_cast<int>(count), setting.name};
+    if (count < 1 || count > kMaxKeepCnt) {
+      return fail(setting, problem.add("is out of range 1..").add(kMaxKeepCnt).view());
+    }
+    config_.cnt = {true, static_cast<int>(count), setting.name, setting.line};
     return true;
   }
 
+  static Problem user_timeout_range() {
+    Problem range;
+    range.add("out of range 0..").add(kMaxUserTimeoutMs).add("ms");
+    return range;
+  }
+
   bool parse_user_timeout() {
-    Setting setting = read_setting(sources_, "KASHIM_USER_TIMEOUT");
+    Setting setting = read("KASHIM_USER_TIMEOUT");
     if (!setting.present()) return true;
     std::int64_t ms = 0;
     if (equals_ignoring_case(setting.value, "auto")) {
@@ -198,9 +317,10 @@ class Parser {
                   "is not a duration (accepted: auto, 0 for the kernel's default, or a whole "
                   "number with an optional unit ms, s, m or h; no unit means seconds)");
     } else if (ms > kMaxUserTimeoutMs) {
-      return fail(setting, "is out of range 0..2147483647ms");
+      Problem problem;
+      return fail(setting, problem.add("is ").add(user_timeout_range().view()).view());
     }
-    config_.user_timeout_ms = {true, static_cast<int>(ms), setting.name};
+    config_.user_timeout_ms = {true, static_cast<int>(ms), setting.name, setting.line};
     return true;
   }
 
@@ -219,7 +339,7 @@ class Parser {
       if (wanted[i].option.set) continue;
       if (!sources_.sysctl(wanted[i].sysctl, &parts[i], sources_.context) || parts[i] < 0 ||
           parts[i] > INT_MAX) {
-        FixedText<120> problem;
+        Problem problem;
         problem.add("needs net.ipv4.").add(wanted[i].sysctl);
         problem.add(", which cannot be read (set KASHIM_IDLE, KASHIM_INTVL and KASHIM_CNT)");
         return fail(setting, problem.view());
@@ -227,37 +347,31 @@ class Parser {
     }
     *ms = (parts[0] + parts[1] * parts[2]) * 1000;
     if (*ms > kMaxUserTimeoutMs) {
-      FixedText<120> problem;
-      problem.add("gives ").add(*ms).add("ms, out of range 0..2147483647ms");
+      Problem problem;
+      problem.add("gives ").add(*ms).add("ms, ").add(user_timeout_range().view());
       return fail(setting, problem.view());
     }
     return true;
   }
 
   bool parse_mode() {
-    Setting setting = read_setting(sources_, "KASHIM_MODE");
-    if (!setting.present()) return true;
-    if (equals_ignoring_case(setting.value, "force")) {
-      config_.mode = Mode::kForce;
-    } else if (equals_ignoring_case(setting.value, "fallback")) {
-      config_.mode = Mode::kFallback;
-    } else {
-      return fail(setting, "is not a mode (accepted: force, fallback)");
-    }
-    return true;
+    static constexpr Mode kModes[] = {Mode::kForce, Mode::kFallback};
+    return parse_keyword("KASHIM_MODE", kModes, mode_name, "a mode", &config_.mode,
+                         &config_.mode_from);
   }
 
   bool parse_direction() {
-    static constexpr Direction kDirections[] = {Direction::kBoth, Direction::kOut, Direction::kIn};
-    return parse_keyword("KASHIM_DIRECTION", kDirections, direction_name,
-                         "is not a direction (accepted: out, in, both)", &config_.direction);
+    static constexpr Direction kDirections[] = {Direction::kOut, Direction::kIn, Direction::kBoth};
+    return parse_keyword("KASHIM_DIRECTION", kDirections, direction_name, "a direction",
+                         &config_.direction, &config_.direction_from);
   }
 
   // Comma-separated; blanks around a pattern and empty items ("a,,b", a trailing comma
   // from "$A,$B") are ignored, as an empty variable is.
   bool parse_peers() {
-    Setting setting = read_setting(sources_, "KASHIM_PEERS");
+    Setting setting = read("KASHIM_PEERS");
     std::string_view rest = setting.value;
+    if (setting.present()) config_.peers_from = setting.origin();
     while (!rest.empty()) {
       std::size_t comma = rest.find(',');
       std::string_view item = trim(head(rest, comma));
@@ -265,12 +379,14 @@ class Parser {
       if (item.empty()) continue;
       PeerFilter& peers = config_.peers;
       if (peers.count == kMaxPeerPatterns) {
-        return fail(setting, "has more than 32 patterns (accepted: at most 32)");
+        Problem problem;
+        problem.add("has more than ").add(kMaxPeerPatterns).add(" patterns (accepted: at most ");
+        return fail(setting, problem.add(kMaxPeerPatterns).add(")").view());
       }
       if (std::string_view problem = parse_peer_pattern(item, &peers.patterns[peers.count]);
           !problem.empty()) {
-        config_.error.clear();
-        config_.error.add(setting.name).add(" pattern \"").add_quoted_value(item).add("\" ");
+        start_error(setting, " ");
+        config_.error.add("pattern \"").add_quoted_value(item).add("\" ");
         config_.error.add(problem).add(" (").add(kPeerPatternForms).add(")").add(kNotApplied);
         config_.active = false;
         return false;
@@ -280,26 +396,14 @@ class Parser {
     return true;
   }
 
+  Setting read(const char* name, const char* alias = nullptr) const {
+    return read_setting(sources_, file_, name, alias);
+  }
+
   const Sources& sources_;
+  const ConfigFile* file_;
   Config& config_;
 };
-
-template <std::size_t N>
-void describe_option(const ManagedOption& option, std::string_view name, std::string_view unit,
-                     const char* sysctl, const Sources& kernel, FixedText<N>* report) {
-  report->add("  ").add(name);
-  for (std::size_t i = name.size(); i < 18; ++i) report->add(" ");
-  if (option.set) {
-    report->add(option.value).add(unit).add("  from ").add(option.source).add("\n");
-    return;
-  }
-  report->add("not set: the program's or the kernel's");
-  std::int64_t value = 0;
-  if (sysctl != nullptr && kernel.sysctl(sysctl, &value, kernel.context)) {
-    report->add(" (net.ipv4.").add(sysctl).add(" = ").add(value).add(unit).add(")");
-  }
-  report->add("\n");
-}
 
 }  // namespace
 
@@ -327,77 +431,6 @@ bool parse_duration_ms(std::string_view text, std::int64_t* milliseconds) {
 
 void parse_config(const Sources& sources, Config* config) {
   Parser(sources, config).run();
-}
-
-std::string_view direction_name(Direction direction) {
-  switch (direction) {
-    case Direction::kBoth:
-      return "both";
-    case Direction::kOut:
-      return "out";
-    case Direction::kIn:
-      return "in";
-  }
-  return "?";
-}
-
-std::string_view log_level_name(LogLevel level) {
-  switch (level) {
-    case LogLevel::kOff:
-      return "off";
-    case LogLevel::kError:
-      return "error";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kDebug:
-      return "debug";
-  }
-  return "?";
-}
-
-void describe_config(const Config& config, const Sources& kernel, Report* report) {
-  report->add("kashim " KASHIM_VERSION ": ");
-  if (!config.error.empty()) {
-    report->add("configuration invalid, shim inactive\n  error: ").add(config.error.view());
-    report->add("\n");
-    return;
-  }
-  if (config.disabled) {
-    report->add("disabled (KASHIM_DISABLE=1 or KEEPALIVE=off), shim inactive\n");
-    return;
-  }
-  report->add("configuration valid, shim active\n");
-  report->add("  SO_KEEPALIVE      on\n");
-  describe_option(config.idle_s, "TCP_KEEPIDLE", "s", "tcp_keepalive_time", kernel, report);
-  describe_option(config.intvl_s, "TCP_KEEPINTVL", "s", "tcp_keepalive_intvl", kernel, report);
-  describe_option(config.cnt, "TCP_KEEPCNT", "", "tcp_keepalive_probes", kernel, report);
-  describe_option(config.user_timeout_ms, "TCP_USER_TIMEOUT", "ms", nullptr, kernel, report);
-  if (config.user_timeout_auto) report->add("                    (auto: idle + intvl x cnt)\n");
-  report->add("  mode              ");
-  report->add(config.mode == Mode::kForce ? "force: the program's own settings are replaced\n"
-                                          : "fallback: the program's own settings win\n");
-  report->add("  direction         ").add(direction_name(config.direction));
-  switch (config.direction) {
-    case Direction::kBoth:
-      report->add(": connections opened and accepted (or inherited)\n");
-      break;
-    case Direction::kOut:
-      report->add(": connections opened (connect, TCP Fast Open sendto/sendmsg)\n");
-      break;
-    case Direction::kIn:
-      report->add(": connections accepted or inherited\n");
-      break;
-  }
-  report->add("  peers             ");
-  if (config.peers.empty()) report->add("any");
-  for (int i = 0; i < config.peers.count; ++i) {
-    PatternText pattern;
-    describe_peer_pattern(config.peers.patterns[i], &pattern);
-    report->add(i == 0 ? "" : ", ").add(pattern.view());
-  }
-  report->add("\n");
-  report->add("  log               ").add(log_level_name(config.log_level)).add(" to ");
-  report->add(config.log_file[0] != '\0' ? config.log_file : "stderr").add("\n");
 }
 
 }  // namespace kashim

@@ -1,7 +1,7 @@
-// The shim's configuration: environment in, a frozen Config out.
+// The shim's configuration: environment and configuration file in, a frozen Config out.
 //
-// Pure: the environment and the kernel's sysctl values reach the parser through the
-// Sources callbacks, so unit tests and the fuzzer drive it without touching the process.
+// Pure: the environment, the file's settings and the kernel's sysctl values reach the
+// parser through Sources, so unit tests and the fuzzer drive it without touching the process.
 // The result is trivially copyable and holds no pointers into the environment, so it can
 // be published once and read by every thread without locks.
 #pragma once
@@ -12,7 +12,9 @@
 #include <cstdint>
 #include <string_view>
 
+#include "config_file.hpp"
 #include "peers.hpp"
+#include "programs.hpp"
 #include "text.hpp"
 
 namespace kashim {
@@ -31,14 +33,24 @@ inline constexpr int kMaxKeepIntvlSeconds = 32767;
 inline constexpr int kMaxKeepCnt = 127;
 inline constexpr std::int64_t kMaxUserTimeoutMs = 2147483647;  // the option is an int
 
-inline constexpr std::size_t kMaxLogPath = 4096;  // PATH_MAX, with its terminating NUL
+inline constexpr std::size_t kMaxLogPath = 4096;      // PATH_MAX, with its terminating NUL
+inline constexpr std::size_t kMaxProgramList = 1024;  // with its terminating NUL
+
+// Where a setting came from: `name` is the variable (KASHIM_IDLE) or, when `line` is not 0,
+// the key on that line of Config::file. nullptr: not set, the default stands.
+struct Origin {
+  const char* name = nullptr;
+  int line = 0;
+};
 
 // One socket option the shim manages. When `set` is false the program's and the kernel's
-// value stand; `source` names the variable it came from, for messages.
+// value stand; `source` names the variable it came from (or the file's key, on `line` of
+// Config::file), for messages.
 struct ManagedOption {
   bool set = false;
   int value = 0;
   const char* source = nullptr;
+  int line = 0;
 };
 
 struct Config {
@@ -60,6 +72,19 @@ struct Config {
   PeerFilter peers;                        // KASHIM_PEERS; empty: every peer
   char log_file[kMaxLogPath] = {};         // empty: stderr
   FixedText<400> error;                    // the one error line, without the "kashim: " prefix
+
+  // Scoping (KASHIM_PROGRAMS): a program it leaves out gets an inert and silent shim.
+  bool out_of_scope = false;
+  char programs[kMaxProgramList] = {};  // the list as given; empty: every program
+  ProgramVerdict scope = ProgramVerdict::kIncluded;
+  FixedText<80> scope_program;  // the program's names, when the scope was decided here
+  FixedText<80> scope_item;     // the item of the list that decided, for --check
+
+  // Where each setting came from, for --check (the options carry their own).
+  char file[kMaxConfigPath] = {};  // the configuration file consulted; empty: none
+  bool file_present = false;       // it exists and was read
+  Origin log_from, log_file_from, disable_from, programs_from, mode_from, direction_from,
+      peers_from;
 };
 
 // The TCP options the shim manages, with the kernel's own bounds: outside them its
@@ -84,6 +109,15 @@ struct Sources {
   const char* (*getenv)(const char* name, void* context);
   bool (*sysctl)(const char* name, std::int64_t* value, void* context);
   void* context;
+  // The configuration file's settings for this program, consulted for what no variable
+  // sets; nullptr: no file.
+  const ConfigFile* file = nullptr;
+  // The program whose scope KASHIM_PROGRAMS decides; nullptr: not decided here (a route
+  // that acts for another program decides with match_programs()).
+  const ProgramNames* program = nullptr;
+  // Without `file`: gives the file when parse_config() first needs it, so that callers of
+  // process_sources() that only read a variable or a sysctl never open it.
+  const ConfigFile* (*read_file)() = nullptr;
 };
 
 void parse_config(const Sources& sources, Config* config);
@@ -93,11 +127,12 @@ void parse_config(const Sources& sources, Config* config);
 bool parse_duration_ms(std::string_view text, std::int64_t* milliseconds);
 
 // The report `kashim --check` prints: status, then every setting and where it came from.
-// `kernel` is read for the values the configuration leaves to the kernel.
+// `kernel` is read for the values the configuration leaves to the kernel (config_report.cpp).
 using Report = FixedText<4096>;  // room for 32 peer patterns
 void describe_config(const Config& config, const Sources& kernel, Report* report);
 
 std::string_view log_level_name(LogLevel level);
 std::string_view direction_name(Direction direction);
+std::string_view mode_name(Mode mode);
 
 }  // namespace kashim

@@ -86,8 +86,15 @@ std::string_view parse_peer_pattern(std::string_view text, PeerPattern* pattern)
       address = head(tail(text, 1), close - 1);
       rest = tail(text, close + 1);
     } else if (std::count(text.begin(), text.end(), ':') >= 2) {
-      // ::1:80 is an IPv6 address, not ::1 port 80: brackets make the intent plain.
-      return "is an IPv6 address without brackets (write [::1] or [::1]:6379)";
+      // A bare IPv6 address or prefix has no port: ::1:80 is the address ::1:80, as nginx,
+      // iptables and ip(8) read it. A port needs the brackets.
+      pattern->family = Family::kIPv6;
+      std::size_t slash = text.find('/');
+      address = head(text, slash);
+      rest = tail(text, slash);
+      if (rest.find(':') != std::string_view::npos) {
+        return "has a port after an IPv6 prefix without brackets (write [2001:db8::]/32:443)";
+      }
     } else {
       pattern->family = Family::kIPv4;
       std::size_t end = text.find_first_of("/:");

@@ -33,14 +33,16 @@ struct PeerFilter {
   int match(const sockaddr* peer, socklen_t length) const;
 };
 
-// One pattern: 10.0.0.0/8, 192.0.2.7:5432, [2001:db8::]/32:443, [::1]:6379, *:6379.
+// One pattern: 10.0.0.0/8, 192.0.2.7:5432, fd00::/8, [2001:db8::]/32:443, [::1]:6379,
+// *:6379. An IPv6 address with a port needs brackets; without a port they are optional.
 // Returns an empty view on success, else what is wrong with it.
 std::string_view parse_peer_pattern(std::string_view text, PeerPattern* pattern);
 
 // The forms parse_peer_pattern accepts, for error messages.
 inline constexpr std::string_view kPeerPatternForms =
-    "accepted: comma-separated ADDRESS[/PREFIX][:PORT] or *:PORT, IPv6 in brackets, e.g. "
-    "10.0.0.0/8, 192.0.2.7:5432, [2001:db8::]/32:443, [::1]:6379, *:6379";
+    "accepted: comma-separated ADDRESS[/PREFIX][:PORT] or *:PORT, IPv6 in brackets when a "
+    "port follows, e.g. 10.0.0.0/8, 192.0.2.7:5432, fd00::/8, [2001:db8::]/32:443, "
+    "[::1]:6379, *:6379";
 
 // The pattern as canonical text, as --check and the logs show it.
 using PatternText = FixedText<64>;

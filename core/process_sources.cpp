@@ -1,10 +1,14 @@
 #include "process_sources.hpp"
 
+#include <errno.h>  // program_invocation_name
 #include <fcntl.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 
 #include "text.hpp"
 
@@ -15,6 +19,10 @@ namespace {
 // privileged (AT_SECURE) process.
 const char* process_getenv(const char* name, void*) {
   return secure_getenv(name);
+}
+
+const char* captured_getenv(const char* name, void* environment) {
+  return static_cast<const ProcessEnvironment*>(environment)->get(name);
 }
 
 bool process_sysctl(const char* name, std::int64_t* value, void*) {
@@ -30,10 +38,102 @@ bool process_sysctl(const char* name, std::int64_t* value, void*) {
   return std::from_chars(text, end, *value).ec == std::errc();
 }
 
+void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& program,
+                     Config* config) {
+  ConfigText text;
+  ConfigFile file;
+  read_config_file(environment.get("KASHIM_CONFIG"), &program, &text, &file);
+  Sources sources = environment.sources();
+  sources.file = &file;
+  sources.program = &program;
+  parse_config(sources, config);
+}
+
+}  // namespace
+
+ProcessEnvironment ProcessEnvironment::capture() {
+  ProcessEnvironment environment;
+  environment.secure_ = getauxval(AT_SECURE) != 0;
+  if (environment.secure_ || environ == nullptr) return environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const char* text = *entry;
+    if (text[0] != 'K' && text[0] != 'L') continue;  // every name kashim reads
+    const char* equals = std::strchr(text, '=');
+    if (equals == nullptr) continue;
+    auto length = static_cast<std::size_t>(equals - text);
+    for (int i = 0; i < kCount; ++i) {
+      // The first definition wins, as with getenv().
+      if (environment.values_[i] == nullptr && std::strlen(kNames[i]) == length &&
+          std::memcmp(kNames[i], text, length) == 0) {
+        environment.values_[i] = equals + 1;
+        break;
+      }
+    }
+  }
+  return environment;
+}
+
+const char* ProcessEnvironment::get(const char* name) const {
+  for (int i = 0; i < kCount; ++i) {
+    if (std::strcmp(kNames[i], name) == 0) return values_[i];
+  }
+  return secure_ ? nullptr : secure_getenv(name);
+}
+
+Sources ProcessEnvironment::sources() const {
+  return {captured_getenv, process_sysctl, const_cast<ProcessEnvironment*>(this)};
+}
+
+ProgramNames this_program() {
+  auto executable = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
+  const char* invoked = program_invocation_name;
+  return {base_name(executable != nullptr ? executable : ""),
+          base_name(invoked != nullptr ? invoked : "")};
+}
+
+void load_configuration(const ProcessEnvironment& environment, Config* config) {
+  ProgramNames program = this_program();
+  // The report for another program: the wrapper's --check runs `true` to load the library.
+  const char* check = environment.get("KASHIM_CHECK");
+  const char* named = environment.get("KASHIM_CHECK_PROGRAM");
+  if (check != nullptr && std::strcmp(check, "1") == 0 && named != nullptr && named[0] != '\0') {
+    program = {named, named};
+  }
+  parse_with_file(environment, program, config);
+}
+
+void load_configuration(Config* config) {
+  load_configuration(ProcessEnvironment::capture(), config);
+}
+
+void load_configuration_for(const ProgramNames& program, Config* config) {
+  parse_with_file(ProcessEnvironment::capture(), program, config);
+}
+
+namespace {
+
+// The file for process_sources(): read once, by the first parse that needs it; a caller
+// that comes while another reads (only possible in a multi-threaded route) goes without
+// the file rather than wait.
+const ConfigFile* read_file_once() {
+  static ConfigText text;
+  static ConfigFile file;
+  static std::atomic<int> state{0};  // 0 unread, 1 being read, 2 read
+  int expected = 0;
+  if (state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
+    read_config_file(secure_getenv("KASHIM_CONFIG"), nullptr, &text, &file);
+    state.store(2, std::memory_order_release);
+    return &file;
+  }
+  return expected == 2 ? &file : nullptr;
+}
+
 }  // namespace
 
 Sources process_sources() {
-  return {process_getenv, process_sysctl, nullptr};
+  Sources sources{process_getenv, process_sysctl, nullptr};
+  sources.read_file = read_file_once;
+  return sources;
 }
 
 }  // namespace kashim

@@ -1,53 +1,53 @@
-// libFuzzer target for the whole configuration parser: every variable, the peer patterns,
-// the --check report and the peer matcher. The input is an environment, one NAME=VALUE per
-// line; the seeds and the dictionary name the variables. Checks, beyond "no crash and no
-// undefined behaviour" (ASan, UBSan): the parse is deterministic; the shim is active, or
-// disabled, or has exactly one error line; every parsed pattern, written out as --check
-// shows it, parses back to the same pattern.
+// libFuzzer target for the whole configuration parser: every variable, the configuration
+// file with its sections and program scoping, the peer patterns, the --check report and the
+// peer matcher. The input is an environment, one NAME=VALUE per line; a line "%program
+// NAME" names the program; a line "%file" starts the configuration file, which is the rest
+// of the input. The seeds and the dictionary name the variables and keys.
+//
+// Checks, beyond "no crash and no undefined behaviour" (ASan, UBSan): the parse is
+// deterministic; the shim is active, or disabled, or out of scope, or has exactly one error
+// line; every parsed pattern, written out as --check shows it, parses back to the same
+// pattern; and the file is only a layer: a valid file's settings, given as variables
+// instead, give the same configuration.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <string>
 #include <string_view>
 
 #include "config.hpp"
+#include "fake_sources.hpp"
 #include "peers.hpp"
 
 namespace {
 
-struct FuzzSources {
-  std::map<std::string, std::string> environment;
-  bool sysctl_readable = true;
-  static const char* getenv(const char* name, void* self) {
-    auto& environment = static_cast<FuzzSources*>(self)->environment;
-    auto found = environment.find(name);
-    return found == environment.end() ? nullptr : found->second.c_str();
-  }
-  static bool sysctl(const char*, std::int64_t* value, void* self) {
-    *value = 7200;
-    return static_cast<FuzzSources*>(self)->sysctl_readable;
-  }
-  kashim::Sources sources() { return {&FuzzSources::getenv, &FuzzSources::sysctl, this}; }
-};
+using kashim::testing::FakeSources;
 
 void require(bool condition) {
   if (!condition) abort();  // a finding
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  std::string_view input(reinterpret_cast<const char*>(data), size);
-  FuzzSources fuzz;
+FakeSources read_input(std::string_view input, std::size_t size) {
+  FakeSources fuzz;
+  fuzz.sysctls = {{"tcp_keepalive_time", 7200},
+                  {"tcp_keepalive_intvl", 7200},
+                  {"tcp_keepalive_probes", 7200}};
   fuzz.sysctl_readable = size % 2 == 0;
   while (!input.empty()) {
     std::size_t end = input.find('\n');
     std::string_view line = input.substr(0, end);
     input = end == std::string_view::npos ? std::string_view() : input.substr(end + 1);
+    if (line == "%file") {
+      fuzz.file_text = std::string(input);
+      break;
+    }
+    if (line.substr(0, 9) == "%program ") {
+      fuzz.executable = fuzz.invoked = std::string(line.substr(9));
+      continue;
+    }
     std::size_t equals = line.find('=');
     if (equals == std::string_view::npos) continue;
     // Values are C strings in a real environment: they end at the first NUL.
@@ -55,18 +55,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     value.resize(std::strlen(value.c_str()));
     fuzz.environment[std::string(line.substr(0, equals))] = value;
   }
+  return fuzz;
+}
 
-  kashim::Config config;
-  kashim::parse_config(fuzz.sources(), &config);
-  kashim::Config again;
-  kashim::parse_config(fuzz.sources(), &again);
-  require(config.active == again.active && config.error.view() == again.error.view());
-  require(config.active || config.disabled || !config.error.empty());
+void check_invariants(const kashim::Config& config) {
+  require(config.active || config.disabled || config.out_of_scope || !config.error.empty());
   require(!config.active || config.error.empty());
+  require(!config.out_of_scope || (config.error.empty() && !config.active));
   require(config.error.view().find('\n') == std::string_view::npos);
   require(config.selective == (config.active && (!config.peers.empty() ||
                                                  config.direction != kashim::Direction::kBoth)));
-
   for (int i = 0; i < config.peers.count; ++i) {
     kashim::PatternText text;
     kashim::describe_peer_pattern(config.peers.patterns[i], &text);
@@ -77,6 +75,60 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             reparsed.port == original.port &&
             std::memcmp(reparsed.address, original.address, sizeof original.address) == 0);
   }
+}
+
+bool blank(std::string_view value) {
+  return value.find_first_not_of(" \t\n\r\f\v") == std::string_view::npos;
+}
+
+bool same_option(const kashim::ManagedOption& a, const kashim::ManagedOption& b) {
+  return a.set == b.set && a.value == b.value;
+}
+
+// The file as a layer: each of its settings that no variable sets, moved into the
+// environment, must give the same configuration (values and status, not origins).
+void check_layering(FakeSources fuzz, const kashim::Config& config) {
+  if (!fuzz.file_text || !fuzz.file().error.empty()) return;
+  for (const kashim::FileSetting& setting : fuzz.file().settings) {
+    if (setting.value.empty()) continue;
+    std::string variable = "KASHIM_" + std::string(setting.key);
+    for (char& c : variable) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+    // libkeepalive's variables come after KASHIM_'s but before the file.
+    std::string alias = variable == "KASHIM_IDLE"    ? "KEEPIDLE"
+                        : variable == "KASHIM_INTVL" ? "KEEPINTVL"
+                        : variable == "KASHIM_CNT"   ? "KEEPCNT"
+                                                     : "";
+    if (!alias.empty() && !blank(fuzz.environment[alias])) continue;
+    std::string& slot = fuzz.environment[variable];
+    if (blank(slot)) slot = std::string(setting.value);
+  }
+  fuzz.file_text.reset();
+  kashim::Config flat = fuzz.parse();
+  require(flat.active == config.active && flat.disabled == config.disabled &&
+          flat.out_of_scope == config.out_of_scope &&
+          flat.error.empty() == config.error.empty());
+  if (!config.active) return;
+  require(same_option(flat.idle_s, config.idle_s) && same_option(flat.intvl_s, config.intvl_s) &&
+          same_option(flat.cnt, config.cnt) &&
+          same_option(flat.user_timeout_ms, config.user_timeout_ms) &&
+          flat.mode == config.mode && flat.direction == config.direction &&
+          flat.peers.count == config.peers.count && flat.log_level == config.log_level &&
+          std::strcmp(flat.log_file, config.log_file) == 0);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  FakeSources fuzz = read_input(input, size);
+
+  kashim::Config config;
+  kashim::parse_config(fuzz.sources(), &config);
+  kashim::Config again;
+  kashim::parse_config(fuzz.sources(), &again);
+  require(config.active == again.active && config.error.view() == again.error.view());
+  check_invariants(config);
+  check_layering(fuzz, config);
 
   // Peers made of the input's bytes, in both families, against the parsed filter.
   sockaddr_in6 v6{};
@@ -92,6 +144,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   kashim::Report report;
   kashim::describe_config(config, fuzz.sources(), &report);
-  require(report.view().starts_with("kashim "));
+  require(report.view().substr(0, 7) == "kashim ");
   return 0;
 }

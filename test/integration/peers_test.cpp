@@ -222,9 +222,9 @@ TEST(PeersBadInput, ABadPatternIsOneErrorLineAndTheShimStaysInert) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.err,
             "kashim: KASHIM_PEERS pattern \"10.0.0.0/33\" has a prefix that is not /0 to /32 "
-            "(accepted: comma-separated ADDRESS[/PREFIX][:PORT] or *:PORT, IPv6 in brackets, "
-            "e.g. 10.0.0.0/8, 192.0.2.7:5432, [2001:db8::]/32:443, [::1]:6379, *:6379); "
-            "keep-alive settings not applied\n");
+            "(accepted: comma-separated ADDRESS[/PREFIX][:PORT] or *:PORT, IPv6 in brackets "
+            "when a port follows, e.g. 10.0.0.0/8, 192.0.2.7:5432, fd00::/8, "
+            "[2001:db8::]/32:443, [::1]:6379, *:6379); keep-alive settings not applied\n");
   EXPECT_EQ(run.value("out.127.0.0.2.p"), kUntuned);
   EXPECT_EQ(run.value("in.127.0.0.2.p"), kUntuned);
 }

@@ -330,7 +330,37 @@ TEST(Config, UnprintableBytesInValuesAreMasked) {
 
 TEST(Config, CheckFlag) {
   EXPECT_TRUE(parse({{"KASHIM_CHECK", "1"}}).check);
+  EXPECT_FALSE(parse({{"KASHIM_CHECK", "0"}}).check);
   EXPECT_FALSE(parse({}).check);
+}
+
+TEST(Config, CheckAcceptsOnlyZeroOrOneLikeEveryOtherSwitch) {
+  for (const char* value : {"yes", "true", "2", "on"}) {
+    EXPECT_EQ(error_of({{"KASHIM_CHECK", value}}),
+              "KASHIM_CHECK=" + std::string(value) +
+                  " is not 0 or 1 (accepted: 1 to print the configuration report, 0 not to); "
+                  "keep-alive settings not applied");
+  }
+}
+
+TEST(Config, BoundsInMessagesComeFromTheConstants) {
+  std::string idle_max = std::to_string(kMaxKeepIdleSeconds);
+  EXPECT_EQ(error_of({{"KASHIM_IDLE", std::to_string(kMaxKeepIdleSeconds + 1)}}),
+            "KASHIM_IDLE=" + std::to_string(kMaxKeepIdleSeconds + 1) + " is out of range 1s.." +
+                idle_max + "s; keep-alive settings not applied");
+  EXPECT_EQ(error_of({{"KASHIM_INTVL", std::to_string(kMaxKeepIntvlSeconds + 1)}}),
+            "KASHIM_INTVL=" + std::to_string(kMaxKeepIntvlSeconds + 1) + " is out of range 1s.." +
+                std::to_string(kMaxKeepIntvlSeconds) + "s; keep-alive settings not applied");
+  EXPECT_EQ(error_of({{"KASHIM_CNT", std::to_string(kMaxKeepCnt + 1)}}),
+            "KASHIM_CNT=" + std::to_string(kMaxKeepCnt + 1) + " is out of range 1.." +
+                std::to_string(kMaxKeepCnt) + "; keep-alive settings not applied");
+  EXPECT_EQ(error_of({{"KASHIM_USER_TIMEOUT", std::to_string(kMaxUserTimeoutMs + 1) + "ms"}}),
+            "KASHIM_USER_TIMEOUT=" + std::to_string(kMaxUserTimeoutMs + 1) +
+                "ms is out of range 0.." + std::to_string(kMaxUserTimeoutMs) +
+                "ms; keep-alive settings not applied");
+  EXPECT_NE(error_of({{"KASHIM_LOG_FILE", "/" + std::string(kMaxLogPath, 'x')}})
+                .find("at most " + std::to_string(kMaxLogPath - 1) + " bytes"),
+            std::string::npos);
 }
 
 TEST(Config, PeersAreAListOfPatterns) {
@@ -352,9 +382,9 @@ TEST(Config, NoPeersAndBothDirectionsTuneEverySocketAtCreation) {
 TEST(Config, ABadPatternIsNamedWithTheAcceptedForms) {
   EXPECT_EQ(error_of({{"KASHIM_PEERS", "10.0.0.0/8, 10.0.0.0/33"}}),
             "KASHIM_PEERS pattern \"10.0.0.0/33\" has a prefix that is not /0 to /32 (accepted: "
-            "comma-separated ADDRESS[/PREFIX][:PORT] or *:PORT, IPv6 in brackets, e.g. "
-            "10.0.0.0/8, 192.0.2.7:5432, [2001:db8::]/32:443, [::1]:6379, *:6379); keep-alive "
-            "settings not applied");
+            "comma-separated ADDRESS[/PREFIX][:PORT] or *:PORT, IPv6 in brackets when a port "
+            "follows, e.g. 10.0.0.0/8, 192.0.2.7:5432, fd00::/8, [2001:db8::]/32:443, "
+            "[::1]:6379, *:6379); keep-alive settings not applied");
   EXPECT_FALSE(parse({{"KASHIM_PEERS", "db.example.com:5432"}}).selective);
 }
 
@@ -412,7 +442,10 @@ TEST(ConfigReport, ShowsEveryValueAndItsSource) {
       << text;
   EXPECT_NE(text.find("mode              force"), std::string::npos) << text;
   EXPECT_NE(text.find("direction         both"), std::string::npos) << text;
-  EXPECT_NE(text.find("peers             any\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("peers             any  (default)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("log               error  (default), to stderr  (default)\n"),
+            std::string::npos)
+      << text;
 }
 
 TEST(ConfigReport, ShowsPeersAsParsed) {
@@ -424,7 +457,9 @@ TEST(ConfigReport, ShowsPeersAsParsed) {
   describe_config(config, fake.sources(), &report);
   std::string text(report.view());
   EXPECT_NE(text.find("  direction         out: connections opened"), std::string::npos) << text;
-  EXPECT_NE(text.find("  peers             10.0.0.0/8, 192.0.2.7:22\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  peers             10.0.0.0/8, 192.0.2.7:22  from KASHIM_PEERS\n"),
+            std::string::npos)
+      << text;
 }
 
 TEST(ConfigReport, ShowsTheErrorWhenInvalid) {

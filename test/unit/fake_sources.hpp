@@ -1,11 +1,15 @@
-// An environment and a set of kernel sysctl values for parse_config, held in maps.
+// An environment, a configuration file, a program's names and the kernel's sysctl values for
+// parse_config, held in ordinary containers. Shared by the unit tests and the fuzzer.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "config.hpp"
+#include "config_file.hpp"
+#include "programs.hpp"
 
 namespace kashim::testing {
 
@@ -13,14 +17,36 @@ struct FakeSources {
   std::map<std::string, std::string> environment;
   std::map<std::string, std::int64_t> sysctls = {
       {"tcp_keepalive_time", 7200}, {"tcp_keepalive_intvl", 75}, {"tcp_keepalive_probes", 9}};
+  bool sysctl_readable = true;
+  // The configuration file's text; nullopt: no file.
+  std::optional<std::string> file_text;
+  std::string file_path = "/etc/kashim.conf";
+  // The program's names; both empty: the scope is not decided (as for a route).
+  std::string executable, invoked;
 
-  Sources sources() { return {&FakeSources::lookup, &FakeSources::sysctl, this}; }
+  // Parses the file (when there is one) for the program, as read_config_file() would.
+  Sources sources() {
+    Sources sources{&FakeSources::lookup, &FakeSources::sysctl, this};
+    names_ = {executable, invoked};
+    bool named = !executable.empty() || !invoked.empty();
+    if (named) sources.program = &names_;
+    if (file_text) {
+      file_ = ConfigFile();
+      file_.path = file_path.c_str();
+      file_.present = true;
+      parse_config_file(*file_text, named ? &names_ : nullptr, &file_);
+      sources.file = &file_;
+    }
+    return sources;
+  }
 
   Config parse() {
     Config config;
     parse_config(sources(), &config);
     return config;
   }
+
+  const ConfigFile& file() const { return file_; }
 
  private:
   static const char* lookup(const char* name, void* self) {
@@ -29,12 +55,15 @@ struct FakeSources {
     return found == environment.end() ? nullptr : found->second.c_str();
   }
   static bool sysctl(const char* name, std::int64_t* value, void* self) {
-    auto& sysctls = static_cast<FakeSources*>(self)->sysctls;
-    auto found = sysctls.find(name);
-    if (found == sysctls.end()) return false;
+    auto* fake = static_cast<FakeSources*>(self);
+    auto found = fake->sysctls.find(name);
+    if (!fake->sysctl_readable || found == fake->sysctls.end()) return false;
     *value = found->second;
     return true;
   }
+
+  ProgramNames names_;
+  ConfigFile file_;
 };
 
 }  // namespace kashim::testing

@@ -95,6 +95,18 @@ TEST(PeerPattern, EdgePrefixes) {
   EXPECT_EQ(canonical("[::1]/128"), "[::1]");
 }
 
+TEST(PeerPattern, BareIPv6WithoutAPortNeedsNoBrackets) {
+  // As nginx, iptables and ip(8) read them: without brackets there is no port to confuse.
+  EXPECT_EQ(canonical("::1"), "[::1]");
+  EXPECT_EQ(canonical("::1/128"), "[::1]");
+  EXPECT_EQ(canonical("fd00::/8"), "[fd00::]/8");
+  EXPECT_EQ(canonical("2001:db8::7/64"), "[2001:db8::]/64");
+  EXPECT_EQ(canonical("::ffff:10.0.0.0/104"), "10.0.0.0/8");
+  // ::1:80 is an address (::0.1.0.128, as inet_ntop writes it), not ::1 port 80.
+  EXPECT_NE(canonical("::1:80"), canonical("[::1]:80"));
+  EXPECT_EQ(canonical("::1:80"), canonical("[::1:80]"));
+}
+
 TEST(PeerPattern, BadPatternsSayWhatIsWrong) {
   EXPECT_EQ(canonical(""), "error: is empty");
   EXPECT_EQ(canonical("1.2.3"), "error: is not an IPv4 address");
@@ -106,9 +118,11 @@ TEST(PeerPattern, BadPatternsSayWhatIsWrong) {
   EXPECT_EQ(canonical("[::1"), "error: opens [ without closing it");
   EXPECT_EQ(canonical("[::1]x"),
             "error: has text after the address that is neither /PREFIX nor :PORT");
-  EXPECT_EQ(canonical("::1"),
-            "error: is an IPv6 address without brackets (write [::1] or [::1]:6379)");
-  EXPECT_EQ(canonical("::1:80"), canonical("::1"));
+  EXPECT_EQ(canonical("fd00::/8:443"),
+            "error: has a port after an IPv6 prefix without brackets (write "
+            "[2001:db8::]/32:443)");
+  EXPECT_EQ(canonical("::g"), "error: is not an IPv6 address");
+  EXPECT_EQ(canonical("fd00::/129"), "error: has a prefix that is not /0 to /128");
   EXPECT_EQ(canonical("10.0.0.0/33"), "error: has a prefix that is not /0 to /32");
   EXPECT_EQ(canonical("10.0.0.0/"), "error: has a prefix that is not /0 to /32");
   EXPECT_EQ(canonical("10.0.0.0/-1"), "error: has a prefix that is not /0 to /32");
