@@ -14,12 +14,14 @@
  *
  * A socket belongs to the cgroup of the process that created it; an accepted one to its
  * listener's. Built with clang -target bpf against <linux/bpf.h>, no vmlinux.h. */
+/* The kernel's UAPI first: libbpf's headers use its types. */
 #include <asm-generic/socket.h>
-#include <bpf/bpf_endian.h>
-#include <bpf/bpf_helpers.h>
 #include <linux/bpf.h>
 #include <linux/in.h>
 #include <linux/tcp.h>
+
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
 
 #include "settings.h"
 
