@@ -65,6 +65,14 @@ Result tune(const ProcessView& process, const SocketView& socket, const Config& 
   return {kExitOk, "tuned (" + decision.reason + "): " + std::string(now.view())};
 }
 
+// "ESTAB out 127.0.0.1:40000 -> 127.0.0.1:5000", "LISTEN [::]:80".
+std::string describe(const SocketView& socket) {
+  std::string text = std::string(short_state_name(socket.diag.state)) + " ";
+  if (socket.side == Side::kListener) return text + address_text(socket.diag.local);
+  return text + side_name(socket.side) + " " + address_text(socket.diag.local) + " -> " +
+         peer_text(socket.diag);
+}
+
 }  // namespace
 
 int apply_to_process(const ProcessView& process, const Config& config, bool dry_run, std::FILE* out,
@@ -101,9 +109,7 @@ int apply_to_process(const ProcessView& process, const Config& config, bool dry_
     }
     if (result.status != kExitOk) ++failed;
     status = worse(status, result.status);
-    std::fprintf(out, "%s fd %d %s %s %s -> %s: %s\n", who.c_str(), socket.fd,
-                 short_state_name(socket.diag.state), side_name(socket.side),
-                 address_text(socket.diag.local).c_str(), peer_text(socket.diag).c_str(),
+    std::fprintf(out, "%s fd %d %s: %s\n", who.c_str(), socket.fd, describe(socket).c_str(),
                  result.text.c_str());
     if (status == kExitNoProcess) break;  // the process is gone or shut us out
   }

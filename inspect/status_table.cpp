@@ -8,7 +8,6 @@ namespace kashim::inspect {
 namespace {
 
 constexpr std::size_t kTableWidth = 100;
-constexpr std::size_t kMinimumAddressWidth = 11;
 
 enum Column { kProcess, kFd, kState, kDir, kLocal, kPeer, kKeepalive, kUto, kTimer, kKashim };
 constexpr std::size_t kColumns = kKashim + 1;
@@ -40,14 +39,6 @@ std::string timer_text(const SocketView& socket) {
          std::to_string(socket.diag.probes);
 }
 
-// Cuts the middle out of text too wide for its column, keeping the port at the end.
-std::string fit(const std::string& text, std::size_t width) {
-  if (text.size() <= width) return text;
-  const std::size_t keep = width - 2;
-  const std::size_t front = keep / 2;
-  return text.substr(0, front) + ".." + text.substr(text.size() - (keep - front));
-}
-
 }  // namespace
 
 void print_table(const std::vector<ProcessView>& processes, const Config& config, std::FILE* out) {
@@ -71,20 +62,22 @@ void print_table(const std::vector<ProcessView>& processes, const Config& config
   }
   std::size_t total = kColumns - 1;
   for (std::size_t width : widths) total += width;
-  // Too wide (long IPv6 addresses): the wider address column gives up a column at a time.
-  while (total > kTableWidth && std::max(widths[kLocal], widths[kPeer]) > kMinimumAddressWidth) {
-    --widths[widths[kLocal] >= widths[kPeer] ? kLocal : kPeer];
-    --total;
-  }
+  // Too wide (long IPv6 addresses): the addresses move to a line of their own under each
+  // row, whole, rather than being cut.
+  const bool addresses_below = total > kTableWidth;
   auto print_row = [&](const Row& row) {
     std::string line;
     for (std::size_t c = 0; c < kColumns; ++c) {
-      std::string cell = fit(row[c], widths[c]);
+      if (addresses_below && (c == kLocal || c == kPeer)) continue;
+      std::string cell = row[c];
       if (c == kFd) cell.insert(0, widths[c] - cell.size(), ' ');  // numbers to the right
       if (c + 1 < kColumns) cell.resize(widths[c] + 1, ' ');
       line += cell;
     }
     std::fprintf(out, "%s\n", line.c_str());
+    if (addresses_below) {
+      std::fprintf(out, "  %s -> %s\n", row[kLocal].c_str(), row[kPeer].c_str());
+    }
   };
   print_row(kHeader);
   for (const Row& row : rows) print_row(row);

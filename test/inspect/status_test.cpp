@@ -115,6 +115,28 @@ TEST(Status, ShowsIpv6AndIpv4MappedPeers) {
   EXPECT_EQ(target.ask("values " + std::to_string(v4_client)), untuned_values());
 }
 
+TEST(Status, SeesIntoAnotherNetworkNamespace) {
+  KASHIM_REQUIRE(running_as_root(), "root (to make a network namespace and enter it)");
+  // A container's view: the target's sockets live in a network namespace of their own,
+  // where this process's sock_diag query cannot see them.
+  Child target({"unshare", "--net", "sh", "-c",
+                std::string("ip link set lo up && exec ") + KASHIM_INSPECT_TARGET_PATH});
+  const ThreeSockets fds = open_three(target);
+  ASSERT_GE(fds.accepted, 0);
+  ASSERT_EQ(target.ask("keepalive " + std::to_string(fds.client)), "ok");
+  ProcessRun run = kashim({"status", "--json", std::to_string(target.pid())});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string client = socket_object(run.out, target.pid(), fds.client);
+  EXPECT_EQ(field(client, "state"), "\"ESTABLISHED\"");
+  EXPECT_EQ(field(client, "timer"), "\"keepalive\"");  // sock_diag inside its namespace
+  EXPECT_EQ(field(socket_object(run.out, target.pid(), fds.accepted), "direction"), "\"in\"");
+
+  ProcessRun applied = kashim({"apply", "--pid", std::to_string(target.pid()), "--idle", "60"});
+  EXPECT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  EXPECT_TRUE(
+      target.ask("values " + std::to_string(fds.accepted)).starts_with("keepalive 1 idle 60"));
+}
+
 TEST(Status, AThousandSocketsInOneProcess) {
   Child target = start_target();
   const std::string range = target.ask("pairs 500");
