@@ -38,6 +38,7 @@
 namespace probe {
 
 FILE* g_out = nullptr;
+const char* g_path = nullptr;
 
 [[noreturn]] void die(const std::string& what) {
   fprintf(stderr, "kashim_probe: %s: %s\n", what.c_str(), strerror(errno));
@@ -676,6 +677,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: kashim_probe OUT SCENARIO [ARGS...]\n");
     return 2;
   }
+  probe::g_path = argv[1];
   probe::g_out = fopen(argv[1], "w");
   if (probe::g_out == nullptr) probe::die(argv[1]);
   std::string scenario = argv[2];
@@ -699,6 +701,9 @@ int main(int argc, char** argv) {
                              {"peers", scenario_peers},
                              {"inherited", probe::scenario_inherited},
                              {"handoff", probe::scenario_handoff},
+                             {"efault", probe::scenario_efault},
+                             {"cancel", probe::scenario_cancel},
+                             {"cancel-full-stderr", probe::scenario_cancel_full_stderr},
                              {"reused-listener", probe::scenario_reused_listener},
                              {"storm", probe::scenario_storm},
                              {"spawn", probe::scenario_spawn},

@@ -11,7 +11,8 @@
 
 namespace probe {
 
-extern FILE* g_out;  // the results file, key=value lines
+extern FILE* g_out;         // the results file, key=value lines
+extern const char* g_path;  // its path
 
 [[noreturn]] void die(const std::string& what);
 void put(const std::string& key, const std::string& value);
@@ -38,6 +39,10 @@ using Scenario = int (*)(const std::vector<std::string>& args);
 int scenario_inherited(const std::vector<std::string>& args);
 int scenario_handoff(const std::vector<std::string>& args);
 int scenario_reused_listener(const std::vector<std::string>& args);
+// probe_hardening.cpp
+int scenario_efault(const std::vector<std::string>& args);
+int scenario_cancel(const std::vector<std::string>& args);
+int scenario_cancel_full_stderr(const std::vector<std::string>& args);
 // probe_torture.cpp
 int scenario_storm(const std::vector<std::string>& args);
 int scenario_spawn(const std::vector<std::string>& args);

@@ -1,0 +1,189 @@
+// Where kashim once changed what a program observes, compared with the same run without
+// it: pointers the kernel refuses, pthread cancellation, a log destination that blocks,
+// another interposer after the shim, two copies of the shim, and the wrapper's errors.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "harness.hpp"
+
+namespace kashim::testing {
+namespace {
+
+int listening_port(int* fd) {
+  *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  EXPECT_EQ(bind(*fd, reinterpret_cast<sockaddr*>(&address), length), 0);
+  EXPECT_EQ(listen(*fd, 16), 0);
+  EXPECT_EQ(getsockname(*fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  return ntohs(address.sin_port);
+}
+
+// --- Pointers the kernel refuses: the same error, never a crash ------------------------
+
+class Efault : public ::testing::TestWithParam<Environment> {};
+
+std::string efault_case_name(std::size_t index) {
+  const char* names[] = {"NothingSet",    "Tuned",    "WithPeers",
+                         "WithDirection", "Fallback", "DebugLog"};
+  return names[index];
+}
+
+TEST_P(Efault, EveryCallFailsAsTheKernelSaysWithOrWithoutTheShim) {
+  int server = -1;
+  const std::string port = std::to_string(listening_port(&server));
+  ProcessRun with_shim = run_probe({"efault", port}, GetParam());
+  ProcessRun without = run_probe({"efault", port}, GetParam(), /*preload=*/false);
+  close(server);
+  EXPECT_EQ(with_shim.exit_code, 0) << with_shim.err;
+  EXPECT_EQ(with_shim.out, "");
+  expect_clean(without);
+  for (const char* call :
+       {"setsockopt_idle", "setsockopt_keepalive", "setsockopt_user_timeout", "connect_address",
+        "connect_long_length", "sendto_fastopen", "sendmsg_fastopen", "connect_valid"}) {
+    EXPECT_EQ(with_shim.value(call), without.value(call)) << call;
+  }
+  EXPECT_EQ(without.value("setsockopt_idle"), "fail:EFAULT") << "the premise";
+  EXPECT_EQ(without.value("connect_long_length"), "fail:EINVAL") << "the premise";
+  EXPECT_EQ(without.value("connect_valid"), "ok:0") << "the premise";
+}
+
+INSTANTIATE_TEST_SUITE_P(Hardening, Efault,
+                         ::testing::Values(Environment{}, kTuned,
+                                           with(kTuned, "KASHIM_PEERS", "127.0.0.1"),
+                                           with(kTuned, "KASHIM_DIRECTION", "out"),
+                                           with(kTuned, "KASHIM_MODE", "fallback"),
+                                           with(kTuned, "KASHIM_LOG", "debug")),
+                         [](const auto& info) { return efault_case_name(info.index); });
+
+// --- Cancellation, and a log that cannot be written -------------------------------------
+
+TEST(Cancellation, HooksAddNoCancellationPointAndKeepTheirOwn) {
+  for (const char* level : {"debug", "info"}) {
+    Environment environment = with(kTuned, "KASHIM_LOG", level);
+    for (bool preload : {true, false}) {
+      ProcessRun run = run_probe({"cancel-full-stderr"}, environment, preload);
+      EXPECT_EQ(run.exit_code, 0) << run.err;
+      EXPECT_EQ(run.value("socket_returned"), "1") << level << " preload " << preload;
+      EXPECT_EQ(run.value("accept_returned"), "1") << level << " preload " << preload;
+      EXPECT_EQ(run.value("accept_thread_joined"), "1") << level;
+      EXPECT_EQ(run.value("blocked_accept_cancelled"), "1") << level;
+    }
+  }
+}
+
+// A logger that died: its FIFO has no reader. Opening it for writing would wait for one.
+TEST(LogFile, AFifoWithoutAReaderNeverStopsTheProgram) {
+  const std::string fifo = scratch_path("fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  Environment environment = with(kTuned, "KASHIM_LOG", "debug");
+  environment.emplace_back("KASHIM_LOG_FILE", fifo);
+  ProcessRun run = run_probe({"connect", "v4", "blocking"}, environment);
+  expect_clean(run);
+  expect_tuned(run);
+  // An error reported from the constructor goes there too.
+  run = run_probe({"socket", "v4", "stream"}, {{"KASHIM_IDLE", "soon"}, {"KASHIM_LOG_FILE", fifo}});
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.value("keepalive"), "0");
+  unlink(fifo.c_str());
+}
+
+// --- Other interposers and other copies -------------------------------------------------
+
+// libkashim_behind.so looks up the next setsockopt() with dlsym(RTLD_NEXT): with the audit
+// module in the way, that look-up once came back as kashim's hook, and the two called each
+// other until the stack overflowed.
+TEST(OtherInterposers, WithTheAuditModuleInEitherOrderNoLoop) {
+  KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime cannot live beside LD_AUDIT");
+  for (bool kashim_first : {true, false}) {
+    std::string preload = kashim_first
+                              ? std::string(KASHIM_LIBRARY_PATH) + ":" + KASHIM_BEHIND_PATH
+                              : std::string(KASHIM_BEHIND_PATH) + ":" + KASHIM_LIBRARY_PATH;
+    Environment environment = with(kTuned, "LD_PRELOAD", preload);
+    environment.emplace_back("LD_AUDIT", KASHIM_AUDIT_PATH);
+    ProcessRun run = run_probe({"override"}, environment, /*preload=*/false);
+    expect_clean(run);
+    expect_tuned(run);
+    EXPECT_EQ(run.value("set_intvl"), "ok:0") << "kashim first: " << kashim_first;
+  }
+}
+
+// Debian's torsocks and proxychains4 resolve connect() with dlsym(RTLD_NEXT); the wrapper
+// puts kashim in front of them with the audit module. Before the audit module left dlsym()
+// alone, proxychains4 and kashim called each other at the first connect() (abort).
+TEST(OtherInterposers, TorsocksAndProxychainsInFrontOfTheWrapper) {
+  KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime cannot live beside LD_AUDIT");
+  for (std::vector<std::string> front :
+       {std::vector<std::string>{"torsocks"}, std::vector<std::string>{"proxychains4", "-q"}}) {
+    KASHIM_REQUIRE(run_command({"sh", "-c", "command -v " + front[0]}, {}).exit_code == 0,
+                   "torsocks and proxychains4");
+    const std::vector<std::string> program = {KASHIM_PROBE_PATH, "/dev/null", "connect", "v4",
+                                              "blocking"};
+    std::vector<std::string> plain = front, wrapped = front;
+    plain.insert(plain.end(), program.begin(), program.end());
+    wrapped.insert(wrapped.end(), {KASHIM_WRAPPER_PATH, "--idle", "30", "--"});
+    wrapped.insert(wrapped.end(), program.begin(), program.end());
+    Environment environment = {{"KASHIM_LIBRARY", KASHIM_LIBRARY_PATH}};
+    ProcessRun without = run_command(plain, environment);
+    ProcessRun with_shim = run_command(wrapped, environment);
+    EXPECT_EQ(with_shim.exit_code, without.exit_code) << front[0] << ": " << with_shim.err;
+    EXPECT_EQ(with_shim.out, without.out) << front[0];
+  }
+}
+
+// /etc/ld.so.preload names one copy, the wrapper another: the one behind only forwards.
+TEST(TwoCopies, TheSecondOnlyForwardsAndCancellationStaysIntact) {
+  KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime cannot live beside LD_AUDIT");
+  const std::string directory = scratch_path("copy");
+  std::filesystem::create_directories(directory);
+  const std::string copy = directory + "/libkashim.so";
+  std::filesystem::copy_file(KASHIM_LIBRARY_PATH, copy);
+  Environment environment =
+      with(kTuned, "LD_PRELOAD", std::string(KASHIM_LIBRARY_PATH) + " " + copy);
+  environment.emplace_back("LD_AUDIT", KASHIM_AUDIT_PATH);
+  ProcessRun run = run_probe({"cancel"}, environment, /*preload=*/false);
+  EXPECT_EQ(run.value("blocked_accept_cancelled"), "1") << run.err;
+  EXPECT_EQ(run.value("socket_returned"), "1");
+  // Debug logging: every tuning is one line; one copy means one line per socket.
+  environment.emplace_back("KASHIM_LOG", "debug");
+  run = run_probe({"socket", "v4", "stream"}, environment, /*preload=*/false);
+  expect_tuned(run);
+  std::size_t tunings = 0;
+  for (const std::string& line : lines_of(run.err))
+    tunings += line.find("created and tuned") != std::string::npos;
+  EXPECT_EQ(tunings, 1u) << run.err;
+  std::filesystem::remove_all(directory);
+}
+
+// --- The wrapper reports a command it cannot run as env(1) does -------------------------
+
+TEST(WrapperErrors, NotExecutableIs126AndMissingIs127LikeEnv) {
+  const std::string directory = scratch_path("commands");
+  std::filesystem::create_directories(directory);
+  const std::string plain_file = directory + "/not-executable";
+  { std::ofstream(plain_file) << "echo hi\n"; }
+  Environment environment = {{"KASHIM_LIBRARY", KASHIM_LIBRARY_PATH}};
+  for (const std::string& command : {plain_file, directory, directory + "/missing"}) {
+    ProcessRun by_env = run_command({"env", command}, environment);
+    ProcessRun by_kashim = run_command({KASHIM_WRAPPER_PATH, "--", command}, environment);
+    EXPECT_EQ(by_kashim.exit_code, by_env.exit_code) << command;
+    EXPECT_EQ(by_kashim.out, "");
+    EXPECT_NE(by_kashim.err.find(by_env.exit_code == 126 ? "Permission denied" : "not found"),
+              std::string::npos)
+        << by_kashim.err;
+  }
+  std::filesystem::remove_all(directory);
+}
+
+}  // namespace
+}  // namespace kashim::testing
