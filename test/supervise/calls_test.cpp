@@ -1,0 +1,105 @@
+// Each notified call, with the values read back from the kernel, and the calls the filter
+// must let through without a notification.
+#include <gtest/gtest.h>
+
+#include "supervise_helpers.hpp"
+
+namespace kashim::testing {
+namespace {
+
+// A function, not a constant: kTuned lives in another file, initialised in no set order.
+Environment debug_tuned() {
+  return with(kTuned, "KASHIM_LOG", "debug");
+}
+constexpr const char* kTunedValues = "1/31/7/4/2500";
+
+TEST(SuperviseCalls, ConnectAndListenAreTunedAndCounted) {
+  ProcessRun run = run_supervised_probe({"connect"}, debug_tuned());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("client"), kTunedValues);
+  // accept() is not notified: the listener was tuned at listen(), and the kernel copies it.
+  EXPECT_EQ(run.value("accepted"), kTunedValues);
+  EXPECT_EQ(notification_count(run, "connect"), 1) << run.err;
+  EXPECT_EQ(notification_count(run, "listen"), 1);
+  EXPECT_EQ(notification_count(run, "total"), 2);
+}
+
+TEST(SuperviseCalls, UntunedWithoutTheSupervisor) {
+  ProcessRun run = run_supervised_probe({"connect"}, kTuned, /*supervised=*/false);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.value("client"), kTunedValues) << "a static program is out of LD_PRELOAD's reach";
+}
+
+TEST(SuperviseCalls, UnrelatedCallsAreNeverNotified) {
+  ProcessRun run = run_supervised_probe({"unrelated", "200"}, debug_tuned());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("sent"), "200");
+  EXPECT_EQ(run.value("set"), "400");
+  EXPECT_EQ(notification_count(run, "total"), 0) << run.err;
+}
+
+TEST(SuperviseCalls, ForceModeAnswersTheProgramsSetsWithTheConfiguredValues) {
+  ProcessRun run = run_supervised_probe({"set"}, debug_tuned());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  for (const char* option : {"keepalive", "idle", "intvl", "cnt", "user_timeout"}) {
+    EXPECT_EQ(run.value(std::string("set_") + option), "ok errno:4242") << option;
+  }
+  EXPECT_EQ(run.value("after"), kTunedValues);
+  EXPECT_EQ(notification_count(run, "setsockopt"), 5) << run.err;
+}
+
+TEST(SuperviseCalls, FallbackModeLetsTheProgramsSetsLand) {
+  ProcessRun run = run_supervised_probe({"set"}, with(debug_tuned(), "KASHIM_MODE", "fallback"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  for (const char* option : {"keepalive", "idle", "intvl", "cnt", "user_timeout"}) {
+    EXPECT_EQ(run.value(std::string("set_") + option), "ok errno:4242") << option;
+  }
+  EXPECT_EQ(run.value("after"), "0/1000/1/10/1234");
+}
+
+TEST(SuperviseCalls, SixteenThreadsConnectingAtOnceAreAllTuned) {
+  ProcessRun run = run_supervised_probe({"threads", "16", "31"}, debug_tuned());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("tuned"), "16");
+  EXPECT_EQ(notification_count(run, "connect"), 16) << run.err;
+}
+
+TEST(SuperviseCalls, ForkedAndReExecutedChildrenStaySupervised) {
+  ProcessRun run = run_supervised_probe({"fork-exec"}, kTuned);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("forked"), kTunedValues);
+  EXPECT_EQ(run.value("execed"), kTunedValues);
+  EXPECT_EQ(run.value("exec_status"), "0");
+}
+
+TEST(SuperviseCalls, PeerFilterLeavesOtherPeersAlone) {
+  ProcessRun run = run_supervised_probe({"connect"}, with(kTuned, "KASHIM_PEERS", "192.0.2.0/24"));
+  ProcessRun plain = run_supervised_probe({"connect"}, {}, /*supervised=*/false);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("client"), plain.value("client"));
+  EXPECT_EQ(run.value("accepted"), plain.value("accepted"));
+}
+
+TEST(SuperviseCalls, DirectionOutTunesOnlyWhatTheProgramOpens) {
+  ProcessRun run = run_supervised_probe({"connect"}, with(kTuned, "KASHIM_DIRECTION", "out"));
+  ProcessRun plain = run_supervised_probe({"connect"}, {}, /*supervised=*/false);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("client"), kTunedValues);
+  EXPECT_EQ(run.value("accepted"), plain.value("accepted"));
+}
+
+// The preload route's error matrix (kashim_probe's "errors" scenario), run with and without
+// the supervisor: every return value and errno must be the same.
+TEST(SuperviseCalls, FailingCallsFailTheSameWithAndWithoutTheSupervisor) {
+  KASHIM_SKIP_WHEN_SANITIZED("the probe runs without its sanitizer runtime here");
+  ProcessRun plain = run_probe_program({}, KASHIM_PROBE_PATH, {"errors"}, {});
+  ProcessRun supervised =
+      run_probe_program({supervisor_path(), "--"}, KASHIM_PROBE_PATH, {"errors"}, kTuned);
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  ASSERT_EQ(supervised.exit_code, 0) << supervised.err;
+  ASSERT_GT(plain.values.size(), 20u);
+  EXPECT_EQ(supervised.values, plain.values);
+}
+
+}  // namespace
+}  // namespace kashim::testing

@@ -1,0 +1,137 @@
+// The supervised program as its caller sees it: exit status, death by signal, forwarded
+// signals, environment, and what happens when the supervisor dies or cannot run.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "supervise_helpers.hpp"
+
+namespace kashim::testing {
+namespace {
+
+TEST(SuperviseProcess, ExitStatusIsTheProgramsOwn) {
+  for (const char* code : {"0", "1", "42", "255"}) {
+    ProcessRun plain = run_supervised_probe({"exit", code}, kTuned, false);
+    ProcessRun supervised = run_supervised_probe({"exit", code}, kTuned);
+    EXPECT_EQ(supervised.exit_code, plain.exit_code) << code;
+    EXPECT_EQ(supervised.exit_code, std::atoi(code));
+    EXPECT_EQ(supervised.err, "");
+    EXPECT_EQ(supervised.out, "");
+  }
+}
+
+TEST(SuperviseProcess, DeathBySignalIsReproduced) {
+  for (int signal : {SIGTERM, SIGKILL, SIGSEGV, SIGABRT, SIGUSR1}) {
+    Background supervised = start_background({supervisor_path(), "--", SUPERVISE_PROBE_PATH,
+                                              "/dev/null", "kill", std::to_string(signal)},
+                                             kTuned);
+    const int status = supervised.wait_status();
+    ASSERT_TRUE(WIFSIGNALED(status)) << signal << " status " << status << supervised.err_text;
+    EXPECT_EQ(WTERMSIG(status), signal);
+    EXPECT_FALSE(WCOREDUMP(status)) << "the supervisor must not dump a core of its own";
+  }
+}
+
+TEST(SuperviseProcess, SignalsAreForwardedOnce) {
+  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
+    const std::string results = scratch_path("signal");
+    Background supervised = start_background(
+        {supervisor_path(), "--", SUPERVISE_PROBE_PATH, results, "wait-signal"}, kTuned);
+    ASSERT_NE(supervised.wait_for_output("ready").find("ready"), std::string::npos);
+    // To the whole job, as a shell's `kill %1` does: the program is in a group of its own,
+    // so it gets the signal once, from the supervisor.
+    const pid_t supervisor = supervised.pid;
+    ASSERT_EQ(kill(-supervisor, signal), 0);
+    const int status = supervised.wait_status();
+    ASSERT_TRUE(WIFEXITED(status)) << signal << supervised.err_text;
+    EXPECT_EQ(WEXITSTATUS(status), 100 + signal);
+    std::string text = read_file(results);
+    EXPECT_NE(text.find("signal=" + std::to_string(signal) + "\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("parent=" + std::to_string(supervisor) + "\n"), std::string::npos)
+        << "the program's parent is the supervisor: " << text;
+    std::filesystem::remove(results);
+  }
+}
+
+TEST(SuperviseProcess, KillingTheSupervisorTakesTheProgramWithIt) {
+  const std::string results = scratch_path("killed");
+  Background supervised = start_background(
+      {supervisor_path(), "--", SUPERVISE_PROBE_PATH, results, "wait-signal"}, kTuned);
+  ASSERT_NE(supervised.wait_for_output("ready").find("ready"), std::string::npos);
+  std::string text = read_file(results);
+  const std::size_t at = text.find("pid=");
+  ASSERT_NE(at, std::string::npos) << text;
+  const pid_t program = std::stoi(text.substr(at + 4));
+  ASSERT_EQ(kill(supervised.pid, SIGKILL), 0);
+  const int status = supervised.wait_status();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  // Its notified calls would fail with ENOSYS from now on: it must not go on running.
+  EXPECT_TRUE(process_ends(program)) << "program " << program << " survived its supervisor";
+  std::filesystem::remove(results);
+}
+
+TEST(SuperviseProcess, TheProgramGetsItsOwnEnvironmentBack) {
+  // As the wrapper calls it: every KASHIM_* dropped, the caller's own put back.
+  ProcessRun run = run_probe_program(
+      {supervisor_path(), "--drop-kashim-env", "--setenv", "KASHIM_LOG=error", "--"},
+      SUPERVISE_PROBE_PATH, {"environment"},
+      with(with(kTuned, "KASHIM_LOG", "info"), "LD_LIBRARY_PATH", "/nowhere"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("env_KASHIM_LOG"), "error");
+  EXPECT_EQ(run.value("env_LD_LIBRARY_PATH"), "/nowhere");
+  EXPECT_EQ(run.values.count("env_KASHIM_IDLE"), 0u);
+  EXPECT_EQ(run.values.count("env_LD_PRELOAD"), 0u);
+}
+
+TEST(SuperviseProcess, ASetUserIdProgramRunsUntunedOrNotAtAllWithStrict) {
+  const std::string copy = scratch_path("setuid_probe");
+  std::filesystem::copy_file(SUPERVISE_PROBE_PATH, copy);
+  ASSERT_EQ(chmod(copy.c_str(), 04755), 0);
+  ProcessRun untuned = run_probe_program({supervisor_path(), "--"}, copy, {"connect"}, kTuned);
+  EXPECT_EQ(untuned.exit_code, 0) << untuned.err;
+  EXPECT_NE(untuned.err.find("is set-user-ID or set-group-ID"), std::string::npos) << untuned.err;
+  EXPECT_NE(untuned.err.find("COMMAND runs untuned"), std::string::npos);
+  EXPECT_NE(untuned.value("client"), "1/31/7/4/2500");
+  EXPECT_EQ(lines_of(untuned.err).size(), 1u) << "one clear line";
+
+  ProcessRun strict =
+      run_probe_program({supervisor_path(), "--strict", "--"}, copy, {"connect"}, kTuned);
+  EXPECT_EQ(strict.exit_code, 125);
+  EXPECT_NE(strict.err.find("COMMAND not run (--strict)"), std::string::npos) << strict.err;
+  EXPECT_EQ(strict.values.count("client"), 0u) << "the program must not have run";
+  std::filesystem::remove(copy);
+}
+
+// Only one seccomp listener may be in a process's filter chain: a supervisor under another
+// one cannot install its own, which is how a kernel or container that refuses the filter
+// looks to it. The outer supervisor still tunes the program.
+TEST(SuperviseProcess, WhereTheFilterIsRefusedTheProgramRunsUntunedOrNotAtAll) {
+  ProcessRun nested = run_probe_program({supervisor_path(), "--", supervisor_path(), "--"},
+                                        SUPERVISE_PROBE_PATH, {"connect"}, kTuned);
+  EXPECT_EQ(nested.exit_code, 0) << nested.err;
+  EXPECT_NE(nested.err.find("the supervisor route cannot run: seccomp"), std::string::npos)
+      << nested.err;
+  EXPECT_EQ(lines_of(nested.err).size(), 1u) << nested.err;
+  EXPECT_EQ(nested.value("client"), "1/31/7/4/2500");
+
+  ProcessRun strict =
+      run_probe_program({supervisor_path(), "--", supervisor_path(), "--strict", "--"},
+                        SUPERVISE_PROBE_PATH, {"connect"}, kTuned);
+  EXPECT_EQ(strict.exit_code, 125) << strict.err;
+  EXPECT_EQ(strict.values.count("client"), 0u);
+}
+
+TEST(SuperviseProcess, AnInvalidConfigurationIsReportedAndTheProgramRunsUntuned) {
+  ProcessRun run = run_supervised_probe({"connect"}, {{"KASHIM_IDLE", "soon"}});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("KASHIM_IDLE"), std::string::npos) << run.err;
+  EXPECT_EQ(lines_of(run.err).size(), 1u) << run.err;
+  EXPECT_NE(run.value("client"), "1/31/7/4/2500");
+}
+
+}  // namespace
+}  // namespace kashim::testing

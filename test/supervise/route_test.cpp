@@ -1,0 +1,89 @@
+// The wrapper's choice of route: automatic from the program's file, or forced with
+// --supervise / --preload; what `kashim --check -- COMMAND` says before running anything.
+#include <gtest/gtest.h>
+
+#include "supervise_helpers.hpp"
+
+namespace kashim::testing {
+namespace {
+
+const Environment kWrapper = {{"KASHIM_LIBRARY", KASHIM_LIBRARY_PATH}};
+
+std::string route_line(const std::vector<std::string>& options, const std::string& command) {
+  std::vector<std::string> argv = {KASHIM_WRAPPER_PATH, "--check"};
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.insert(argv.end(), {"--", command});
+  ProcessRun run = run_command(argv, kWrapper);
+  for (const std::string& line : lines_of(run.out + run.err)) {
+    if (line.rfind("route: ", 0) == 0) return line;  // the first route line
+  }
+  return "no route line in: " + run.out + run.err;
+}
+
+TEST(SuperviseRoute, SupervisorTellsStaticGoAndDynamicProgramsApart) {
+  ProcessRun run = run_command({supervisor_path(), "--route", program_path("static_client")}, {});
+  EXPECT_EQ(run.out, "supervise: statically linked (no PT_INTERP)\n");
+  run = run_command({supervisor_path(), "--route", "/bin/sh"}, {});
+  EXPECT_EQ(run.out.rfind("preload: dynamically linked (PT_INTERP ", 0), 0u) << run.out;
+  run = run_command({supervisor_path(), "--route", KASHIM_WRAPPER_PATH}, {});
+  EXPECT_EQ(run.out.rfind("preload: a script for /usr/bin/env, dynamically linked", 0), 0u)
+      << run.out;
+  run = run_command({supervisor_path(), "--route", "/etc/hostname"}, {});
+  EXPECT_EQ(run.out, "preload: not an ELF executable\n");
+}
+
+TEST(SuperviseRoute, GoProgramsAreRecognised) {
+  KASHIM_REQUIRE_GO();
+  ProcessRun run = run_command({supervisor_path(), "--route", program_path("go_client")}, {});
+  EXPECT_EQ(run.out,
+            "supervise: a Go program (.go.buildinfo section): Go makes its own system calls\n");
+}
+
+TEST(SuperviseRoute, CheckSaysWhichRouteAndWhyBeforeRunningAnything) {
+  EXPECT_EQ(route_line({}, program_path("static_client")),
+            "route: supervise: statically linked (no PT_INTERP)");
+  EXPECT_EQ(route_line({}, "true").rfind("route: preload: dynamically linked", 0), 0u);
+  EXPECT_EQ(route_line({"--supervise"}, "true"), "route: supervise: requested with --supervise");
+  EXPECT_EQ(route_line({"--preload"}, program_path("static_client")),
+            "route: preload: requested with --preload");
+  ProcessRun run = run_command(
+      {KASHIM_WRAPPER_PATH, "--check", "--", program_path("static_client"), "127.0.0.1", "1"},
+      kWrapper);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("route: supervise: available"), std::string::npos) << run.out;
+  EXPECT_EQ(run.err.find("static_client:"), std::string::npos) << "COMMAND must not run";
+}
+
+TEST(SuperviseRoute, AStaticProgramIsSupervisedAutomatically) {
+  Environment environment = kWrapper;
+  environment.emplace_back("KASHIM_LOG", "error");
+  ProcessRun run = run_probe_program({KASHIM_WRAPPER_PATH, "--idle", "31", "--intvl", "7", "--cnt",
+                                      "4", "--user-timeout", "2500ms", "--"},
+                                     SUPERVISE_PROBE_PATH, {"connect"}, environment);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("client"), "1/31/7/4/2500");
+}
+
+TEST(SuperviseRoute, TheProgramSeesOnlyTheKashimVariablesItsCallerSet) {
+  Environment environment = kWrapper;
+  environment.emplace_back("KASHIM_LOG", "error");
+  ProcessRun run = run_probe_program({KASHIM_WRAPPER_PATH, "--idle", "31", "--log", "info", "--"},
+                                     SUPERVISE_PROBE_PATH, {"environment"}, environment);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("env_KASHIM_LOG"), "error") << "the caller's value, not --log's";
+  EXPECT_EQ(run.value("env_KASHIM_LIBRARY"), KASHIM_LIBRARY_PATH);
+  EXPECT_EQ(run.values.count("env_KASHIM_IDLE"), 0u);
+  EXPECT_EQ(run.values.count("env_LD_PRELOAD"), 0u);
+  EXPECT_EQ(run.values.count("env_LD_AUDIT"), 0u);
+}
+
+TEST(SuperviseRoute, PreloadStillServesDynamicPrograms) {
+  ProcessRun run = run_probe_program({KASHIM_WRAPPER_PATH, "--idle", "31", "--"}, KASHIM_PROBE_PATH,
+                                     {"socket", "v4", "stream"}, kWrapper);
+  KASHIM_SKIP_WHEN_SANITIZED("the wrapper preloads without the sanitizer runtime");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("idle"), "31");
+}
+
+}  // namespace
+}  // namespace kashim::testing

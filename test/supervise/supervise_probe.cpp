@@ -1,0 +1,288 @@
+// The program the supervisor's tests run under kashim-supervise, linked statically so that
+// no preload could reach it: `supervise_probe RESULTS SCENARIO [ARGS]`. Each scenario makes
+// the calls under test and writes key=value results (values read back from the kernel) to
+// the file RESULTS.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+FILE* g_out = nullptr;
+const char* g_self = nullptr;
+const char* g_results = nullptr;
+
+void put(const std::string& key, const std::string& value) {
+  std::fprintf(g_out, "%s=%s\n", key.c_str(), value.c_str());
+  std::fflush(g_out);
+}
+void put(const std::string& key, long value) {
+  put(key, std::to_string(value));
+}
+
+[[noreturn]] void die(const char* what) {
+  std::fprintf(stderr, "supervise_probe: %s: %s\n", what, std::strerror(errno));
+  std::exit(3);
+}
+
+int get_int(int fd, int level, int name) {
+  int value = -1;
+  socklen_t length = sizeof value;
+  return getsockopt(fd, level, name, &value, &length) == 0 ? value : -1;
+}
+
+// "1/60/10/6/0": keep-alive, idle, interval, count, user timeout, as the kernel has them.
+std::string values_of(int fd) {
+  return std::to_string(get_int(fd, SOL_SOCKET, SO_KEEPALIVE)) + "/" +
+         std::to_string(get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE)) + "/" +
+         std::to_string(get_int(fd, IPPROTO_TCP, TCP_KEEPINTVL)) + "/" +
+         std::to_string(get_int(fd, IPPROTO_TCP, TCP_KEEPCNT)) + "/" +
+         std::to_string(get_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT));
+}
+
+std::string outcome(long result, int error) {
+  return result >= 0 ? "ok" : std::string("fail:") + std::to_string(error);
+}
+
+sockaddr_in loopback(in_port_t port) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return address;
+}
+
+int make_listener() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address = loopback(0);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      listen(fd, 64) != 0) {
+    die("listener");
+  }
+  return fd;
+}
+
+in_port_t port_of(int fd) {
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  return ntohs(address.sin_port);
+}
+
+int connect_to(in_port_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address = loopback(port);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    die("connect");
+  }
+  return fd;
+}
+
+// connect: a connection both ways on loopback; the client made with connect(), the server
+// side accepted from a listener made with listen().
+int scenario_connect(const std::vector<std::string>&) {
+  int server = make_listener();
+  int client = connect_to(port_of(server));
+  int accepted = accept(server, nullptr, nullptr);
+  if (accepted < 0) die("accept");
+  put("client", values_of(client));
+  put("accepted", values_of(accepted));
+  return 0;
+}
+
+// set: the program sets its own keep-alive values on a connected socket, as Go does right
+// after connect; what each call returned and what the kernel holds afterwards.
+int scenario_set(const std::vector<std::string>&) {
+  int server = make_listener();
+  int fd = connect_to(port_of(server));
+  struct Setting {
+    const char* name;
+    int level, name_value, value;
+  } settings[] = {{"keepalive", SOL_SOCKET, SO_KEEPALIVE, 0},
+                  {"idle", IPPROTO_TCP, TCP_KEEPIDLE, 1000},
+                  {"intvl", IPPROTO_TCP, TCP_KEEPINTVL, 1},
+                  {"cnt", IPPROTO_TCP, TCP_KEEPCNT, 10},
+                  {"user_timeout", IPPROTO_TCP, TCP_USER_TIMEOUT, 1234}};
+  for (const Setting& setting : settings) {
+    errno = 4242;
+    int result = setsockopt(fd, setting.level, setting.name_value, &setting.value, sizeof(int));
+    put(std::string("set_") + setting.name,
+        outcome(result, errno) + " errno:" + std::to_string(errno));
+  }
+  put("after", values_of(fd));
+  return 0;
+}
+
+// unrelated N: calls the filter must let through without a notification: getpid, UDP
+// sendto (no MSG_FASTOPEN), and setsockopt of options kashim does not manage.
+int scenario_unrelated(const std::vector<std::string>& args) {
+  const int count = args.empty() ? 100 : std::atoi(args[0].c_str());
+  int udp = socket(AF_INET, SOCK_DGRAM, 0);
+  int receiver = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in address = loopback(0);
+  socklen_t length = sizeof address;
+  if (udp < 0 || receiver < 0 ||
+      bind(receiver, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      getsockname(receiver, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    die("udp");
+  }
+  int tcp = socket(AF_INET, SOCK_STREAM, 0);
+  int on = 1;
+  int sent = 0, set = 0;
+  for (int i = 0; i < count; ++i) {
+    syscall(SYS_getpid);
+    sent += sendto(udp, "x", 1, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&address),
+                   sizeof address) == 1;
+    set += setsockopt(tcp, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0;
+    set += setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0;
+  }
+  put("sent", sent);
+  put("set", set);
+  return 0;
+}
+
+// threads N: N threads connect at the same moment; how many connections came out tuned
+// (keep-alive on with the idle time given as the second argument).
+int scenario_threads(const std::vector<std::string>& args) {
+  const int count = args.size() > 0 ? std::atoi(args[0].c_str()) : 16;
+  static int expected_idle = args.size() > 1 ? std::atoi(args[1].c_str()) : 60;
+  static in_port_t port = 0;
+  static pthread_barrier_t start;
+  int server = make_listener();
+  port = port_of(server);
+  pthread_barrier_init(&start, nullptr, static_cast<unsigned>(count));
+  std::vector<pthread_t> threads(static_cast<std::size_t>(count));
+  auto body = [](void*) -> void* {
+    pthread_barrier_wait(&start);
+    int fd = connect_to(port);
+    bool tuned = get_int(fd, SOL_SOCKET, SO_KEEPALIVE) == 1 &&
+                 get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE) == expected_idle;
+    return reinterpret_cast<void*>(static_cast<std::intptr_t>(tuned));
+  };
+  for (pthread_t& thread : threads) pthread_create(&thread, nullptr, body, nullptr);
+  int tuned = 0;
+  for (pthread_t& thread : threads) {
+    void* result = nullptr;
+    pthread_join(thread, &result);
+    tuned += result != nullptr;
+  }
+  put("tuned", tuned);
+  return 0;
+}
+
+// fork-exec: a forked child connects, and a child that execs this program again connects:
+// both still under the filter, both tuned.
+int scenario_fork_exec(const std::vector<std::string>&) {
+  int server = make_listener();
+  pid_t child = fork();
+  if (child == 0) {
+    int fd = connect_to(port_of(server));
+    put("forked", values_of(fd));
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  child = fork();
+  if (child == 0) {
+    std::string port = std::to_string(port_of(server));
+    execl(g_self, g_self, g_results, "connect-to", port.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  waitpid(child, &status, 0);
+  put("exec_status", status);
+  return 0;
+}
+
+int scenario_connect_to(const std::vector<std::string>& args) {
+  int fd = connect_to(static_cast<in_port_t>(std::atoi(args.at(0).c_str())));
+  put("execed", values_of(fd));
+  return 0;
+}
+
+// wait-signal: reports the pid, then waits for one of the forwarded signals and exits
+// with 100 + its number.
+int scenario_wait_signal(const std::vector<std::string>&) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
+    sigaddset(&set, signal);
+  }
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  put("pid", getpid());
+  put("parent", getppid());
+  std::printf("ready\n");
+  std::fflush(stdout);
+  int signal = 0;
+  sigwait(&set, &signal);
+  put("signal", signal);
+  return 100 + signal;
+}
+
+// exit N | kill SIGNAL: ends as told.
+int scenario_exit(const std::vector<std::string>& args) {
+  return std::atoi(args.at(0).c_str());
+}
+int scenario_kill(const std::vector<std::string>& args) {
+  signal(std::atoi(args.at(0).c_str()), SIG_DFL);
+  raise(std::atoi(args.at(0).c_str()));
+  return 1;
+}
+
+// environment: the KASHIM_* variables the program sees.
+int scenario_environment(const std::vector<std::string>&) {
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (std::strncmp(*entry, "KASHIM_", 7) == 0 || std::strncmp(*entry, "LD_", 3) == 0) {
+      const char* equals = std::strchr(*entry, '=');
+      put("env_" + std::string(*entry, static_cast<std::size_t>(equals - *entry)), equals + 1);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: supervise_probe RESULTS SCENARIO [ARGS...]\n");
+    return 2;
+  }
+  g_self = argv[0];
+  g_results = argv[1];
+  g_out = std::fopen(argv[1], "a");
+  if (g_out == nullptr) die(argv[1]);
+  const std::string scenario = argv[2];
+  const std::vector<std::string> args(argv + 3, argv + argc);
+  struct Entry {
+    const char* name;
+    int (*run)(const std::vector<std::string>&);
+  } const scenarios[] = {{"connect", scenario_connect},
+                         {"set", scenario_set},
+                         {"unrelated", scenario_unrelated},
+                         {"threads", scenario_threads},
+                         {"fork-exec", scenario_fork_exec},
+                         {"connect-to", scenario_connect_to},
+                         {"wait-signal", scenario_wait_signal},
+                         {"exit", scenario_exit},
+                         {"kill", scenario_kill},
+                         {"environment", scenario_environment}};
+  for (const Entry& entry : scenarios) {
+    if (scenario == entry.name) return entry.run(args);
+  }
+  std::fprintf(stderr, "supervise_probe: unknown scenario '%s'\n", scenario.c_str());
+  return 2;
+}
