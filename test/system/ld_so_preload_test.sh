@@ -3,7 +3,9 @@
 # without LD_PRELOAD. Inside a private mount and network namespace (the host's /etc and
 # network are never touched), everyday programs must behave exactly as before — the same
 # output, errors and exit status — and their TCP connections must be tuned, as the kernel
-# shows them to ss.
+# shows them to ss. Then the same with /etc/kashim.conf instead of any variable: programs in
+# its scope get its values (a [program ...] section's where one applies), an excluded one
+# none, and a file others may write is refused.
 #   test/system/ld_so_preload_test.sh /path/to/libkashim.so
 # Exit 77 (skipped) without root or a needed program; under CI=true that is a failure.
 set -euo pipefail
@@ -35,7 +37,7 @@ if ! mount -t overlay overlay -o "lowerdir=/etc,upperdir=$scratch/upper,workdir=
   cp -a /etc "$scratch/etc"
   mount --bind "$scratch/etc" /etc
 fi
-rm -f /etc/ld.so.preload
+rm -f /etc/ld.so.preload /etc/kashim.conf
 
 # The operator's settings, the same for both runs: without the library they mean nothing.
 export KASHIM_IDLE=31 KASHIM_INTVL=7 KASHIM_CNT=4
@@ -118,28 +120,96 @@ for name in sys.argv[1:]:
     connection.close()
 EOF
 clients=(curl python3 perl php)
-coproc server { python3 "$scratch/server.py" "${clients[@]}"; }
-read -r port <&"${server[0]}"
-url=http://127.0.0.1:$port/
-curl -sS "$url" >/dev/null
-python3 -c "import urllib.request; urllib.request.urlopen('$url').read()"
-perl -MIO::Socket::INET -e \
-  '$s = IO::Socket::INET->new("127.0.0.1:'"$port"'") or die; print $s "GET / HTTP/1.0\r\n\r\n"; 1 while <$s>;'
-php -r "file_get_contents('$url');"
-for client in "${clients[@]}"; do
-  read -r name timer <&"${server[0]}"
-  if [[ $name == "$client" && $timer =~ ^timer:\(keepalive,([0-9.]+)sec,0\)$ ]] &&
-    ((${BASH_REMATCH[1]%%.*} <= 31)); then
-    echo "tuned:   $client  $timer"
-  else
-    echo "FAIL: $client's connection: $name $timer (expected a keep-alive timer of at most 31 s)"
-    failures=$((failures + 1))
+# Runs the server and one connection per client; fills `timers` (client -> ss's timer).
+declare -A timers
+connect_clients() {
+  local name timer
+  coproc server { python3 "$scratch/server.py" "${clients[@]}"; }
+  read -r port <&"${server[0]}"
+  url=http://127.0.0.1:$port/
+  curl -sS "$url" >/dev/null
+  python3 -c "import urllib.request; urllib.request.urlopen('$url').read()"
+  perl -MIO::Socket::INET -e \
+    '$s = IO::Socket::INET->new("127.0.0.1:'"$port"'") or die; print $s "GET / HTTP/1.0\r\n\r\n"; 1 while <$s>;'
+  php -r "file_get_contents('$url');"
+  for client in "${clients[@]}"; do
+    read -r name timer <&"${server[0]}"
+    timers[$client]="$name $timer"
+  done
+  wait
+}
+# expect_timer CLIENT MIN MAX: a keep-alive timer of MIN to MAX seconds (it counts down from
+# the idle time); MAX 0: no keep-alive timer at all.
+expect_timer() {
+  local client=$1 min=$2 max=$3 name timer seconds
+  read -r name timer <<<"${timers[$client]}"
+  if ((max == 0)) && [[ $name == "$client" && $timer == "no timer" ]]; then
+    echo "untuned: $client  $timer"
+    return
   fi
-done
-wait
+  if [[ $name == "$client" && $timer =~ ^timer:\(keepalive,([0-9.]+)sec,0\)$ ]]; then
+    seconds=${BASH_REMATCH[1]%%.*}
+    if ((max > 0 && seconds >= min && seconds <= max)); then
+      echo "tuned:   $client  $timer"
+      return
+    fi
+  fi
+  if ((max == 0)); then
+    echo "FAIL: $client's connection: $name $timer (expected no keep-alive timer)"
+  else
+    echo "FAIL: $client's connection: $name $timer (expected a keep-alive timer of $min to $max s)"
+  fi
+  failures=$((failures + 1))
+}
+
+connect_clients
+for client in "${clients[@]}"; do expect_timer "$client" 0 31; done
+
+# --- The configuration file alone: no KASHIM_ variable anywhere ----------------------------
+unset KASHIM_IDLE KASHIM_INTVL KASHIM_CNT KASHIM_IN_NAMESPACE
+if env | grep -q '^KASHIM_'; then
+  echo "FAIL: a KASHIM_ variable is still set: $(env | grep '^KASHIM_')"
+  failures=$((failures + 1))
+fi
+cat >/etc/kashim.conf <<'EOF'
+# /etc/kashim.conf as an operator would write it (ld_so_preload_test.sh)
+idle = 29
+intvl = 7
+cnt = 4
+programs = !perl*, *    # perl is left alone
+[program php*]
+idle = 23
+EOF
+chmod 644 /etc/kashim.conf
+connect_clients
+expect_timer curl 24 29
+expect_timer python3 24 29
+expect_timer php 1 23
+expect_timer perl 0 0
+# The same values as the library itself reports them, section and scope included.
+report=$(KASHIM_CHECK=1 KASHIM_CHECK_PROGRAM=php /bin/true 2>&1)
+if [[ $report == *"TCP_KEEPIDLE      23s  from /etc/kashim.conf:7"* &&
+  $report == *"TCP_KEEPCNT       4  from /etc/kashim.conf:4"* ]]; then
+  echo "report:  php's values from /etc/kashim.conf:7 and :4"
+else
+  echo "FAIL: the report for php does not name the file's lines:"
+  echo "$report"
+  failures=$((failures + 1))
+fi
+# A file others may write would let anyone tune every program: refused, in one line.
+chmod 666 /etc/kashim.conf
+refused=$(sh -c 'exit 0' 2>&1)
+chmod 644 /etc/kashim.conf 2>/dev/null # chmod, preloaded too, still sees the bad mode
+if [[ $refused == "kashim: /etc/kashim.conf: refused, it is writable by others (mode 0666;"* ]]; then
+  echo "refused: /etc/kashim.conf writable by others"
+else
+  echo "FAIL: a world-writable /etc/kashim.conf was not refused: '$refused'"
+  failures=$((failures + 1))
+fi
 
 if ((failures > 0)); then
   echo "$failures failure(s)"
   exit 1
 fi
-echo "ok: ${#commands[@]} programs unchanged, ${#clients[@]} clients tuned, with libkashim.so in /etc/ld.so.preload"
+echo "ok: ${#commands[@]} programs unchanged, ${#clients[@]} clients tuned, with libkashim.so in /etc/ld.so.preload;"
+echo "    with /etc/kashim.conf alone, 3 programs in its scope tuned by it and 1 excluded untouched"
