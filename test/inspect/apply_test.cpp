@@ -48,7 +48,7 @@ for _ in sys.stdin:
         get(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)), flush=True)
 )";
 
-TEST(Apply, TunesAPythonClientThatReadsTheValuesBackItself) {
+TEST(InspectApply, TunesAPythonClientThatReadsTheValuesBackItself) {
   Child server = start_target();
   const int port = port_in(server.ask("listen 127.0.0.1"));
   Child client({"python3", "-c", kPythonClient, std::to_string(port)});
@@ -72,7 +72,7 @@ TEST(Apply, TunesAPythonClientThatReadsTheValuesBackItself) {
   EXPECT_NE(again.out.find("unchanged (as configured)"), std::string::npos) << again.out;
 }
 
-TEST(Apply, AListenerPassesTheValuesToConnectionsAcceptedAfterwards) {
+TEST(InspectApply, AListenerPassesTheValuesToConnectionsAcceptedAfterwards) {
   Child server = start_target();
   const std::string listening = server.ask("listen 127.0.0.1");
   const std::string listener = std::to_string(fd_in(listening));
@@ -91,7 +91,7 @@ TEST(Apply, AListenerPassesTheValuesToConnectionsAcceptedAfterwards) {
   EXPECT_EQ(server.ask("values " + std::to_string(after)), kAppliedValues);
 }
 
-TEST(Apply, StatusShowsANcConnectionWithTheAppliedValues) {
+TEST(InspectApply, StatusShowsANcConnectionWithTheAppliedValues) {
   Child server = start_target();
   const std::string listening = server.ask("listen 127.0.0.1");
   const int port = port_in(listening);
@@ -115,7 +115,7 @@ TEST(Apply, StatusShowsANcConnectionWithTheAppliedValues) {
   EXPECT_TRUE(row.ends_with(" ok")) << row;
 }
 
-TEST(Apply, TunesAStaticallyLinkedProgram) {
+TEST(InspectApply, TunesAStaticallyLinkedProgram) {
   Child target = start_static_target();
   const std::string listening = target.ask("listen 127.0.0.1");
   const int port = port_in(listening);
@@ -126,7 +126,7 @@ TEST(Apply, TunesAStaticallyLinkedProgram) {
   EXPECT_EQ(target.ask("values " + std::to_string(client)), kAppliedValues);
 }
 
-TEST(Apply, TunesTheProjectsStaticClient) {
+TEST(InspectApply, TunesTheProjectsStaticClient) {
   const std::string program = std::string(KASHIM_BUILD_DIR) + "/test/programs/static_client";
   KASHIM_REQUIRE(access(program.c_str(), X_OK) == 0, "test/programs/static_client");
   Child server = start_target();
@@ -141,7 +141,7 @@ TEST(Apply, TunesTheProjectsStaticClient) {
   expect_ten_minute_keepalive(port);
 }
 
-TEST(Apply, DryRunChangesNothing) {
+TEST(InspectApply, DryRunChangesNothing) {
   Child target = start_target();
   const std::string listening = target.ask("listen 127.0.0.1");
   const int client = fd_in(target.ask("connect 127.0.0.1 " + std::to_string(port_in(listening))));
@@ -152,7 +152,7 @@ TEST(Apply, DryRunChangesNothing) {
   EXPECT_EQ(target.ask("values " + std::to_string(fd_in(listening))), untuned_values());
 }
 
-TEST(Apply, FallbackModeLeavesTheProgramsOwnKeepaliveAlone) {
+TEST(InspectApply, FallbackModeLeavesTheProgramsOwnKeepaliveAlone) {
   Child target = start_target();
   const std::string listening = target.ask("listen 127.0.0.1");
   const std::string connect = "connect 127.0.0.1 " + std::to_string(port_in(listening));
@@ -172,7 +172,7 @@ TEST(Apply, FallbackModeLeavesTheProgramsOwnKeepaliveAlone) {
   EXPECT_EQ(target.ask("values " + std::to_string(own)), kAppliedValues);
 }
 
-TEST(Apply, DirectionInTunesListenersAndAcceptedConnectionsOnly) {
+TEST(InspectApply, DirectionInTunesListenersAndAcceptedConnectionsOnly) {
   Child target = start_target();
   const std::string listening = target.ask("listen 127.0.0.1");
   const int listener = fd_in(listening);
@@ -196,7 +196,7 @@ TEST(Apply, DirectionInTunesListenersAndAcceptedConnectionsOnly) {
   EXPECT_EQ(target.ask("values " + std::to_string(unconnected)), kAppliedValues);
 }
 
-TEST(Apply, BadArgumentsAndMissingProcesses) {
+TEST(InspectApply, BadArgumentsAndMissingProcesses) {
   ProcessRun no_pid = kashim({"apply", "--idle", "60"});
   EXPECT_EQ(no_pid.exit_code, 2);
   EXPECT_NE(no_pid.err.find("no process given (--pid PID)"), std::string::npos) << no_pid.err;

@@ -10,7 +10,7 @@ namespace {
 const std::vector<std::string> kAsNobody = {"setpriv", "--reuid=65534", "--regid=65534",
                                             "--clear-groups"};
 
-TEST(Permission, ACallerThatMayNotListTheDescriptorsGetsOneLineAndStatus3) {
+TEST(InspectPermission, ACallerThatMayNotListTheDescriptorsGetsOneLineAndStatus3) {
   KASHIM_REQUIRE(running_as_root(), "root (to run kashim as nobody against a root process)");
   Child target = start_target();
   const std::string listening = target.ask("listen 127.0.0.1");
@@ -36,7 +36,7 @@ TEST(Permission, ACallerThatMayNotListTheDescriptorsGetsOneLineAndStatus3) {
       << all.err;
 }
 
-TEST(Permission, WithoutDuplicatesStatusShowsSockDiagsViewAndSaysWhyOnce) {
+TEST(InspectPermission, WithoutDuplicatesStatusShowsSockDiagsViewAndSaysWhyOnce) {
   Child target = start_target();
   const std::string listening = target.ask("listen 127.0.0.1");
   const int client = fd_in(target.ask("connect 127.0.0.1 " + std::to_string(port_in(listening))));

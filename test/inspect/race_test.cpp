@@ -53,7 +53,7 @@ Applied apply(const ProcessView& view, const Config& config) {
   return result;
 }
 
-TEST(Race, ADescriptorReusedAfterListingIsLeftAlone) {
+TEST(InspectRace, ADescriptorReusedAfterListingIsLeftAlone) {
   Child target = start_target();
   const std::string listening = target.ask("listen 127.0.0.1");
   const int client = fd_in(target.ask("connect 127.0.0.1 " + std::to_string(port_in(listening))));
@@ -85,7 +85,7 @@ TEST(Race, ADescriptorReusedAfterListingIsLeftAlone) {
   EXPECT_FALSE(duplicate.fd);
 }
 
-TEST(Race, AProcessThatExitsMidwayEndsWithAMessage) {
+TEST(InspectRace, AProcessThatExitsMidwayEndsWithAMessage) {
   Child target = start_target();
   const std::string listening = target.ask("listen 127.0.0.1");
   ASSERT_GE(port_in(listening), 0);
@@ -100,7 +100,7 @@ TEST(Race, AProcessThatExitsMidwayEndsWithAMessage) {
   EXPECT_TRUE(inspect::process_exited(view.pidfd.get()));
 }
 
-TEST(Race, AProcessGoneBeforeItsListingIsNotMistakenForAnother) {
+TEST(InspectRace, AProcessGoneBeforeItsListingIsNotMistakenForAnother) {
   Child target = start_target();
   const pid_t pid = target.pid();
   inspect::UniqueFd pidfd = inspect::open_process(pid);

@@ -19,7 +19,7 @@ ThreeSockets open_three(Child& target, const std::string& host = "127.0.0.1") {
   return {fd_in(listening), client, accepted};
 }
 
-TEST(Status, ShowsEachSocketWithItsStateDirectionAndValues) {
+TEST(InspectStatus, ShowsEachSocketWithItsStateDirectionAndValues) {
   Child target = start_target();
   const ThreeSockets fds = open_three(target);
   ASSERT_GE(fds.accepted, 0);
@@ -50,7 +50,7 @@ TEST(Status, ShowsEachSocketWithItsStateDirectionAndValues) {
   EXPECT_EQ(socket_count(run.out), 3);
 }
 
-TEST(Status, SaysWhatTheConfigurationWouldChange) {
+TEST(InspectStatus, SaysWhatTheConfigurationWouldChange) {
   Child target = start_target();
   const ThreeSockets fds = open_three(target);
   ASSERT_EQ(target.ask("keepalive " + std::to_string(fds.client)), "ok");
@@ -69,7 +69,7 @@ TEST(Status, SaysWhatTheConfigurationWouldChange) {
   EXPECT_EQ(field(socket_object(out.out, target.pid(), fds.client), "kashim"), "\"change\"");
 }
 
-TEST(Status, TheTableFitsOneHundredColumns) {
+TEST(InspectStatus, TheTableFitsOneHundredColumns) {
   Child target = start_target();
   open_three(target);
   KASHIM_REQUIRE_IPV6();
@@ -83,7 +83,7 @@ TEST(Status, TheTableFitsOneHundredColumns) {
   EXPECT_NE(run.out.find("[::1]:"), std::string::npos) << run.out;
 }
 
-TEST(Status, ShowsIpv6AndIpv4MappedPeers) {
+TEST(InspectStatus, ShowsIpv6AndIpv4MappedPeers) {
   KASHIM_REQUIRE_IPV6();
   Child target = start_target();
   // A dual-stack listener on [::]: an IPv4 client arrives as ::ffff:127.0.0.1.
@@ -115,7 +115,7 @@ TEST(Status, ShowsIpv6AndIpv4MappedPeers) {
   EXPECT_EQ(target.ask("values " + std::to_string(v4_client)), untuned_values());
 }
 
-TEST(Status, SeesIntoAnotherNetworkNamespace) {
+TEST(InspectStatus, SeesIntoAnotherNetworkNamespace) {
   KASHIM_REQUIRE(running_as_root(), "root (to make a network namespace and enter it)");
   // A container's view: the target's sockets live in a network namespace of their own,
   // where this process's sock_diag query cannot see them.
@@ -137,7 +137,7 @@ TEST(Status, SeesIntoAnotherNetworkNamespace) {
       target.ask("values " + std::to_string(fds.accepted)).starts_with("keepalive 1 idle 60"));
 }
 
-TEST(Status, AThousandSocketsInOneProcess) {
+TEST(InspectStatus, AThousandSocketsInOneProcess) {
   Child target = start_target();
   const std::string range = target.ask("pairs 500");
   int first = -1, last = -1;

@@ -35,7 +35,7 @@ std::string table_of(const std::vector<inspect::ProcessView>& views) {
   return result;
 }
 
-TEST(Table, LongIpv6AddressesGoOnALineOfTheirOwn) {
+TEST(InspectTable, LongIpv6AddressesGoOnALineOfTheirOwn) {
   std::vector<inspect::ProcessView> views(1);
   views[0].pid = 4194304;  // the largest PID Linux hands out
   views[0].comm = "a-long-program-name";
@@ -84,7 +84,7 @@ TEST(Table, LongIpv6AddressesGoOnALineOfTheirOwn) {
             "ka 1h59m/0 -");
 }
 
-TEST(Table, NothingToShowPrintsNothing) {
+TEST(InspectTable, NothingToShowPrintsNothing) {
   EXPECT_EQ(table_of({}), "");
 }
 
