@@ -48,7 +48,7 @@ struct {
 /* What kashim knows about one socket. Cloned from a listener to the connections it
  * accepts (BPF_F_CLONE), as the kernel copies the listener's options to them. */
 struct socket_record {
-  __u8 tuned;       /* kashim tuned this connection: force mode keeps its values */
+  __u8 tuned;       /* with a filter, kashim tuned this connection: force mode keeps its values */
   __u8 program_set; /* option bits the program set itself: fallback mode keeps them */
 };
 
@@ -97,6 +97,13 @@ static const struct kashim_settings* active_settings(void) {
   __u32 zero = 0;
   const struct kashim_settings* current = bpf_map_lookup_elem(&settings, &zero);
   return current && current->active ? current : 0;
+}
+
+/* Config::selective: a filter decides connection by connection. Without one, force mode
+ * needs no record of which connections were tuned (all of them are), which spares every
+ * connection a socket-storage allocation. */
+static __always_inline int selective(const struct kashim_settings* current) {
+  return current->peer_count != 0 || current->direction != KASHIM_DIRECTION_BOTH;
 }
 
 /* PeerFilter::match: the port first, then the family and the address prefix. */
@@ -187,7 +194,7 @@ int kashim_sockops(struct bpf_sock_ops* skops) {
     int value = current->tcp_value[i];
     failed |= bpf_setsockopt(skops, IPPROTO_TCP, tcp_optname(i), &value, sizeof value);
   }
-  if (current->mode == KASHIM_MODE_FORCE) {
+  if (current->mode == KASHIM_MODE_FORCE && selective(current)) {
     if (!record) record = bpf_sk_storage_get(&sockets, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
     if (record) record->tuned = 1;
   }
@@ -228,8 +235,12 @@ int kashim_setsockopt(struct bpf_sockopt* ctx) {
     if (record) record->program_set |= bit;
     return 1;
   }
-  struct socket_record* record = bpf_sk_storage_get(&sockets, sk, 0, 0);
-  if (!record || !record->tuned) return 1; /* only connections kashim tuned keep its values */
+  if (selective(current)) {
+    /* Only connections kashim tuned keep its values. Without a filter every connection is
+     * tuned, and a value set before the connection is established is replaced then. */
+    struct socket_record* record = bpf_sk_storage_get(&sockets, sk, 0, 0);
+    if (!record || !record->tuned) return 1;
+  }
   int wanted;
   if (index < 0) {
     if (requested != 0) return 1;
