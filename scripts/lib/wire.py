@@ -18,6 +18,7 @@ Measured times pass within 0.5 s + 10 % of the expected ones.
 
 Usage: wire.py RUN WIRE                 the report rows, then PASS (exit 0) or FAIL (exit 1)
        wire.py --count-probes RUN WIRE  the number of keep-alive probes seen so far
+       wire.py --time-limit RUN         how long verify lets the tuned program run, in s
 """
 import re
 import sys
@@ -133,6 +134,23 @@ def user_timeout_end_ms(idle_ms, intvl_ms, user_timeout_ms):
     return idle_ms + k * intvl_ms
 
 
+def expected_end_ms(run):
+    """How long after the last packet received (with --send: after the blackhole) the run
+    should end."""
+    if run.send:
+        return run.user_timeout_ms
+    if run.stop_after_probes is not None:
+        return run.idle_ms + run.intvl_ms * (run.stop_after_probes - 1)
+    if run.user_timeout_ms is not None:
+        return user_timeout_end_ms(run.idle_ms, run.intvl_ms, run.user_timeout_ms)
+    return run.idle_ms + run.intvl_ms * run.cnt
+
+
+def time_limit_s(run):
+    """How long verify lets the tuned program run: twice the expected end, and 15 s more."""
+    return expected_end_ms(run) * 2 // 1000 + 15
+
+
 class Report:
     def __init__(self):
         self.lines = []
@@ -184,10 +202,10 @@ def verdict(run, packets):
         check_probe_times(report, run, seen.probes, seen.idle_from)
         if run.user_timeout_ms is None:
             report.count("probes unanswered", len(seen.probes), run.cnt, "(cnt)")
-            end_s, why = (run.idle_ms + run.intvl_ms * run.cnt) / 1000, "(idle + intvl x cnt)"
+            why = "(idle + intvl x cnt)"
         else:
-            end_ms = user_timeout_end_ms(run.idle_ms, run.intvl_ms, run.user_timeout_ms)
-            end_s, why = end_ms / 1000, "(user timeout, next timer)"
+            why = "(user timeout, next timer)"
+        end_s = expected_end_ms(run) / 1000
         if seen.reset is not None and start is not None:
             report.check("reset sent after", seen.reset - start, end_s, why)
         else:
@@ -210,10 +228,14 @@ def read_packets(text):
 
 
 def main(argv):
+    if argv[:1] == ["--time-limit"] and len(argv) == 2:
+        with open(argv[1]) as run_file:
+            print(time_limit_s(read_run(run_file.read())))
+        return 0
     count_only = argv[:1] == ["--count-probes"]
     paths = argv[1:] if count_only else argv
     if len(paths) != 2:
-        print(__doc__.strip().splitlines()[-2], file=sys.stderr)
+        print("\n".join(__doc__.strip().splitlines()[-3:]), file=sys.stderr)
         return 2
     with open(paths[0]) as run_file, open(paths[1]) as wire_file:
         run, packets = read_run(run_file.read()), read_packets(wire_file.read())

@@ -28,6 +28,10 @@ class Reports(unittest.TestCase):
             # --idle 2 --user-timeout 2500ms: interval and count are the kernel's
             "user_timeout_ms": {"idle_ms": 2000, "intvl_ms": 75000, "cnt": 9,
                                 "user_timeout_ms": 2500},
+            # --mode fallback --idle 2 --cnt 5, from a library whose report also names its
+            # configuration file and program scope
+            "fallback_idle_2_cnt_5": {"idle_ms": 2000, "intvl_ms": 75000, "cnt": 5,
+                                      "user_timeout_ms": None},
             # --mode fallback --user-timeout 0: nothing set; 0 means no user timeout
             "kernel_defaults": {"idle_ms": 7200000, "intvl_ms": 75000, "cnt": 9,
                                 "user_timeout_ms": None},

@@ -11,6 +11,10 @@ printed for them).
   node_fallback           node in fallback mode: libuv's own 1 s idle and interval, 10 probes
   packet_socket_server    --server python3, captured by capture.py instead of tcpdump
   stop_after_two_probes   --stop-after-probes 2: the program stopped after two probes
+  go_fallback_user_timeout  --mode fallback --user-timeout 1s --expect-idle 15 --expect-intvl 15
+                          go: Go's own 15 s, ended by kashim's user timeout at the next timer
+  attach_listener         --attach --server python3: kashim apply --pid on the listener, the
+                          accepted connection inherits the settings
 """
 import dataclasses
 import os
@@ -39,7 +43,7 @@ def rows(lines, label):
 class RecordedCaptures(unittest.TestCase):
     def test_every_capture_gives_the_verdict_verify_printed(self):
         names = sorted(os.listdir(CAPTURES))
-        self.assertGreaterEqual(len(names), 8)
+        self.assertGreaterEqual(len(names), 10)
         for name in names:
             with self.subTest(capture=name):
                 run, packets, printed = load(name)
@@ -128,6 +132,22 @@ class Mutations(unittest.TestCase):
                           "packets to the tuned side"])
 
 
+class GoFallback(unittest.TestCase):
+    def test_go_s_own_fifteen_seconds_and_kashim_s_user_timeout(self):
+        run, packets, _ = load("go_fallback_user_timeout")
+        seen = wire.observe(packets, run.side, run.endpoint)
+        self.assertEqual(len(seen.probes), 1)
+        self.assertAlmostEqual(seen.probes[0] - seen.idle_from, 15.0, delta=1.0)
+        self.assertAlmostEqual(seen.reset - seen.idle_from, 30.0, delta=1.0)
+
+    def test_the_same_wire_fails_against_kashim_s_values(self):
+        run, packets, _ = load("go_fallback_user_timeout")
+        forced = dataclasses.replace(run, idle_ms=2000, intvl_ms=1000)
+        lines, failed = wire.verdict(forced, packets)
+        self.assertTrue(failed)
+        self.assertTrue(rows(lines, "probe 1 after idle")[0].endswith("FAIL"))
+
+
 class UserTimeoutModel(unittest.TestCase):
     def test_the_first_keepalive_timer_at_or_after_the_user_timeout(self):
         cases = [  # idle, intvl, user timeout -> end (ms)
@@ -144,6 +164,20 @@ class UserTimeoutModel(unittest.TestCase):
         self.assertEqual(run.user_timeout_ms, 2500)
         lines, _ = wire.verdict(run, packets)
         self.assertIn("expected 3.000s (user timeout, next timer)", rows(lines, "reset sent")[0])
+
+
+class TimeLimit(unittest.TestCase):
+    def test_twice_the_expected_end_and_fifteen_seconds(self):
+        run, _, _ = load("passing_nc")  # idle 2 + intvl 1 x cnt 3
+        self.assertEqual(wire.time_limit_s(run), 5 * 2 + 15)
+        # Go's own 15 s in fallback with a user timeout of 1 s: ends at the second timer.
+        go = dataclasses.replace(run, idle_ms=15000, intvl_ms=15000, user_timeout_ms=1000)
+        self.assertEqual(wire.expected_end_ms(go), 30000)
+        self.assertEqual(wire.time_limit_s(go), 75)
+        sent, _, _ = load("user_timeout_send")  # the user timeout alone
+        self.assertEqual(wire.expected_end_ms(sent), 3000)
+        stopped, _, _ = load("stop_after_two_probes")
+        self.assertEqual(wire.expected_end_ms(stopped), 3000)
 
 
 class Tolerance(unittest.TestCase):
