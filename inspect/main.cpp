@@ -122,9 +122,9 @@ int run_status(int argc, char** argv) {
   }
   if (left_out > 0) {
     std::fprintf(stderr,
-                 "kashim status: %d processes left out: their descriptors cannot be listed "
-                 "(run as root to see them)\n",
-                 left_out);
+                 "kashim status: %d process%s left out: %s descriptors cannot be listed (run as "
+                 "root to see them)\n",
+                 left_out, left_out == 1 ? "" : "es", left_out == 1 ? "its" : "their");
   }
   return status;
 }

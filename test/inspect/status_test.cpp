@@ -50,6 +50,24 @@ TEST(InspectStatus, ShowsEachSocketWithItsStateDirectionAndValues) {
   EXPECT_EQ(socket_count(run.out), 3);
 }
 
+TEST(InspectStatus, WithoutAPidShowsEveryProcessHoldingATcpSocket) {
+  Child holder = start_target();
+  const int listener = fd_in(holder.ask("listen 127.0.0.1"));
+  Child idle = start_target();  // no socket at all
+  ASSERT_EQ(idle.ask("values 0"), "keepalive -1 idle -1 intvl -1 cnt -1 user_timeout -1");
+  for (const auto& args : {std::vector<std::string>{"status", "--json"},
+                           std::vector<std::string>{"status", "--json", "--all"}}) {
+    ProcessRun run = kashim(args);
+    // 1 only if another process on the machine reused a descriptor while it was read.
+    EXPECT_TRUE(run.exit_code == 0 || run.exit_code == 1) << run.exit_code << run.err;
+    EXPECT_EQ(field(socket_object(run.out, holder.pid(), listener), "state"), "\"LISTEN\"");
+    EXPECT_EQ(run.out.find("{\"pid\":" + std::to_string(idle.pid()) + ","), std::string::npos);
+  }
+  ProcessRun both = kashim({"status", "--all", std::to_string(holder.pid())});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_EQ(lines_of(both.err)[0], "kashim status: --all takes no PID");
+}
+
 TEST(InspectStatus, SaysWhatTheConfigurationWouldChange) {
   Child target = start_target();
   const ThreeSockets fds = open_three(target);
