@@ -54,9 +54,9 @@ ssize_t syscall_sendmsg(int fd, const msghdr* message, int flags) {
 // malloc that opens a socket, say), that call goes straight to the system call.
 thread_local bool t_resolving __attribute__((tls_model("initial-exec"))) = false;
 
-// One real function, resolved on first use: a hook can run before the shim's constructor,
-// from another library's constructor. The pointer is atomic only so that two threads
-// resolving at once is not a data race; both store the same value.
+// One real function, resolved when a hook is first called (by resolve_all(), for every hook
+// at once): a process that never calls one pays for no look-up. The pointer is atomic only
+// so that two threads resolving at once is not a data race; both store the same value.
 template <typename Function>
 class RealFunction {
  public:
@@ -65,22 +65,27 @@ class RealFunction {
 
   Function get() {
     Function resolved = resolved_.load(std::memory_order_relaxed);
-    return resolved != nullptr ? resolved : resolve();
+    return resolved != nullptr ? resolved : first_get();
   }
 
- private:
-  // Out of line: the hooks' common path then needs no registers saved.
-  [[gnu::noinline, gnu::cold]] Function resolve() {
-    if (t_resolving) return system_call_;
-    t_resolving = true;
+  // What is behind the hook: the next definition, or the system call when there is none or
+  // dlsym hands back the hook itself (a broken load order).
+  [[gnu::noinline, gnu::cold]] void resolve() {
+    if (resolved_.load(std::memory_order_relaxed) != nullptr) return;
     void* next = dlsym(RTLD_NEXT, name_);
-    t_resolving = false;
     Function resolved = system_call_;
     if (next != nullptr && next != reinterpret_cast<void*>(hook_)) {
       resolved = reinterpret_cast<Function>(next);
     }
     resolved_.store(resolved, std::memory_order_relaxed);
-    return resolved;
+  }
+
+ private:
+  // Out of line: the hooks' common path then needs no registers saved.
+  [[gnu::noinline, gnu::cold]] Function first_get() {
+    kashim::real::resolve_all();
+    Function resolved = resolved_.load(std::memory_order_relaxed);
+    return resolved != nullptr ? resolved : system_call_;  // reached from inside dlsym
   }
 
   const char* name_;
@@ -89,13 +94,31 @@ class RealFunction {
   std::atomic<Function> resolved_{nullptr};
 };
 
-RealFunction<decltype(&::socket)> g_socket{"socket", &::socket, syscall_socket};
-RealFunction<decltype(&::connect)> g_connect{"connect", &::connect, syscall_connect};
-RealFunction<decltype(&::accept)> g_accept{"accept", &::accept, syscall_accept};
-RealFunction<decltype(&::accept4)> g_accept4{"accept4", &::accept4, syscall_accept4};
-RealFunction<decltype(&::setsockopt)> g_setsockopt{"setsockopt", &::setsockopt, syscall_setsockopt};
-RealFunction<decltype(&::sendto)> g_sendto{"sendto", &::sendto, syscall_sendto};
-RealFunction<decltype(&::sendmsg)> g_sendmsg{"sendmsg", &::sendmsg, syscall_sendmsg};
+}  // namespace
+
+// Each hook under a hidden name: its address in this object needs no symbol look-up when
+// the library is loaded (&::socket would: a relocation of its own in every process).
+#define KASHIM_HERE(name)                                                                        \
+  extern "C" decltype(::name) kashim_here_##name __attribute__((alias(#name), visibility("hidde" \
+                                                                                         "n")))
+KASHIM_HERE(socket);
+KASHIM_HERE(connect);
+KASHIM_HERE(accept);
+KASHIM_HERE(accept4);
+KASHIM_HERE(setsockopt);
+KASHIM_HERE(sendto);
+KASHIM_HERE(sendmsg);
+
+namespace {
+
+RealFunction<decltype(&::socket)> g_socket{"socket", kashim_here_socket, syscall_socket};
+RealFunction<decltype(&::connect)> g_connect{"connect", kashim_here_connect, syscall_connect};
+RealFunction<decltype(&::accept)> g_accept{"accept", kashim_here_accept, syscall_accept};
+RealFunction<decltype(&::accept4)> g_accept4{"accept4", kashim_here_accept4, syscall_accept4};
+RealFunction<decltype(&::setsockopt)> g_setsockopt{"setsockopt", kashim_here_setsockopt,
+                                                   syscall_setsockopt};
+RealFunction<decltype(&::sendto)> g_sendto{"sendto", kashim_here_sendto, syscall_sendto};
+RealFunction<decltype(&::sendmsg)> g_sendmsg{"sendmsg", kashim_here_sendmsg, syscall_sendmsg};
 
 }  // namespace
 
@@ -104,13 +127,18 @@ int kashim::real::setsockopt(int fd, int level, int optname, const void* optval,
 }
 
 void kashim::real::resolve_all() {
-  g_socket.get();
-  g_connect.get();
-  g_accept.get();
-  g_accept4.get();
-  g_setsockopt.get();
-  g_sendto.get();
-  g_sendmsg.get();
+  // dlsym may come back into a hook (an interposed malloc that opens a socket, say): that
+  // call finds nothing resolved yet and must not resolve again.
+  if (t_resolving) return;
+  t_resolving = true;
+  g_socket.resolve();
+  g_connect.resolve();
+  g_accept.resolve();
+  g_accept4.resolve();
+  g_setsockopt.resolve();
+  g_sendto.resolve();
+  g_sendmsg.resolve();
+  t_resolving = false;
 }
 
 #define KASHIM_HOOK extern "C" __attribute__((visibility("default")))
@@ -165,13 +193,4 @@ KASHIM_HOOK ssize_t sendmsg(int fd, const msghdr* message, int flags) {
     kashim::after_fastopen_message(fd, message, sent);
   }
   return sent;
-}
-
-// The hook under a name the loader cannot bind elsewhere, to tell this copy's hooks from
-// another copy's (copies.cpp).
-extern "C" int kashim_own_socket(int, int, int) KASHIM_NOTHROW
-    __attribute__((alias("socket"), visibility("hidden")));
-
-void* kashim::real::own_socket_hook() {
-  return reinterpret_cast<void*>(&kashim_own_socket);
 }

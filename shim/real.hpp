@@ -9,11 +9,8 @@ namespace kashim::real {
 
 int setsockopt(int fd, int level, int optname, const void* optval, socklen_t optlen);
 
-// Resolves every real function now, so that a hook reached later from a signal handler
-// never enters dlsym (which takes the loader's lock).
+// Resolves every real function (dlsym), at the first call of any hook: a process that
+// never calls one pays for no look-up.
 void resolve_all();
-
-// This library's own socket() hook, however the loader binds the name.
-void* own_socket_hook();
 
 }  // namespace kashim::real
