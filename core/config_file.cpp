@@ -5,8 +5,7 @@
 namespace kashim {
 namespace {
 
-constexpr std::string_view kLineForms =
-    "accepted: KEY = VALUE, [program GLOB,...] or a # comment";
+constexpr std::string_view kLineForms = "accepted: KEY = VALUE, [program GLOB,...] or a # comment";
 
 std::string_view trim_space(std::string_view text) {
   auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; };
@@ -81,12 +80,14 @@ class FileParser {
     int index = key_index(key);
     if (index < 0) {
       fail().add("unknown key \"").add_quoted_value(key).add("\" (accepted:");
-      for (int i = 0; i < kFileKeyCount; ++i) file_.error.add(i == 0 ? " " : ", ").add(kFileKeys[i]);
+      for (int i = 0; i < kFileKeyCount; ++i)
+        file_.error.add(i == 0 ? " " : ", ").add(kFileKeys[i]);
       return fail_end();
     }
     if (kFileKeys[index] == "programs" && in_section_) {
-      fail().add("programs is accepted only before the first [program ...] section (it decides "
-                 "which programs the file applies to");
+      fail().add(
+          "programs is accepted only before the first [program ...] section (it decides "
+          "which programs the file applies to");
       return fail_end();
     }
     if (part_lines_[index] != 0) {
@@ -105,8 +106,8 @@ class FileParser {
 
   bool parse_section(std::string_view line) {
     constexpr std::string_view kKeyword = "program";
-    std::string_view inner = line.back() == ']' ? trim_space(head(tail(line, 1), line.size() - 2))
-                                                : std::string_view();
+    std::string_view inner =
+        line.back() == ']' ? trim_space(head(tail(line, 1), line.size() - 2)) : std::string_view();
     std::string_view list = trim_space(tail(inner, kKeyword.size()));
     bool spaced = inner.size() > kKeyword.size() &&
                   (inner[kKeyword.size()] == ' ' || inner[kKeyword.size()] == '\t');

@@ -28,9 +28,9 @@ inline constexpr std::string_view kDefaultConfigPath = "/etc/kashim.conf";
 
 // The keys a file accepts, each a variable without KASHIM_ (KASHIM_CHECK and KASHIM_CONFIG
 // concern one run, not a file).
-inline constexpr std::string_view kFileKeys[] = {
-    "idle", "intvl", "cnt", "user_timeout", "mode", "peers",
-    "direction", "log", "log_file", "disable", "programs"};
+inline constexpr std::string_view kFileKeys[] = {"idle",     "intvl",   "cnt",       "user_timeout",
+                                                 "mode",     "peers",   "direction", "log",
+                                                 "log_file", "disable", "programs"};
 inline constexpr int kFileKeyCount = sizeof kFileKeys / sizeof kFileKeys[0];
 
 struct FileSetting {

@@ -148,8 +148,7 @@ void describe_config(const Config& config, const Sources& kernel, Report* report
   report->add("configuration valid, shim active\n");
   describe_scope(config, report);
   report->add("  SO_KEEPALIVE      on\n");
-  describe_option(config, config.idle_s, "TCP_KEEPIDLE", "s", "tcp_keepalive_time", kernel,
-                  report);
+  describe_option(config, config.idle_s, "TCP_KEEPIDLE", "s", "tcp_keepalive_time", kernel, report);
   describe_option(config, config.intvl_s, "TCP_KEEPINTVL", "s", "tcp_keepalive_intvl", kernel,
                   report);
   describe_option(config, config.cnt, "TCP_KEEPCNT", "", "tcp_keepalive_probes", kernel, report);

@@ -26,10 +26,12 @@ class ProcessEnvironment {
   Sources sources() const;
 
   static constexpr const char* kNames[] = {
-      "KASHIM_IDLE", "KASHIM_INTVL", "KASHIM_CNT", "KASHIM_USER_TIMEOUT", "KASHIM_MODE",
-      "KASHIM_PEERS", "KASHIM_DIRECTION", "KASHIM_LOG", "KASHIM_LOG_FILE", "KASHIM_DISABLE",
-      "KASHIM_CHECK", "KASHIM_CHECK_PROGRAM", "KASHIM_PROGRAMS", "KASHIM_CONFIG", "KEEPIDLE",
-      "KEEPINTVL", "KEEPCNT", "KEEPALIVE", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"};
+      "KASHIM_IDLE",     "KASHIM_INTVL",   "KASHIM_CNT",       "KASHIM_USER_TIMEOUT",
+      "KASHIM_MODE",     "KASHIM_PEERS",   "KASHIM_DIRECTION", "KASHIM_LOG",
+      "KASHIM_LOG_FILE", "KASHIM_DISABLE", "KASHIM_CHECK",     "KASHIM_CHECK_PROGRAM",
+      "KASHIM_PROGRAMS", "KASHIM_CONFIG",  "KEEPIDLE",         "KEEPINTVL",
+      "KEEPCNT",         "KEEPALIVE",      "LISTEN_FDS",       "LISTEN_PID",
+      "LISTEN_FDNAMES"};
   static constexpr int kCount = sizeof kNames / sizeof kNames[0];
 
  private:

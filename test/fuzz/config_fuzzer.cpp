@@ -32,9 +32,8 @@ void require(bool condition) {
 
 FakeSources read_input(std::string_view input, std::size_t size) {
   FakeSources fuzz;
-  fuzz.sysctls = {{"tcp_keepalive_time", 7200},
-                  {"tcp_keepalive_intvl", 7200},
-                  {"tcp_keepalive_probes", 7200}};
+  fuzz.sysctls = {
+      {"tcp_keepalive_time", 7200}, {"tcp_keepalive_intvl", 7200}, {"tcp_keepalive_probes", 7200}};
   fuzz.sysctl_readable = size % 2 == 0;
   while (!input.empty()) {
     std::size_t end = input.find('\n');
@@ -105,15 +104,13 @@ void check_layering(FakeSources fuzz, const kashim::Config& config) {
   fuzz.file_text.reset();
   kashim::Config flat = fuzz.parse();
   require(flat.active == config.active && flat.disabled == config.disabled &&
-          flat.out_of_scope == config.out_of_scope &&
-          flat.error.empty() == config.error.empty());
+          flat.out_of_scope == config.out_of_scope && flat.error.empty() == config.error.empty());
   if (!config.active) return;
   require(same_option(flat.idle_s, config.idle_s) && same_option(flat.intvl_s, config.intvl_s) &&
           same_option(flat.cnt, config.cnt) &&
-          same_option(flat.user_timeout_ms, config.user_timeout_ms) &&
-          flat.mode == config.mode && flat.direction == config.direction &&
-          flat.peers.count == config.peers.count && flat.log_level == config.log_level &&
-          std::strcmp(flat.log_file, config.log_file) == 0);
+          same_option(flat.user_timeout_ms, config.user_timeout_ms) && flat.mode == config.mode &&
+          flat.direction == config.direction && flat.peers.count == config.peers.count &&
+          flat.log_level == config.log_level && std::strcmp(flat.log_file, config.log_file) == 0);
 }
 
 }  // namespace

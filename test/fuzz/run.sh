@@ -14,7 +14,7 @@ mkdir -p "$work"
 # The pure parts only, with the unit tests' fake environment (test/unit/fake_sources.hpp).
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
   -DKASHIM_VERSION='"fuzz"' -I"$source_dir/core" -I"$source_dir/test/unit" \
-  "$source_dir/test/fuzz/config_fuzzer.cpp" "$source_dir"/core/{config,config_report}.cpp \
+  "$source_dir/test/fuzz/config_fuzzer.cpp" "$source_dir"/core/{config,config_options,config_report}.cpp \
   "$source_dir"/core/{config_file,programs,peers}.cpp -o "$work/config_fuzzer"
 # The corpus grows in the work directory; the seeds in the source tree stay as they are.
 rm -rf "$work/corpus" && mkdir "$work/corpus"

@@ -20,7 +20,7 @@ struct Parsed {
 };
 
 Parsed run(std::string file, std::map<std::string, std::string> environment = {},
-        std::string executable = "", std::string invoked = "") {
+           std::string executable = "", std::string invoked = "") {
   FakeSources fake;
   fake.file_text = std::move(file);
   fake.environment = std::move(environment);
@@ -40,10 +40,10 @@ std::string error_of(std::string file, std::map<std::string, std::string> enviro
 }
 
 TEST(ConfigFile, EveryKeyIsAVariableWithoutItsPrefix) {
-  Parsed result = run(
-      "idle = 60\nintvl = 10\ncnt = 6\nuser_timeout = 2m\nmode = fallback\n"
-      "peers = 10.0.0.0/8, fd00::/8\ndirection = out\nlog = info\nlog_file = /var/log/k.log\n"
-      "disable = 0\nprograms = *\n");
+  Parsed result =
+      run("idle = 60\nintvl = 10\ncnt = 6\nuser_timeout = 2m\nmode = fallback\n"
+          "peers = 10.0.0.0/8, fd00::/8\ndirection = out\nlog = info\nlog_file = /var/log/k.log\n"
+          "disable = 0\nprograms = *\n");
   const Config& config = result.config;
   ASSERT_TRUE(config.active) << config.error.view();
   EXPECT_EQ(config.idle_s.value, 60);
@@ -63,9 +63,9 @@ TEST(ConfigFile, EveryKeyIsAVariableWithoutItsPrefix) {
 }
 
 TEST(ConfigFile, CommentsBlanksAndCase) {
-  Parsed result = run(
-      "# kashim\n\n   \t\nIDLE=61   # a minute and a second\r\n  Cnt =  5\n"
-      "log_file = /var/log/a#b.log\n#idle = 1\n");
+  Parsed result =
+      run("# kashim\n\n   \t\nIDLE=61   # a minute and a second\r\n  Cnt =  5\n"
+          "log_file = /var/log/a#b.log\n#idle = 1\n");
   ASSERT_TRUE(result.config.active) << result.config.error.view();
   EXPECT_EQ(result.config.idle_s.value, 61);
   EXPECT_EQ(result.config.idle_s.line, 4);
@@ -94,16 +94,16 @@ TEST(ConfigFile, ABlankVariableLeavesTheFilesValue) {
 }
 
 constexpr const char* kSections =
-    "idle = 60\n"              // 1
-    "intvl = 10\n"             // 2
-    "cnt = 6\n"                // 3
-    "[program php-fpm*]\n"     // 4
-    "idle = 30\n"              // 5
-    "[program php*, !x]\n"     // 6
-    "idle = 20\n"              // 7
-    "intvl = 5\n"              // 8
-    "[program python3]\n"      // 9
-    "cnt = 2\n";               // 10
+    "idle = 60\n"           // 1
+    "intvl = 10\n"          // 2
+    "cnt = 6\n"             // 3
+    "[program php-fpm*]\n"  // 4
+    "idle = 30\n"           // 5
+    "[program php*, !x]\n"  // 6
+    "idle = 20\n"           // 7
+    "intvl = 5\n"           // 8
+    "[program python3]\n"   // 9
+    "cnt = 2\n";            // 10
 
 TEST(ConfigFile, TheFirstMatchingSectionWinsOverTheGlobalPart) {
   Parsed fpm = run(kSections, {}, "php-fpm8.2");
@@ -160,8 +160,7 @@ TEST(ConfigFile, ReportShowsWhereEachValueCameFrom) {
                                "replaced  (default)\n"),
             std::string::npos)
       << result.report;
-  EXPECT_NE(result.report.find("programs          every program  (default)\n"),
-            std::string::npos);
+  EXPECT_NE(result.report.find("programs          every program  (default)\n"), std::string::npos);
   EXPECT_NE(result.report.find("this program      php-fpm8.2: in scope\n"), std::string::npos)
       << result.report;
 }
@@ -173,7 +172,8 @@ TEST(ConfigFileErrors, ABadValueNamesFileLineKeyAndTheAcceptedForms) {
             "settings not applied");
   EXPECT_EQ(error_of("peers = 10.0.0.0/33\n"),
             "/etc/kashim.conf:1: peers pattern \"10.0.0.0/33\" has a prefix that is not /0 to "
-            "/32 (" + std::string(kPeerPatternForms) + "); keep-alive settings not applied");
+            "/32 (" +
+                std::string(kPeerPatternForms) + "); keep-alive settings not applied");
   EXPECT_EQ(error_of("check = 1\n"),
             "/etc/kashim.conf:1: unknown key \"check\" (accepted: idle, intvl, cnt, "
             "user_timeout, mode, peers, direction, log, log_file, disable, programs); "
@@ -259,11 +259,9 @@ TEST(ConfigFileScope, TheVariableWinsOverTheFilesList) {
   Parsed result = run("programs = !curl\nidle = 9\n", {{"KASHIM_PROGRAMS", "curl"}}, "curl");
   ASSERT_TRUE(result.config.active);
   EXPECT_EQ(result.config.idle_s.value, 9);
-  EXPECT_NE(result.report.find("programs          curl  from KASHIM_PROGRAMS\n"),
-            std::string::npos)
+  EXPECT_NE(result.report.find("programs          curl  from KASHIM_PROGRAMS\n"), std::string::npos)
       << result.report;
-  EXPECT_NE(result.report.find("this program      curl: in scope (\"curl\")\n"),
-            std::string::npos)
+  EXPECT_NE(result.report.find("this program      curl: in scope (\"curl\")\n"), std::string::npos)
       << result.report;
 }
 

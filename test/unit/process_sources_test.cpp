@@ -131,9 +131,9 @@ TEST(ConfigFileRead, OnlyRegularFilesOfBoundedSize) {
             std::string_view::npos)
       << "a FIFO without a writer must not hang the program";
   std::string big = directory.write("big.conf", std::string(kMaxConfigFileBytes, '#'));
-  EXPECT_EQ(read(big.c_str(), &text).error.view(),
-            big + ": is too large (accepted: at most " + std::to_string(kMaxConfigFileBytes - 1) +
-                " bytes)");
+  EXPECT_EQ(read(big.c_str(), &text).error.view(), big + ": is too large (accepted: at most " +
+                                                       std::to_string(kMaxConfigFileBytes - 1) +
+                                                       " bytes)");
   std::string fits = directory.write("fits.conf", std::string(kMaxConfigFileBytes - 1, '#'));
   EXPECT_TRUE(read(fits.c_str(), &text).error.empty());
 }
