@@ -195,6 +195,37 @@ TEST_F(CgroupAttach, SocketsBelongToTheCgroupOfTheProcessThatCreatedThem) {
   EXPECT_EQ(child.wait(), 0) << child.rest_of_err();
 }
 
+TEST_F(CgroupAttach, DescendantCgroupsAreCoveredAndTheOutermostAttachmentWins) {
+  ASSERT_EQ(tool({"attach", cgroup_}, {{"KASHIM_IDLE", "31"}}).exit_code, 0);
+  const std::string child_cgroup = cgroup_ + "/child";
+  ASSERT_EQ(mkdir(child_cgroup.c_str(), 0755), 0);
+  Listener listener("127.0.0.1");
+  auto connect_from = [&](const std::string& cgroup, const std::vector<std::string>& argv,
+                          const Environment& environment) {
+    std::vector<std::string> wrapped = {"sh", "-c", "echo $$ > \"$0\" && exec \"$@\"",
+                                        cgroup + "/cgroup.procs"};
+    wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+    Child child(wrapped, environment);
+    const int accepted = listener.accept_one();
+    auto values = values_in(child.out_line());
+    if (accepted >= 0) close(accepted);
+    EXPECT_EQ(child.wait(), 0) << child.rest_of_err();
+    return values;
+  };
+  const auto probe =
+      std::vector<std::string>{kCgroupProbe, "connect", "127.0.0.1", listener.port_text()};
+  auto in_child = connect_from(child_cgroup, probe, {});
+  EXPECT_EQ(in_child["keepalive"], 1);
+  EXPECT_EQ(in_child["idle"], 31);
+  // A run inside: its programs run first, the outer attachment's last, so the outer values
+  // win where both set one (idle) and the inner ones stand where only they do (cnt).
+  auto nested =
+      connect_from(cgroup_, cgroup_run(probe), {{"KASHIM_IDLE", "45"}, {"KASHIM_CNT", "2"}});
+  EXPECT_EQ(nested["idle"], 31);
+  EXPECT_EQ(nested["cnt"], 2);
+  rmdir(child_cgroup.c_str());
+}
+
 TEST_F(CgroupAttach, AnAttachmentOutlivingItsCgroupIsDetachedByItsId) {
   ASSERT_EQ(tool({"attach", cgroup_}, kTuned).exit_code, 0);
   const std::string pins = pin_directory_of(cgroup_);
