@@ -74,6 +74,20 @@ TEST(SuperviseProcess, KillingTheSupervisorTakesTheProgramWithIt) {
   std::filesystem::remove(results);
 }
 
+// A daemon that outlives COMMAND still runs under the filter: its calls are answered after
+// the supervisor's main process has exited with COMMAND's status.
+TEST(SuperviseProcess, ADaemonOutlivingTheProgramIsStillServed) {
+  const std::string report = scratch_path("daemon");
+  ProcessRun run = run_supervised_probe({"daemon", report}, kTuned);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const pid_t daemon = std::stoi(run.value("daemon_pid"));
+  ASSERT_TRUE(process_ends(daemon));
+  const std::string text = read_file(report);
+  EXPECT_NE(text.find("connect=ok\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("daemon=1/31/7/4/2500\n"), std::string::npos) << text;
+  std::filesystem::remove(report);
+}
+
 TEST(SuperviseProcess, TheProgramGetsItsOwnEnvironmentBack) {
   // As the wrapper calls it: every KASHIM_* dropped, the caller's own put back.
   ProcessRun run = run_probe_program(

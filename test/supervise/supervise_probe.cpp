@@ -3,6 +3,7 @@
 // the calls under test and writes key=value results (values read back from the kernel) to
 // the file RESULTS.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -214,8 +215,37 @@ int scenario_connect_to(const std::vector<std::string>& args) {
   return 0;
 }
 
+// daemon FILE: forks a child that leaves the caller's pipes and session, waits until this
+// process has exited, then connects and writes its connection's values to FILE.
+int scenario_daemon(const std::vector<std::string>& args) {
+  int server = make_listener();
+  int gate[2];
+  if (pipe(gate) != 0) die("pipe");
+  pid_t child = fork();
+  if (child == 0) {
+    close(gate[1]);
+    int null = open("/dev/null", O_RDWR);
+    for (int fd : {0, 1, 2}) dup2(null, fd);
+    setsid();
+    char byte;
+    while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {
+    }  // end of file: the parent is gone, and with it the supervisor's main process
+    FILE* out = std::fopen(args.at(0).c_str(), "w");
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address = loopback(port_of(server));
+    errno = 0;
+    int result = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    std::fprintf(out, "connect=%s\ndaemon=%s\n", outcome(result, errno).c_str(),
+                 values_of(fd).c_str());
+    std::fclose(out);
+    _exit(0);
+  }
+  put("daemon_pid", child);
+  return 0;
+}
+
 // wait-signal: reports the pid, then waits for one of the forwarded signals and exits
-// with 100 + its number.
+// with 100 + its number. Prints "ready" once waiting, "continued" after each SIGCONT.
 int scenario_wait_signal(const std::vector<std::string>&) {
   sigset_t set;
   sigemptyset(&set);
@@ -223,6 +253,11 @@ int scenario_wait_signal(const std::vector<std::string>&) {
     sigaddset(&set, signal);
   }
   sigprocmask(SIG_BLOCK, &set, nullptr);
+  // Job control: says when it is running again after a stop.
+  struct sigaction on_continue {};
+  on_continue.sa_handler = [](int) { [[maybe_unused]] auto ignored = write(1, "continued\n", 10); };
+  on_continue.sa_flags = SA_RESTART;
+  sigaction(SIGCONT, &on_continue, nullptr);
   put("pid", getpid());
   put("parent", getppid());
   std::printf("ready\n");
@@ -279,7 +314,8 @@ int main(int argc, char** argv) {
                          {"wait-signal", scenario_wait_signal},
                          {"exit", scenario_exit},
                          {"kill", scenario_kill},
-                         {"environment", scenario_environment}};
+                         {"environment", scenario_environment},
+                         {"daemon", scenario_daemon}};
   for (const Entry& entry : scenarios) {
     if (scenario == entry.name) return entry.run(args);
   }

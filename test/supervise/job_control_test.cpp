@@ -1,0 +1,89 @@
+// Job control in an interactive shell on a terminal (a pty): ^Z stops the supervised job and
+// the shell says so, fg resumes it, ^C reaches the program, and the shell gets its status.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "supervise_helpers.hpp"
+
+namespace kashim::testing {
+namespace {
+
+class Terminal {
+ public:
+  explicit Terminal(const std::vector<std::string>& argv) {
+    pid_ = forkpty(&master_, nullptr, nullptr, nullptr);
+    if (pid_ == 0) {
+      std::vector<char*> args;
+      for (const std::string& word : argv) args.push_back(const_cast<char*>(word.c_str()));
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+  }
+  ~Terminal() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (master_ >= 0) close(master_);
+  }
+  bool started() const { return pid_ > 0; }
+  void type(const std::string& text) {
+    ASSERT_EQ(write(master_, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  }
+  // Reads the screen until `text` appears after what was seen before (30 s at most).
+  bool shows(const std::string& text) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (screen_.find(text, consumed_) == std::string::npos) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      pollfd entry{master_, POLLIN, 0};
+      if (poll(&entry, 1, 1000) <= 0) continue;
+      char buffer[512];
+      ssize_t got = read(master_, buffer, sizeof buffer);
+      if (got <= 0) return false;
+      screen_.append(buffer, static_cast<std::size_t>(got));
+    }
+    consumed_ = screen_.find(text, consumed_) + text.size();
+    return true;
+  }
+  const std::string& screen() const { return screen_; }
+
+ private:
+  pid_t pid_ = -1;
+  int master_ = -1;
+  std::string screen_;
+  std::size_t consumed_ = 0;
+};
+
+TEST(SuperviseJobControl, StopResumeAndInterruptInAnInteractiveShell) {
+  KASHIM_REQUIRE(access("/bin/bash", X_OK) == 0, "bash");
+  const std::string results = scratch_path("job");
+  Terminal shell({"/bin/bash", "--norc", "--noprofile", "-i"});
+  ASSERT_TRUE(shell.started());
+  shell.type("PS1='$ '; KASHIM_IDLE=31 " + supervisor_path() + " -- " + SUPERVISE_PROBE_PATH + " " +
+             results + " wait-signal\n");
+  ASSERT_TRUE(shell.shows("ready")) << shell.screen();
+  shell.type("\x1a");  // ^Z
+  ASSERT_TRUE(shell.shows("Stopped")) << shell.screen();
+  ASSERT_TRUE(shell.shows("$ ")) << shell.screen();
+  shell.type("fg\n");
+  // The program runs again, and its process group holds the terminal (the supervisor hands
+  // it over before it continues the program).
+  ASSERT_TRUE(shell.shows("continued")) << shell.screen();
+  shell.type("\x03");  // ^C: to the terminal's foreground process group, the program's
+  shell.type("echo status=$?\n");
+  ASSERT_TRUE(shell.shows("status=102")) << shell.screen();  // 100 + SIGINT
+  EXPECT_NE(read_file(results).find("signal=2\n"), std::string::npos);
+  shell.type("exit\n");
+  std::filesystem::remove(results);
+}
+
+}  // namespace
+}  // namespace kashim::testing
