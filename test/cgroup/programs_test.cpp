@@ -118,6 +118,24 @@ TEST_P(CgroupPrograms, TheSameProgramsOutsideTheCgroupKeepTheirOwnValues) {
   }
 }
 
+// Sockets created and connected by io_uring (in the process, and by its worker threads with
+// IOSQE_ASYNC) belong to the cgroup too: no socket() or connect() system call is needed.
+TEST(CgroupIoUring, SocketsCreatedThroughIoUringAreTuned) {
+  KASHIM_REQUIRE_CGROUP_ROUTE();
+  for (const std::string mode : {"inline", "async"}) {
+    SCOPED_TRACE(mode);
+    Listener listener("127.0.0.1");
+    Child child(cgroup_run({KASHIM_URING_PROBE, "127.0.0.1", listener.port_text(), mode}), kTuned);
+    const int accepted = listener.accept_one(5000);
+    const std::string line = child.out_line(accepted >= 0 ? 20000 : 0);
+    if (accepted >= 0) close(accepted);
+    const int status = child.wait();
+    KASHIM_REQUIRE(status != 77, "io_uring with IORING_OP_SOCKET (Linux 5.19)");
+    EXPECT_EQ(status, 0) << child.rest_of_err();
+    EXPECT_EQ(describe(values_in(line)), describe(tuned_values()));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Loopback, CgroupPrograms, ::testing::Values("127.0.0.1", "::1"),
                          [](const auto& info) { return info.param == "::1" ? "IPv6" : "IPv4"; });
 
