@@ -92,6 +92,7 @@ start_tuned() {
   timeout --kill-after=5 "$limit" "${launch[@]}" "${tuned_words[@]}" \
     <"$workdir/tuned.in" >"$workdir/tuned.out" 2>&1 &
   tuned_pid=$!
+  pids+=("$tuned_pid")
 }
 start_peer() {
   bash -c "$peer" <"$workdir/peer.in" >/dev/null 2>&1 &
@@ -128,7 +129,6 @@ else
   [[ $route == attach ]] && attach_kashim -tl "sport = :$port"
   start_peer
 fi
-pids+=("$tuned_pid")
 wait_for_socket -tn state established "$tuned_filter"
 # Wait for the wire to fall quiet (300 ms without a packet; a TLS handshake or an HTTP
 # request takes a few), so that the blackhole meets an idle connection.
