@@ -31,13 +31,14 @@ void log_values(const Runtime& runtime, int fd, std::string_view event, const Pe
 }  // namespace
 
 void on_socket_created(int fd, int domain, int type, int protocol) {
-  records::mark_seen(fd);
   const Runtime& runtime = kashim::runtime();
+  if (!runtime.config.active) return;
+  records::mark_seen(fd);
   if (runtime.config.selective) {
     records::forget(fd);  // decided at connect() or accept()
     return;
   }
-  if (!runtime.config.active || !is_tcp_socket(domain, type, protocol)) return;
+  if (!is_tcp_socket(domain, type, protocol)) return;
   ErrnoGuard keep_errno;
   if (tune(runtime, fd) && logging(runtime, LogLevel::kDebug)) {
     log_values(runtime, fd,
@@ -67,10 +68,11 @@ void after_fastopen_message(int fd, const msghdr* message, long result) {
 }
 
 void on_accepted(int listener, int fd) {
-  const bool listener_seen = records::seen(listener);
-  records::mark_seen(fd);
   const Runtime& runtime = kashim::runtime();
   const Config& config = runtime.config;
+  if (!config.active) return;
+  const bool listener_seen = records::seen(listener);
+  records::mark_seen(fd);
   if (config.selective) {
     ErrnoGuard keep_errno;
     records::forget(fd);
@@ -97,7 +99,7 @@ void on_accepted(int listener, int fd) {
   } else if (draining_any()) [[unlikely]] {
     drain(runtime, listener, fd);
   }
-  if (!config.active || !logging(runtime, LogLevel::kInfo)) return;
+  if (!logging(runtime, LogLevel::kInfo)) return;
   ErrnoGuard keep_errno;
   if (fd_is_tcp(fd)) {
     const Peer peer = peer_of(fd);

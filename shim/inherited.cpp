@@ -122,12 +122,16 @@ bool parent_runs_kashim() {
 
 }  // namespace
 
-void tune_inherited_at_start(const Runtime& runtime) {
+void tune_inherited_at_start(bool listen_fds) {
+  ErrnoGuard keep_errno;
+  // The one system call every process pays: is standard input a stream socket?
+  const bool stdin_stream = read_int_option(STDIN_FILENO, SOL_SOCKET, SO_TYPE) == SOCK_STREAM;
+  if (!listen_fds && !stdin_stream) return;
+  const Runtime& runtime = kashim::runtime();
   const Config& config = runtime.config;
   if (!config.active || config.direction == Direction::kOut) return;
-  ErrnoGuard keep_errno;
   NoCancellation no_cancellation;  // reading files
-  const int count = listen_fds_for_this_process();
+  const int count = listen_fds ? listen_fds_for_this_process() : 0;
   for (int fd = kFirstListenFd; fd < kFirstListenFd + count; ++fd) {
     if (!fd_is_tcp(fd)) continue;
     if (read_int_option(fd, SOL_SOCKET, SO_ACCEPTCONN) == 1) {
@@ -137,10 +141,9 @@ void tune_inherited_at_start(const Runtime& runtime) {
       tune_connection(runtime, fd, "from systemd (LISTEN_FDS), connected to");
     }
   }
-  // One system call for every process: is standard input a stream socket? A listener there
-  // (inetd's "wait" services) is left to its first accept().
-  if (read_int_option(STDIN_FILENO, SOL_SOCKET, SO_TYPE) != SOCK_STREAM) return;
-  if (count > 0 || !fd_is_tcp(STDIN_FILENO)) return;
+  // inetd's connection. A listener there (inetd's "wait" services) is left to its first
+  // accept().
+  if (!stdin_stream || count > 0 || !fd_is_tcp(STDIN_FILENO)) return;
   if (read_int_option(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN) == 1) return;
   if (peer_of(STDIN_FILENO).length == 0 || parent_runs_kashim()) return;
   tune_connection(runtime, STDIN_FILENO, "on standard input (inetd), connected to");

@@ -13,27 +13,29 @@ namespace {
 
 constexpr int kNumbers = 1 << 20;  // the kernel's default limit, fs.nr_open
 
-// .bss: 128 KiB of address space, a page touched per 32 768 numbers in use.
-std::atomic<std::uint64_t> g_seen[kNumbers / 64];
-
-// An entry is (inode << 8) | bits, written and read as one word. Mapped on first use (8 MiB
-// of address space, pages touched only for the numbers in use): most processes never need
-// it, and none of its pages cost anything at start.
+// An entry is (inode << 8) | bits, written and read as one word. The table is mapped at the
+// first socket() of a process that tunes (8 MiB of address space, pages touched only for
+// the numbers in use): a process that opens no socket pays nothing for it, not even the
+// loader's mapping of zeroed memory at start.
 using Entry = std::atomic<std::uint64_t>;
-std::atomic<Entry*> g_entries{nullptr};
+struct Table {
+  std::atomic<std::uint64_t> seen[kNumbers / 64];  // a bit per number
+  Entry entries[kNumbers];
+};
+std::atomic<Table*> g_table{nullptr};
 
-Entry* entries() {
-  Entry* table = g_entries.load(std::memory_order_acquire);
+Table* table() {
+  Table* table = g_table.load(std::memory_order_acquire);
   if (table != nullptr) return table;
-  void* mapped = mmap(nullptr, sizeof(Entry) * kNumbers, PROT_READ | PROT_WRITE,
+  void* mapped = mmap(nullptr, sizeof(Table), PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mapped == MAP_FAILED) return nullptr;
-  if (!g_entries.compare_exchange_strong(table, static_cast<Entry*>(mapped),
-                                         std::memory_order_acq_rel)) {
-    munmap(mapped, sizeof(Entry) * kNumbers);  // another thread mapped it first
+  if (!g_table.compare_exchange_strong(table, static_cast<Table*>(mapped),
+                                       std::memory_order_acq_rel)) {
+    munmap(mapped, sizeof(Table));  // another thread mapped it first
     return table;
   }
-  return static_cast<Entry*>(mapped);
+  return static_cast<Table*>(mapped);
 }
 
 bool in_range(int fd) {
@@ -52,40 +54,44 @@ std::uint64_t identity(int fd) {
 }  // namespace
 
 void mark_seen(int fd) {
-  if (in_range(fd)) g_seen[fd / 64].fetch_or(1ull << (fd % 64), std::memory_order_relaxed);
+  Table* table = in_range(fd) ? kashim::records::table() : nullptr;
+  if (table != nullptr) table->seen[fd / 64].fetch_or(1ull << (fd % 64), std::memory_order_relaxed);
 }
 
 bool seen(int fd) {
-  return in_range(fd) && (g_seen[fd / 64].load(std::memory_order_relaxed) >> (fd % 64) & 1) != 0;
+  Table* table = g_table.load(std::memory_order_acquire);
+  return table != nullptr && in_range(fd) &&
+         (table->seen[fd / 64].load(std::memory_order_relaxed) >> (fd % 64) & 1) != 0;
 }
 
 OptionBits read(int fd) {
-  Entry* table = g_entries.load(std::memory_order_acquire);
+  Table* table = g_table.load(std::memory_order_acquire);
   if (table == nullptr || !in_range(fd)) return 0;
-  const std::uint64_t entry = table[fd].load(std::memory_order_relaxed);
+  const std::uint64_t entry = table->entries[fd].load(std::memory_order_relaxed);
   if (entry == 0 || entry >> 8 != identity(fd)) return 0;
   return static_cast<OptionBits>(entry & 0xff);
 }
 
 void add(int fd, OptionBits bits) {
   const std::uint64_t inode = in_range(fd) ? identity(fd) : 0;
-  Entry* table = inode != 0 ? entries() : nullptr;
+  Table* table = inode != 0 ? kashim::records::table() : nullptr;
   if (table == nullptr) return;
-  std::uint64_t entry = table[fd].load(std::memory_order_relaxed);
+  Entry& slot = table->entries[fd];
+  std::uint64_t entry = slot.load(std::memory_order_relaxed);
   std::uint64_t wanted;
   do {
     wanted = entry >> 8 == inode ? entry | bits : inode << 8 | bits;
-  } while (!table[fd].compare_exchange_weak(entry, wanted, std::memory_order_relaxed));
+  } while (!slot.compare_exchange_weak(entry, wanted, std::memory_order_relaxed));
 }
 
 void remove(int fd, OptionBits bits) {
-  Entry* table = g_entries.load(std::memory_order_acquire);
-  if (table != nullptr && in_range(fd)) table[fd].fetch_and(~std::uint64_t{bits});
+  Table* table = g_table.load(std::memory_order_acquire);
+  if (table != nullptr && in_range(fd)) table->entries[fd].fetch_and(~std::uint64_t{bits});
 }
 
 void forget(int fd) {
-  Entry* table = g_entries.load(std::memory_order_acquire);
-  if (table != nullptr && in_range(fd)) table[fd].store(0, std::memory_order_relaxed);
+  Table* table = g_table.load(std::memory_order_acquire);
+  if (table != nullptr && in_range(fd)) table->entries[fd].store(0, std::memory_order_relaxed);
 }
 
 }  // namespace kashim::records

@@ -1,7 +1,7 @@
 // What the shim remembers about a socket between calls, keyed by descriptor number.
 //
-// Two kinds, both sized for the kernel's default descriptor limit (fs.nr_open) and touched
-// only for the numbers in use:
+// Two kinds, both sized for the kernel's default descriptor limit (fs.nr_open), in memory
+// mapped at the first socket() of a process that tunes, touched only for the numbers in use:
 //   - Seen: a bit per number, set when socket() or accept() hands it out (or the shim has
 //     looked at an inherited listener under it): a listener whose number was never seen
 //     came from elsewhere (across exec, or over a Unix socket) and is looked at once, at its

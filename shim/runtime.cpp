@@ -2,8 +2,12 @@
 
 #include <sched.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <new>
+
+#include "copies.hpp"
 #include "guards.hpp"
 #include "process_sources.hpp"
 
@@ -13,11 +17,26 @@ namespace {
 // Lock-free, so that no hook can ever wait: each thread that finds nothing published yet
 // parses into a slot of its own and tries to publish it; the first to succeed wins and
 // reports, the others use the winner's. A signal handler that interrupts a parse, or a
-// child forked during one, simply takes another slot. Slots are .bss: untouched ones cost
-// no memory.
+// child forked during one, simply takes another slot. The slots are mapped when the first
+// parse begins, not by the loader at every start (zeroed memory beyond the library's data
+// page would cost each process a mapping).
 constexpr int kSlots = 4;
-Runtime g_slots[kSlots];
+std::atomic<Runtime*> g_slots{nullptr};
 std::atomic<int> g_slots_taken{0};
+
+Runtime* slots() {
+  Runtime* slots = g_slots.load(std::memory_order_acquire);
+  if (slots != nullptr) return slots;
+  void* mapped = mmap(nullptr, sizeof(Runtime) * kSlots, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) return nullptr;
+  if (!g_slots.compare_exchange_strong(slots, static_cast<Runtime*>(mapped),
+                                       std::memory_order_acq_rel)) {
+    munmap(mapped, sizeof(Runtime) * kSlots);  // another thread mapped them first
+    return slots;
+  }
+  return static_cast<Runtime*>(mapped);
+}
 const Runtime kInert{};  // Config's defaults: inactive
 
 void announce(const Runtime& runtime) {
@@ -38,6 +57,9 @@ void announce(const Runtime& runtime) {
 
 std::atomic<bool> g_apply_failure_reported{false};
 
+StderrIdentity g_stderr_at_start;
+std::atomic<bool> g_stderr_noted{false};
+
 }  // namespace
 
 std::atomic<const Runtime*> detail::g_published{nullptr};
@@ -56,11 +78,19 @@ const Runtime& detail::initialize() {
   }
   ErrnoGuard keep_errno;
   NoCancellation no_cancellation;  // reading the sysctls opens files
-  Runtime& fresh = g_slots[slot];
+  Runtime* memory = slots();
+  if (memory == nullptr) return kInert;  // no memory: forward only
+  Runtime& fresh = *::new (static_cast<void*>(&memory[slot])) Runtime();
   // A setuid or otherwise privileged (AT_SECURE) process is left exactly as it is, with the
   // shim inert and silent: its environment and stderr may belong to an unprivileged user.
-  if (getauxval(AT_SECURE) == 0) load_configuration(&fresh.config);
-  fresh.stderr_at_start = identify_stderr();
+  // So is a copy behind another kashim.
+  if (getauxval(AT_SECURE) == 0 && !another_kashim_in_front()) {
+    load_configuration(&fresh.config);
+  }
+  // Before the constructor (a hook called from another library's constructor) fd 2 is
+  // still what it was at start.
+  fresh.stderr_at_start =
+      g_stderr_noted.load(std::memory_order_acquire) ? g_stderr_at_start : identify_stderr();
   const Runtime* expected = nullptr;
   if (detail::g_published.compare_exchange_strong(expected, &fresh, std::memory_order_acq_rel,
                                                   std::memory_order_acquire)) {
@@ -70,8 +100,9 @@ const Runtime& detail::initialize() {
   return *expected;
 }
 
-void retire() {
-  detail::g_published.store(&kInert, std::memory_order_release);
+void note_stderr_at_start() {
+  g_stderr_at_start = identify_stderr();
+  g_stderr_noted.store(true, std::memory_order_release);
 }
 
 void log_line(const Runtime& runtime, const LogLine& line) {

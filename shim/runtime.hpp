@@ -1,5 +1,7 @@
-// The configuration at run time: parsed on first use (the constructor, or a hook that ran
-// before it), published once, then read by every thread without locks.
+// The configuration at run time: parsed on first use (the first hooked call, or the
+// constructor when something must happen at start), published once, then read by every
+// thread without locks. A copy of libkashim.so behind another one publishes an inert
+// configuration (copies.hpp).
 #pragma once
 
 #include <atomic>
@@ -28,9 +30,9 @@ inline const Runtime& runtime() {
   return published != nullptr ? *published : detail::initialize();
 }
 
-// From here on the shim only forwards: another copy of kashim in front of this one already
-// does the work (see copies.hpp).
-void retire();
+// From the constructor: what fd 2 is at start. Log lines go to stderr only while it is
+// still that file (a program may close stderr and get a socket under number 2).
+void note_stderr_at_start();
 
 inline bool logging(const Runtime& runtime, LogLevel level) {
   return runtime.config.log_level >= level;

@@ -1,54 +1,43 @@
-// libkashim.so's constructor: this copy retired if another kashim is in front of it, the
-// configuration read (and an error in it reported), and the inherited sockets that need it
-// tuned at start (inherited.hpp).
-#include <dlfcn.h>
-#include <link.h>
+// libkashim.so's constructor, paid for by every process it is loaded into, most of which
+// never open a socket: it does no more than it must at start.
+//   - What fd 2 is now (one fstat): log lines go to stderr only while it is that file.
+//   - Whether standard input is a stream socket (one getsockopt): inetd's connection.
+//   - One pass over the environment for the two things that must happen at start:
+//     systemd's LISTEN_FDS, and the --check report (KASHIM_CHECK).
+// Everything else, the configuration first of all, waits for the first hooked call.
+#include <unistd.h>
 
 #include <cstring>
 
 #include "inherited.hpp"
-#include "real.hpp"
 #include "runtime.hpp"
+
+extern char** environ;
 
 namespace kashim {
 namespace {
 
-// Two copies loaded (/etc/ld.so.preload, and the wrapper from another path): the one in
-// front tunes, and this one must only forward, or every socket is tuned twice. The loaded
-// objects come in load order, preloaded ones first: this copy is behind another one when
-// the first libkashim.so in the list is not this object. No symbol look-up, no system call.
-bool another_kashim_in_front() {
-  Dl_info self;
-  if (dladdr(reinterpret_cast<void*>(&another_kashim_in_front), &self) == 0) return false;
-  struct Search {
-    const void* own_base;
-    bool behind = false;
-  } search{self.dli_fbase};
-  dl_iterate_phdr(
-      [](dl_phdr_info* object, size_t, void* data) {
-        auto& search = *static_cast<Search*>(data);
-        const char* slash =
-            object->dlpi_name != nullptr ? std::strrchr(object->dlpi_name, '/') : nullptr;
-        const char* name = slash != nullptr ? slash + 1 : object->dlpi_name;
-        // libkashim.so, or a versioned name such as libkashim.so.0.
-        if (name == nullptr || std::strncmp(name, "libkashim.so", 12) != 0 ||
-            (name[12] != '\0' && name[12] != '.')) {
-          return 0;
-        }
-        // The first copy in the list decides: this one, or another in front of it.
-        search.behind = reinterpret_cast<const void*>(object->dlpi_addr) != search.own_base;
-        return 1;
-      },
-      &search);
-  return search.behind;
+struct AtStart {
+  bool check = false;       // KASHIM_CHECK: the report is asked for now
+  bool listen_fds = false;  // LISTEN_FDS: systemd handed sockets over
+};
+
+AtStart scan_environment() {
+  AtStart needs;
+  if (environ == nullptr) return needs;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const char* text = *entry;
+    if (text[0] == 'K' && std::strncmp(text, "KASHIM_CHECK=", 13) == 0) needs.check = true;
+    if (text[0] == 'L' && std::strncmp(text, "LISTEN_FDS=", 11) == 0) needs.listen_fds = true;
+  }
+  return needs;
 }
 
 __attribute__((constructor)) void start_kashim() {
-  if (another_kashim_in_front()) {
-    retire();
-    return;
-  }
-  tune_inherited_at_start(runtime());
+  note_stderr_at_start();
+  const AtStart needs = scan_environment();
+  if (needs.check) runtime();
+  tune_inherited_at_start(needs.listen_fds);
 }
 
 }  // namespace
