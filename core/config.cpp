@@ -230,4 +230,39 @@ void parse_config(const Sources& sources, Config* config) {
   parsing::Parser(sources, config).run();
 }
 
+namespace {
+
+// For checking a section: the kernel's values count as 0, so that checking costs no system
+// call; a program the section applies to reads the real ones.
+bool no_sysctl(const char*, std::int64_t* value, void*) {
+  *value = 0;
+  return true;
+}
+
+}  // namespace
+
+void parse_config_with_file(std::string_view file_text, const Sources& sources, Config* config) {
+  parse_config(sources, config);
+  const ConfigFile* file = sources.file;
+  if (!config->active || file == nullptr || !file->error.empty()) return;
+  for (int section = 1; section <= file->sections; ++section) {
+    ConfigFile only_section;
+    only_section.path = file->path;
+    only_section.present = true;
+    parse_config_file(file_text, nullptr, &only_section, section);
+    Sources checking = sources;
+    checking.file = &only_section;
+    checking.program = nullptr;
+    checking.sysctl = no_sysctl;
+    Config scratch;
+    parse_config(checking, &scratch);
+    if (!scratch.error.empty()) {
+      config->error = scratch.error;
+      config->active = false;
+      config->selective = false;
+      return;
+    }
+  }
+}
+
 }  // namespace kashim

@@ -122,6 +122,13 @@ struct Sources {
 
 void parse_config(const Sources& sources, Config* config);
 
+// parse_config() for a process whose configuration file has the text `file_text` (parsed
+// for this program in sources.file): when the result is active, the values of every
+// [program ...] section are checked too, those of other programs included, so that a
+// mistake anywhere in the file is the same one error line in every program in scope, not a
+// surprise for the one program it concerns.
+void parse_config_with_file(std::string_view file_text, const Sources& sources, Config* config);
+
 // Durations: a whole number with an optional unit ms, s, m or h (none means seconds).
 // Returns false for anything else, including overflow. Exposed for the unit tests.
 bool parse_duration_ms(std::string_view text, std::int64_t* milliseconds);

@@ -46,7 +46,7 @@ void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& 
   Sources sources = environment.sources();
   sources.file = &file;
   sources.program = &program;
-  parse_config(sources, config);
+  parse_config_with_file(std::string_view(text.text, text.length), sources, config);
 }
 
 }  // namespace

@@ -7,8 +7,8 @@
 // Checks, beyond "no crash and no undefined behaviour" (ASan, UBSan): the parse is
 // deterministic; the shim is active, or disabled, or out of scope, or has exactly one error
 // line; every parsed pattern, written out as --check shows it, parses back to the same
-// pattern; and the file is only a layer: a valid file's settings, given as variables
-// instead, give the same configuration.
+// pattern; the file is only a layer: a valid file's settings, given as variables instead,
+// give the same configuration; checking every section only ever adds an error.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -126,6 +126,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   require(config.active == again.active && config.error.view() == again.error.view());
   check_invariants(config);
   check_layering(fuzz, config);
+
+  // As the process parses: every section's values checked too. Only stricter.
+  if (fuzz.file_text) {
+    kashim::Config whole;
+    kashim::parse_config_with_file(*fuzz.file_text, fuzz.sources(), &whole);
+    check_invariants(whole);
+    require(!whole.active || config.active);
+    require(whole.active == config.active || !whole.error.empty());
+  }
 
   // Peers made of the input's bytes, in both families, against the parsed filter.
   sockaddr_in6 v6{};

@@ -204,6 +204,31 @@ TEST(ConfigFileErrors, Syntax) {
             std::string::npos);
 }
 
+TEST(ConfigFileErrors, ABadValueInAnySectionIsAnErrorForEveryProgramInScope) {
+  constexpr const char* kFile =
+      "programs = !ssh*, *\nidle = 60\n[program php*]\ncnt = 0\n[program x]\nuser_timeout = auto\n";
+  std::string expected =
+      "/etc/kashim.conf:4: cnt = 0 is out of range 1..127; keep-alive settings not applied";
+  Parsed curl = run(kFile, {}, "curl");
+  EXPECT_FALSE(curl.config.active) << "the mistake concerns php, but the file is wrong for all";
+  EXPECT_EQ(curl.config.error.view(), expected);
+  EXPECT_EQ(run(kFile, {}, "php").config.error.view(), expected);
+  Parsed ssh = run(kFile, {}, "sshd");
+  EXPECT_TRUE(ssh.config.error.empty()) << "an excluded program is left alone";
+  Parsed masked = run(kFile, {{"KASHIM_CNT", "5"}}, "curl");
+  EXPECT_TRUE(masked.config.active)
+      << "a variable wins over every section: " << masked.config.error.view();
+}
+
+TEST(ConfigFileErrors, CheckingSectionsNeedsNoSysctl) {
+  FakeSources fake;
+  fake.sysctl_readable = false;
+  fake.file_text = "idle = 60\nintvl = 5\ncnt = 3\n[program x]\nuser_timeout = auto\n";
+  fake.executable = "curl";
+  Config config = fake.parse();
+  EXPECT_TRUE(config.active) << config.error.view();
+}
+
 TEST(ConfigFileErrors, SectionsOfOtherProgramsAreCheckedForSyntax) {
   EXPECT_NE(error_of("[program nomatch]\nidel = 3\n").find(":2: unknown key \"idel\""),
             std::string::npos);

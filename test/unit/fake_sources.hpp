@@ -40,9 +40,14 @@ struct FakeSources {
     return sources;
   }
 
+  // As load_configuration() parses: with the file, every section's values are checked.
   Config parse() {
     Config config;
-    parse_config(sources(), &config);
+    if (file_text) {
+      parse_config_with_file(*file_text, sources(), &config);
+    } else {
+      parse_config(sources(), &config);
+    }
     return config;
   }
 
