@@ -81,7 +81,8 @@ int apply_to_process(const ProcessView& process, const Config& config, bool dry_
     std::fprintf(err, "kashim apply: %s\n", problem_text(process).c_str());
     return kExitNoProcess;
   }
-  const std::string who = "pid " + std::to_string(process.pid) + " (" + process.comm + ")";
+  const std::string who =
+      "pid " + std::to_string(process.pid) + " (" + printable(process.comm) + ")";
   if (process.sockets.empty()) std::fprintf(out, "%s: no TCP sockets\n", who.c_str());
   int status = kExitOk;
   int tuned = 0, unchanged = 0, left = 0, failed = 0;

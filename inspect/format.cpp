@@ -73,21 +73,56 @@ const char* short_state_name(int state) {
   }
 }
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence at `at`, or 0.
+std::size_t utf8_length(const std::string& text, std::size_t at) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(at);
+  const std::size_t length = lead >= 0xc2 && lead <= 0xdf   ? 2
+                             : lead >= 0xe0 && lead <= 0xef ? 3
+                             : lead >= 0xf0 && lead <= 0xf4 ? 4
+                                                            : 0;
+  if (length == 0 || at + length > text.size()) return 0;
+  for (std::size_t i = at + 1; i < at + length; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return 0;
+  }
+  return length;
+}
+
+}  // namespace
+
 std::string json_string(const std::string& text) {
   std::string out = "\"";
-  for (unsigned char c : text) {
+  for (std::size_t at = 0; at < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[at]);
     if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {  // comm is raw bytes: keep the output ASCII
+    } else if (c < 0x20 || c == 0x7f) {
       char escaped[8];
       std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
       out += escaped;
+    } else if (c >= 0x80) {
+      // A program name is raw bytes: UTF-8 passes, anything else becomes U+FFFD.
+      const std::size_t length = utf8_length(text, at);
+      out += length == 0 ? "\\ufffd" : text.substr(at, length);
+      at += length == 0 ? 1 : length;
+      continue;
     } else {
       out += static_cast<char>(c);
     }
+    ++at;
   }
   return out + "\"";
+}
+
+std::string printable(const std::string& text) {
+  std::string out = text;
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return out;
 }
 
 }  // namespace kashim::inspect

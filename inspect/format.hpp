@@ -17,7 +17,10 @@ std::string seconds_text(int seconds);
 std::string remaining_text(unsigned milliseconds);
 // ss's short state names: "ESTAB", "LISTEN", "SYN-SENT", ...
 const char* short_state_name(int state);
-// A JSON string literal, quotes included.
+// A JSON string literal, quotes included; bytes that are not UTF-8 become U+FFFD.
 std::string json_string(const std::string& text);
+// Text a process chose (its name), safe to print to a terminal: every byte that is not
+// printable ASCII becomes '?', so that no escape sequence reaches the operator's terminal.
+std::string printable(const std::string& text);
 
 }  // namespace kashim::inspect

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "format.hpp"
 #include "proc_fds.hpp"
 #include "remote_fd.hpp"
 
@@ -142,15 +143,16 @@ std::string problem_text(const ProcessView& process) {
     case ProcessProblem::kNoSuchProcess:
       return who + ": no such process";
     case ProcessProblem::kExited:
-      return who + " (" + process.comm + "): exited meanwhile";
+      return who + " (" + printable(process.comm) + "): has exited";
     case ProcessProblem::kNotPermitted:
-      return who + " (" + process.comm + "): its descriptors cannot be listed (/proc/" +
+      return who + " (" + printable(process.comm) + "): its descriptors cannot be listed (/proc/" +
              std::to_string(process.pid) + "/fd: " + std::strerror(process.error) +
              "): run as its user or as root";
     case ProcessProblem::kNoDuplicates:
       break;
   }
-  std::string text = who + " (" + process.comm + "): keep-alive values unknown, its sockets " +
+  std::string text = who + " (" + printable(process.comm) +
+                     "): keep-alive values unknown, its sockets " +
                      "cannot be duplicated (pidfd_getfd: " + std::strerror(process.error) + ")";
   if (process.error == ENOSYS) return text + ": Linux 5.6 or later is needed";
   if (process.error != EPERM && process.error != EACCES) return text;

@@ -1,3 +1,4 @@
+#include "format.hpp"
 #include "status_output.hpp"
 
 namespace kashim::inspect {
@@ -29,7 +30,8 @@ std::vector<std::string> footnotes(const std::vector<ProcessView>& processes) {
   std::vector<std::string> lines;
   for (const ProcessView& process : processes) {
     if (process.problem == ProcessProblem::kNoDuplicates) lines.push_back(problem_text(process));
-    const std::string who = "pid " + std::to_string(process.pid) + " (" + process.comm + "): ";
+    const std::string who =
+        "pid " + std::to_string(process.pid) + " (" + printable(process.comm) + "): ";
     if (!process.note.empty()) lines.push_back(who + process.note);
     if (process.problem == ProcessProblem::kNone && process.sockets.empty()) {
       lines.push_back(who + "no TCP sockets");

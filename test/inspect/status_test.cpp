@@ -155,6 +155,24 @@ TEST(InspectStatus, SeesIntoAnotherNetworkNamespace) {
       target.ask("values " + std::to_string(fds.accepted)).starts_with("keepalive 1 idle 60"));
 }
 
+TEST(InspectStatus, AProgramsNameReachesNoTerminalAsAnEscapeSequence) {
+  // A program may name itself anything (prctl PR_SET_NAME), escape sequences included.
+  Child named({"python3", "-c",
+               "import ctypes, socket, sys\n"
+               "ctypes.CDLL(None).prctl(15, b'\\x1b[31m\\xc3\\xa9', 0, 0, 0)\n"
+               "s = socket.create_server(('127.0.0.1', 0))\n"
+               "print('ready', flush=True)\n"
+               "sys.stdin.readline()\n"});
+  ASSERT_EQ(named.read_line(), "ready");
+  ProcessRun table = kashim({"status", std::to_string(named.pid())});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_EQ(table.out.find('\x1b'), std::string::npos);
+  EXPECT_NE(table.out.find(std::to_string(named.pid()) + "/?[31m?? "), std::string::npos)
+      << table.out;
+  ProcessRun json = kashim({"status", "--json", std::to_string(named.pid())});
+  EXPECT_NE(json.out.find("\"comm\":\"\\u001b[31m\xc3\xa9\""), std::string::npos) << json.out;
+}
+
 TEST(InspectStatus, AThousandSocketsInOneProcess) {
   Child target = start_target();
   const std::string range = target.ask("pairs 500");
