@@ -169,7 +169,11 @@ int kashim_sockops(struct bpf_sock_ops* skops) {
   }
   struct bpf_sock* sk = skops->sk;
   if (!sk) return 1;
-  struct socket_record* record = bpf_sk_storage_get(&sockets, sk, 0, 0);
+  /* Needed in fallback mode, and in force mode with a filter; spared otherwise. */
+  struct socket_record* record = 0;
+  if (current->mode == KASHIM_MODE_FALLBACK || selective(current)) {
+    record = bpf_sk_storage_get(&sockets, sk, 0, 0);
+  }
   __u8 skip = 0;
   if (current->mode == KASHIM_MODE_FALLBACK) {
     if (record) {
@@ -184,15 +188,18 @@ int kashim_sockops(struct bpf_sock_ops* skops) {
       }
     }
   }
+  /* The TCP options before SO_KEEPALIVE: with keep-alive still off, TCP_KEEPIDLE only stores
+   * its value instead of re-arming the keep-alive timer, which switching it on then arms
+   * once. The result is apply_keepalive's. */
   int failed = 0;
-  if (!(skip & KASHIM_BIT_KEEPALIVE)) {
-    int on = 1;
-    failed |= bpf_setsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
-  }
   for (int i = 0; i < KASHIM_TCP_OPTIONS; ++i) {
     if (!(current->tcp_set & KASHIM_BIT_TCP(i)) || (skip & KASHIM_BIT_TCP(i))) continue;
     int value = current->tcp_value[i];
     failed |= bpf_setsockopt(skops, IPPROTO_TCP, tcp_optname(i), &value, sizeof value);
+  }
+  if (!(skip & KASHIM_BIT_KEEPALIVE)) {
+    int on = 1;
+    failed |= bpf_setsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
   }
   if (current->mode == KASHIM_MODE_FORCE && selective(current)) {
     if (!record) record = bpf_sk_storage_get(&sockets, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
