@@ -244,8 +244,11 @@ bool no_sysctl(const char*, std::int64_t* value, void*) {
 void parse_config_with_file(std::string_view file_text, const Sources& sources, Config* config) {
   parse_config(sources, config);
   const ConfigFile* file = sources.file;
-  if (!config->active || file == nullptr || !file->error.empty()) return;
-  for (int section = 1; section <= file->sections; ++section) {
+  if (!config->active || file == nullptr || !file->error.empty() || file->sections == 0) return;
+  // `config` itself is the scratch space (the library may get here from a hook, on a small
+  // thread stack): each section parsed into it, then this program's configuration again.
+  decltype(config->error) error;
+  for (int section = 1; section <= file->sections && error.empty(); ++section) {
     ConfigFile only_section;
     only_section.path = file->path;
     only_section.present = true;
@@ -254,14 +257,14 @@ void parse_config_with_file(std::string_view file_text, const Sources& sources, 
     checking.file = &only_section;
     checking.program = nullptr;
     checking.sysctl = no_sysctl;
-    Config scratch;
-    parse_config(checking, &scratch);
-    if (!scratch.error.empty()) {
-      config->error = scratch.error;
-      config->active = false;
-      config->selective = false;
-      return;
-    }
+    parse_config(checking, config);
+    if (!config->error.empty()) error.add(config->error.view());
+  }
+  parse_config(sources, config);
+  if (!error.empty()) {
+    config->error = error;
+    config->active = false;
+    config->selective = false;
   }
 }
 

@@ -22,8 +22,8 @@
 
 namespace kashim {
 
-inline constexpr std::size_t kMaxConfigPath = 512;         // with its terminating NUL
-inline constexpr std::size_t kMaxConfigFileBytes = 16384;  // read onto the stack, once
+inline constexpr std::size_t kMaxConfigPath = 512;        // with its terminating NUL
+inline constexpr std::size_t kMaxConfigFileBytes = 8192;  // read onto the stack, once
 inline constexpr std::string_view kDefaultConfigPath = "/etc/kashim.conf";
 
 // The keys a file accepts, each a variable without KASHIM_ (KASHIM_CHECK and KASHIM_CONFIG
