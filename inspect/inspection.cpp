@@ -66,8 +66,11 @@ ProcessView inspect_process(pid_t pid, DiagCache& cache) {
   // The pidfd first: once it is open, the number cannot pass to a new process unnoticed.
   process.pidfd = open_process(pid);
   const int pidfd_error = process.pidfd ? 0 : errno;
-  if (pidfd_error == ESRCH) {
+  // EINVAL (ENOENT since Linux 6.9): the number is a thread's, not a process's.
+  const bool thread = pidfd_error == EINVAL || pidfd_error == ENOENT;
+  if (pidfd_error == ESRCH || thread) {
     process.problem = ProcessProblem::kNoSuchProcess;
+    process.error = thread ? EINVAL : 0;
     return process;
   }
   ProcessListing listing = list_socket_fds(pid);
@@ -141,7 +144,9 @@ std::string problem_text(const ProcessView& process) {
     case ProcessProblem::kNone:
       return "";
     case ProcessProblem::kNoSuchProcess:
-      return who + ": no such process";
+      if (process.error != EINVAL) return who + ": no such process";
+      return who + " is a thread, not a process: give its process ID (Tgid in /proc/" +
+             std::to_string(process.pid) + "/status)";
     case ProcessProblem::kExited:
       return who + " (" + printable(process.comm) + "): has exited";
     case ProcessProblem::kNotPermitted:

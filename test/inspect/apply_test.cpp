@@ -207,6 +207,19 @@ TEST(InspectApply, BadArgumentsAndMissingProcesses) {
   EXPECT_EQ(bad_config.exit_code, 2);
   EXPECT_NE(bad_config.err.find("KASHIM_IDLE"), std::string::npos) << bad_config.err;
 
+  // A thread's ID.
+  Child threaded({"python3", "-c",
+                  "import threading, sys\n"
+                  "t = threading.Thread(target=lambda: (print(threading.get_native_id(), "
+                  "flush=True), sys.stdin.readline()))\n"
+                  "t.start()\n"});
+  const std::string thread = threaded.read_line();
+  ProcessRun of_thread = kashim({"status", thread});
+  EXPECT_EQ(of_thread.exit_code, 3);
+  EXPECT_EQ(of_thread.err, "kashim status: pid " + thread +
+                               " is a thread, not a process: give its process ID (Tgid in /proc/" +
+                               thread + "/status)\n");
+
   // A process that has come and gone.
   Child gone = start_target();
   const pid_t pid = gone.pid();
