@@ -99,6 +99,7 @@ int run_status(int argc, char** argv) {
   for (pid_t pid : all ? all_processes() : pids) {
     if (all && pid == getpid()) continue;
     ProcessView view = inspect_process(pid, cache);
+    view.pidfd.reset();  // status keeps none open: --all may meet thousands of processes
     if (all) {
       // Every process the caller may inspect that holds a TCP socket.
       if (view.problem == ProcessProblem::kNotPermitted) ++left_out;
