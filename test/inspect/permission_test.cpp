@@ -34,6 +34,23 @@ TEST(InspectPermission, ACallerThatMayNotListTheDescriptorsGetsOneLineAndStatus3
   EXPECT_NE(all.err.find(" left out: "), std::string::npos) << all.err;
 }
 
+TEST(InspectPermission, AnyUserInspectsAndTunesItsOwnProcesses) {
+  KASHIM_REQUIRE(running_as_root(), "root (to run both sides as nobody)");
+  const std::string yama = read_file("/proc/sys/kernel/yama/ptrace_scope");
+  if (!yama.empty() && yama[0] != '0') {
+    GTEST_SKIP() << "Yama's ptrace_scope " << yama[0] << " refuses it to a non-descendant";
+  }
+  std::vector<std::string> argv = kAsNobody;
+  argv.push_back(KASHIM_INSPECT_TARGET_PATH);
+  Child target(argv);
+  const std::string listening = target.ask("listen 127.0.0.1");
+  const std::string pid = std::to_string(target.pid());
+  ProcessRun apply = kashim_as(kAsNobody, {"apply", "--pid", pid, "--idle", "60"});
+  EXPECT_EQ(apply.exit_code, 0) << apply.out << apply.err;
+  EXPECT_TRUE(
+      target.ask("values " + std::to_string(fd_in(listening))).starts_with("keepalive 1 idle 60 "));
+}
+
 TEST(InspectPermission, WithoutDuplicatesStatusShowsSockDiagsViewAndSaysWhyOnce) {
   Child target = start_target();
   const std::string listening = target.ask("listen 127.0.0.1");
