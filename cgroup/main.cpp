@@ -30,10 +30,11 @@ constexpr const char kUsage[] =
     "  run      runs COMMAND in a new child cgroup of the caller's; detached and removed\n"
     "           when COMMAND exits; exit status COMMAND's\n"
     "  attach   attaches to an existing cgroup (a directory of the cgroup2 mount, or a path\n"
-    "           relative to it such as system.slice/nginx.service) until detach; pinned\n"
+    "           relative to it such as system.slice/nginx.service; the mount itself is the\n"
+    "           whole system) until detach; pinned\n"
     "           under /sys/fs/bpf/kashim; attaching again changes the settings in place\n"
     "  detach   removes the attachment and its pins\n"
-    "  status   settings and counters of every attachment, or of one\n"
+    "  status   settings and counters of every persistent attachment, or of one\n"
     "\n"
     "Needs root (CAP_BPF, CAP_NET_ADMIN). Connections that exist already are not changed:\n"
     "kashim apply --pid PID tunes those.\n";

@@ -176,11 +176,10 @@ int kashim_sockops(struct bpf_sock_ops* skops) {
   }
   __u8 skip = 0;
   if (current->mode == KASHIM_MODE_FALLBACK) {
-    if (record) {
-      skip = record->program_set;
-    } else {
-      /* No setsockopt of the program reached kashim, yet keep-alive is on: it was set
-       * before kashim was attached (or inherited), and its settings stand. */
+    if (record) skip = record->program_set;
+    if (!(skip & KASHIM_BIT_KEEPALIVE)) {
+      /* Keep-alive on though no setsockopt of the program's switching it reached kashim: it
+       * was switched on before kashim was attached, and the program's settings stand. */
       int on = 0;
       if (bpf_getsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) == 0 && on) {
         count(KASHIM_KEPT_PROGRAMS);

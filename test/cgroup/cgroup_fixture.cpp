@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 
 #include <fstream>
 #include <sstream>
@@ -17,6 +18,13 @@ bool cgroup_route_built() {
       run_command({kCgroupTool, "cgroup", "status"}, {}).err.find("without BPF") ==
       std::string::npos;
   return built;
+}
+
+bool cgroup2_writable() {
+  const std::string mount = cgroup2_mount_point();
+  struct statvfs filesystem;
+  return !mount.empty() && statvfs(mount.c_str(), &filesystem) == 0 &&
+         (filesystem.f_flag & ST_RDONLY) == 0 && access(mount.c_str(), W_OK) == 0;
 }
 
 std::string test_program(const std::string& name) {

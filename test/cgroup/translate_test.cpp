@@ -1,6 +1,6 @@
 // The translation of kashim's Config into the kernel program's settings map: every field,
-// every peer form, and a software model of the kernel program's peer match held to core's
-// PeerFilter::match on the same addresses (the kernel itself: peers_decision_test.cpp).
+// every peer form, and the text `status` shows. The kernel program's decisions on these
+// settings are held to core's in decision_test.cpp, through real connections.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
