@@ -232,59 +232,149 @@ double setsockopt_cost_ns() {
   return percentile(samples, 0.5);
 }
 
-void spawn_and_wait(const char* program, char** environment) {
+// Scenario 5: what a preloaded library costs a process that opens no socket. Every library is
+// measured against an empty preloaded library in the same run, so that the loader's own cost
+// of LD_PRELOAD (shown apart, against no preload) cancels out. The arms take turns spawn by
+// spawn, in an order that rotates and reverses, so that a change in the machine's speed lands
+// on all of them alike. A round is 300 spawns per arm; each arm's time in it is the median
+// spawn, not the mean, because on a shared machine a few spawns that lose the CPU to another
+// process outweigh a cost of tens of microseconds; each round gives one ratio per library.
+struct StartArm {
+  std::string name, path;  // path empty: no preload at all
+  std::vector<std::string> environment;
+  std::vector<char*> envp;
+  std::vector<double> per_start_ns, ratios, added_ns;  // one per round
+};
+
+double spawn_and_wait_ns(StartArm& arm) {
+  char program[] = "/bin/true";
+  char* argv[] = {program, nullptr};
+  double start = now_ns();
   pid_t pid;
-  char* argv[] = {const_cast<char*>(program), nullptr};
-  if (posix_spawn(&pid, program, nullptr, nullptr, argv, environment) != 0) {
+  if (posix_spawn(&pid, program, nullptr, nullptr, argv, arm.envp.data()) != 0) {
     perror("posix_spawn");
     exit(1);
   }
   int status;
-  waitpid(pid, &status, 0);
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    fprintf(stderr, "kashim_bench: /bin/true failed with %s\n", arm.name.c_str());
+    exit(1);
+  }
+  return now_ns() - start;
 }
 
-void scenario_process_start(const char* library) {
-  std::vector<std::string> plain_env;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    if (strncmp(*entry, "LD_PRELOAD=", 11) != 0) plain_env.push_back(*entry);
+// The loader does not fail when a preloaded library cannot be loaded: it says so on stderr and
+// goes on, which would measure nothing. So each arm starts once with its stderr read.
+void require_silent_start(const StartArm& arm) {
+  int out[2];
+  if (pipe(out) != 0) {
+    perror("pipe");
+    exit(1);
   }
-  auto with_preload = [&](const char* path) {
-    std::vector<std::string> environment = plain_env;
-    environment.push_back(std::string("LD_PRELOAD=") + path);
-    return environment;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDERR_FILENO);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  char program[] = "/bin/true";
+  char* argv[] = {program, nullptr};
+  pid_t pid;
+  int failed = posix_spawn(&pid, program, &actions, nullptr, argv, arm.envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  char said[512] = "";
+  ssize_t length = failed == 0 ? read(out[0], said, sizeof said - 1) : 0;
+  close(out[0]);
+  if (length > 0 && said[length - 1] == '\n') said[length - 1] = '\0';
+  int status = 0;
+  if (failed == 0) waitpid(pid, &status, 0);
+  if (failed != 0 || length != 0 || status != 0) {
+    fprintf(stderr, "kashim_bench: /bin/true with %s did not start cleanly: %s\n", arm.name.c_str(),
+            length > 0 ? said : strerror(failed));
+    exit(2);
+  }
+}
+
+// "parent/file.so": enough to tell apart two libraries of the same file name.
+std::string short_name(const std::string& path) {
+  std::size_t file = path.rfind('/');
+  std::size_t parent = file == 0 || file == std::string::npos ? 0 : path.rfind('/', file - 1);
+  return path.substr(parent == std::string::npos ? 0 : parent + 1);
+}
+
+void scenario_process_start(const char* kashim, const std::vector<std::string>& others) {
+  constexpr int kStartsPerArm = 300, kRounds = 7;
+  std::vector<std::string> inherited;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (strncmp(*entry, "LD_PRELOAD=", 11) != 0) inherited.push_back(*entry);
+  }
+  std::vector<StartArm> arms;  // [0] the empty library, [last] no preload
+  auto add_arm = [&](const std::string& name, const std::string& path) {
+    StartArm arm{name, path, {}, {}, {}, {}, {}};
+    if (!path.empty()) arm.environment.push_back("LD_PRELOAD=" + path);
+    arm.environment.insert(arm.environment.end(), inherited.begin(), inherited.end());
+    arms.push_back(std::move(arm));
   };
-  std::vector<std::string> shim_env = with_preload(library),
-                           empty_env = with_preload(KASHIM_BENCH_EMPTY);
-  auto pointers = [](std::vector<std::string>& strings) {
-    std::vector<char*> result;
-    for (auto& s : strings) result.push_back(s.data());
-    result.push_back(nullptr);
-    return result;
+  add_arm("empty library", KASHIM_BENCH_EMPTY);
+  add_arm("libkashim.so", kashim);
+  for (const std::string& path : others) add_arm(short_name(path), path);
+  add_arm("no preload", "");
+  for (StartArm& arm : arms) {
+    for (std::string& entry : arm.environment) arm.envp.push_back(entry.data());
+    arm.envp.push_back(nullptr);
+    require_silent_start(arm);  // also warms up: page cache, the loader's cache
+  }
+  const int n = static_cast<int>(arms.size());
+  pin_to_one_cpu();  // the children inherit it: no migration lands in one arm's spawns
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::vector<double>> times(n);
+    for (int i = 0; i < kStartsPerArm; ++i) {
+      for (int k = 0; k < n; ++k) {
+        int arm = ((i % 2 == 0 ? k : n - 1 - k) + i / 2 + round) % n;
+        times[arm].push_back(spawn_and_wait_ns(arms[arm]));
+      }
+    }
+    std::vector<double> median(n);
+    for (int arm = 0; arm < n; ++arm) median[arm] = percentile(times[arm], 0.5);
+    for (int arm = 0; arm < n; ++arm) {
+      // Against the empty library; the empty library itself against no preload.
+      int base = arm == 0 ? n - 1 : 0;
+      arms[arm].per_start_ns.push_back(median[arm]);
+      arms[arm].ratios.push_back(median[arm] / median[base]);
+      arms[arm].added_ns.push_back(median[arm] - median[base]);
+    }
+  }
+  unpin();
+  printf(
+      "5. start /bin/true: %d rounds of %d spawns per arm, arms taking turns; A, B: the median\n"
+      "   spawn; A/B: the median of the rounds' ratios\n",
+      kRounds, kStartsPerArm);
+  auto line = [&](const std::string& name, const StartArm& a, const StartArm& b,
+                  const std::string& a_label, double target) {
+    Comparison c{percentile(a.per_start_ns, 0.5), percentile(b.per_start_ns, 0.5),
+                 percentile(a.ratios, 0.5), percentile(a.ratios, 0.25), percentile(a.ratios, 0.75)};
+    report(("   " + name).c_str(), a_label.c_str(),
+           b.path.empty() ? "no preload" : "an empty library preloaded", c, target);
+    std::string rounds;
+    for (double ratio : a.ratios) rounds += " " + std::to_string(ratio).substr(0, 5);
+    printf("  %+.1f us per start (median of the rounds); the rounds' ratios:%s\n",
+           percentile(a.added_ns, 0.5) / 1000, rounds.c_str());
   };
-  std::vector<char*> plain = pointers(plain_env), shim = pointers(shim_env),
-                     empty = pointers(empty_env);
-  constexpr int kStarts = 20;
-  auto starts = [&](std::vector<char*>& environment) {
-    return [&] {
-      for (int i = 0; i < kStarts; ++i) spawn_and_wait("/bin/true", environment.data());
-    };
-  };
-  report("5. start /bin/true", "LD_PRELOAD=libkashim.so", "no preload",
-         compare(starts(shim), starts(plain), kStarts, 31), 1.05);
-  report("   the loader's own cost of LD_PRELOAD", "an empty library preloaded", "no preload",
-         compare(starts(empty), starts(plain), kStarts, 31), 0);
-  report("   what libkashim.so adds to that", "LD_PRELOAD=libkashim.so",
-         "an empty library preloaded", compare(starts(shim), starts(empty), kStarts, 31), 1.05);
-  struct stat info {};
-  stat(library, &info);
-  printf("  %s: %lld bytes on disk; mapped in a process:\n", library,
-         static_cast<long long>(info.st_size));
+  for (int arm = 1; arm < n - 1; ++arm) {
+    struct stat info {};
+    stat(arms[arm].path.c_str(), &info);
+    std::string label =
+        "LD_PRELOAD=" + arms[arm].path + " (" + std::to_string(info.st_size) + " bytes)";
+    line(arms[arm].name, arms[arm], arms[0], label, arm == 1 ? 1.01 : 0);
+  }
+  line("the loader's own cost of LD_PRELOAD", arms[0], arms[n - 1], "an empty library preloaded",
+       0);
+  printf("  %s mapped in this process:\n", kashim);
   std::ifstream maps("/proc/self/maps");
-  for (std::string line; std::getline(maps, line);) {
-    if (line.find("libkashim.so") == std::string::npos) continue;
+  for (std::string entry; std::getline(maps, entry);) {
+    if (entry.find("libkashim.so") == std::string::npos) continue;
     unsigned long from, to;
     char permissions[5];
-    sscanf(line.c_str(), "%lx-%lx %4s", &from, &to, permissions);
+    sscanf(entry.c_str(), "%lx-%lx %4s", &from, &to, permissions);
     printf("    %s %6lu KiB\n", permissions, (to - from) / 1024);
   }
 }
@@ -316,13 +406,35 @@ void scenario_threads() {
 
 }  // namespace
 
-// Scenario numbers on the command line run only those (all of them by default).
+// Scenario numbers on the command line run only those (all of them when none is given);
+// "--against PATH" adds a library to scenario 5's comparison.
 bool wanted(int argc, char** argv, int scenario) {
-  if (argc < 2) return true;
+  bool any = false;
   for (int i = 1; i < argc; ++i) {
-    if (atoi(argv[i]) == scenario) return true;
+    if (strcmp(argv[i], "--against") == 0) {
+      ++i;
+    } else {
+      any = true;
+      if (atoi(argv[i]) == scenario) return true;
+    }
   }
-  return false;
+  return !any;
+}
+
+std::vector<std::string> libraries_against(int argc, char** argv) {
+  std::vector<std::string> paths;
+  for (int i = 1; i < argc; ++i) {
+    if (strcmp(argv[i], "--against") != 0) continue;
+    struct stat info {};
+    if (i + 1 >= argc || argv[i + 1][0] != '/' || stat(argv[i + 1], &info) != 0 ||
+        !S_ISREG(info.st_mode)) {
+      fprintf(stderr, "kashim_bench: --against takes the absolute path of a shared library%s%s\n",
+              i + 1 < argc ? ", not " : "", i + 1 < argc ? argv[i + 1] : "");
+      exit(2);
+    }
+    paths.push_back(argv[++i]);
+  }
+  return paths;
 }
 
 int main(int argc, char** argv) {
@@ -344,6 +456,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "kashim_bench: socket() is libc's own: the shim is not in front of it\n");
     return 2;
   }
+  std::vector<std::string> against = libraries_against(argc, argv);
   printf("%-44s %12s %12s   %-6s %-16s %s\n", "scenario", "A", "B", "A/B", "[p25, p75]", "target");
   pin_to_one_cpu();
   double setsockopt_ns = setsockopt_cost_ns();
@@ -352,7 +465,7 @@ int main(int argc, char** argv) {
   if (wanted(argc, argv, 3)) scenario_connect_accept(setsockopt_ns);
   if (wanted(argc, argv, 4)) scenario_forced_setsockopt();
   unpin();
-  if (wanted(argc, argv, 5)) scenario_process_start(preload);
+  if (wanted(argc, argv, 5)) scenario_process_start(preload, against);
   if (wanted(argc, argv, 6)) scenario_threads();
   printf("\nphysical limit: one setsockopt() call costs %.0f ns here; a tuned socket needs 4\n",
          setsockopt_ns);
