@@ -37,7 +37,9 @@ std::string describe_bpf_settings(const kashim_settings& settings) {
     text += ", ";
     text += kOptionNames[i];
     if (settings.tcp_set & KASHIM_BIT_TCP(i)) {
-      text += " " + std::to_string(settings.tcp_value[i]) + kOptionUnits[i];
+      text += ' ';
+      text += std::to_string(settings.tcp_value[i]);
+      text += kOptionUnits[i];
     } else {
       text += " unset";
     }
