@@ -2,7 +2,8 @@
 //
 //   kashim-supervise [--strict] [--drop-kashim-env] [--setenv NAME=VALUE]... [--] COMMAND [ARGS...]
 //   kashim-supervise --route PATH      which route PATH gets, and why (one line)
-//   kashim-supervise --available       whether the route can run here (one line; exit 0 or 1)
+//   kashim-supervise --available [PATH]  whether the route can run here, for PATH if given
+//                                        (one line; exit 0 or 1)
 //
 // The configuration is the KASHIM_* environment, parsed by the library's own parser.
 #include <sys/stat.h>
@@ -24,6 +25,7 @@
 #include "launch.hpp"
 #include "log.hpp"
 #include "process_sources.hpp"
+#include "programs.hpp"
 #include "tuner.hpp"
 
 extern char** environ;
@@ -39,7 +41,7 @@ void usage(std::FILE* to) {
       "Usage: kashim-supervise [--strict] [--drop-kashim-env] [--setenv NAME=VALUE]... [--] "
       "COMMAND [ARGS...]\n"
       "       kashim-supervise --route PATH\n"
-      "       kashim-supervise --available\n"
+      "       kashim-supervise --available [PATH]\n"
       "Runs COMMAND under a seccomp filter whose notified calls (connect, listen, TCP Fast Open\n"
       "sends, keep-alive setsockopt) this program answers, tuning TCP keep-alive as the\n"
       "KASHIM_* variables say. Normally started by `kashim`.\n",
@@ -128,7 +130,7 @@ void report_unusable(const std::string& reason, bool strict) {
   std::exit(error == ENOENT ? 127 : 126);
 }
 
-int available() {
+int available(const char* program) {
   static Config config;  // large; inactive: nothing to tune in the probe
   Tuner tuner(config, identify_stderr());
   ProcessState state;
@@ -136,7 +138,7 @@ int available() {
   LaunchRequest probe;
   probe.probe_only = true;
   probe.argv = {"true"};
-  std::string reason = refusal("/");
+  std::string reason = refusal(program != nullptr ? resolve(program) : "/");
   if (reason.empty()) reason = launch(probe, tuner, &state).unavailable;
   if (!reason.empty()) {
     std::printf("supervise: unavailable: %s\n", reason.c_str());
@@ -148,14 +150,18 @@ int available() {
 
 [[noreturn]] void run(const Options& options) {
   static Config config;  // ~6 KiB: not on the stack
-  parse_config(process_sources(), &config);
+  // The configuration (and its KASHIM_PROGRAMS scope, and the file's [program] section) of
+  // COMMAND, by the names COMMAND will have: the executable exec finds, and argv[0].
+  const std::string program = resolve(options.command[0]);
+  load_configuration_for(ProgramNames{base_name(program), base_name(options.command[0])}, &config);
   const StderrIdentity stderr_at_start = identify_stderr();
   if (!config.error.empty() && config.log_level >= LogLevel::kError) {
     write_log_line(config, stderr_at_start, config.error.view());
   }
-  if (!config.active) exec_untuned(options);  // disabled or invalid: nothing to do
+  // Disabled, invalid, or a program KASHIM_PROGRAMS leaves out: nothing to do.
+  if (!config.active || config.out_of_scope) exec_untuned(options);
 
-  if (std::string reason = refusal(resolve(options.command[0])); !reason.empty()) {
+  if (std::string reason = refusal(program); !reason.empty()) {
     report_unusable(reason, options.strict);
     if (options.strict) std::exit(kNotRun);
     exec_untuned(options);
@@ -199,8 +205,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (argument == "--available") {
-      if (i + 1 != argc) fail_usage("--available takes no arguments");
-      return available();
+      if (i + 2 < argc) fail_usage("--available takes at most one PATH");
+      return available(i + 1 < argc ? argv[i + 1] : nullptr);
     }
     if (argument == "--help") {
       usage(stdout);

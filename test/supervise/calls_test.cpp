@@ -80,6 +80,18 @@ TEST(SuperviseCalls, PeerFilterLeavesOtherPeersAlone) {
   EXPECT_EQ(run.value("accepted"), plain.value("accepted"));
 }
 
+TEST(SuperviseCalls, KashimProgramsScopesTheCommandByItsName) {
+  ProcessRun plain = run_supervised_probe({"connect"}, {}, /*supervised=*/false);
+  ProcessRun excluded =
+      run_supervised_probe({"connect"}, with(kTuned, "KASHIM_PROGRAMS", "!supervise_*"));
+  ASSERT_EQ(excluded.exit_code, 0) << excluded.err;
+  EXPECT_EQ(excluded.value("client"), plain.value("client"));
+  EXPECT_EQ(excluded.err, "");
+  ProcessRun included =
+      run_supervised_probe({"connect"}, with(kTuned, "KASHIM_PROGRAMS", "supervise_*"));
+  EXPECT_EQ(included.value("client"), kTunedValues);
+}
+
 TEST(SuperviseCalls, DirectionOutTunesOnlyWhatTheProgramOpens) {
   ProcessRun run = run_supervised_probe({"connect"}, with(kTuned, "KASHIM_DIRECTION", "out"));
   ProcessRun plain = run_supervised_probe({"connect"}, {}, /*supervised=*/false);
