@@ -24,6 +24,8 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <numeric>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -235,10 +237,11 @@ double setsockopt_cost_ns() {
 // Scenario 5: what a preloaded library costs a process that opens no socket. Every library is
 // measured against an empty preloaded library in the same run, so that the loader's own cost
 // of LD_PRELOAD (shown apart, against no preload) cancels out. The arms take turns spawn by
-// spawn, in an order that rotates and reverses, so that a change in the machine's speed lands
-// on all of them alike. A round is 300 spawns per arm; each arm's time in it is the median
-// spawn, not the mean, because on a shared machine a few spawns that lose the CPU to another
-// process outweigh a cost of tens of microseconds; each round gives one ratio per library.
+// spawn, in a new random order each turn, so that a change in the machine's speed lands on all
+// of them alike and no arm always follows the same one. A round is 300 spawns per arm; each arm's
+// time in it is the median spawn, not the mean, because on a shared machine a few spawns that lose
+// the CPU to another process outweigh a cost of tens of microseconds; each round gives one ratio
+// per library.
 struct StartArm {
   std::string name, path;  // path empty: no preload at all
   std::vector<std::string> environment;
@@ -324,14 +327,15 @@ void scenario_process_start(const char* kashim, const std::vector<std::string>& 
     require_silent_start(arm);  // also warms up: page cache, the loader's cache
   }
   const int n = static_cast<int>(arms.size());
-  pin_to_one_cpu();  // the children inherit it: no migration lands in one arm's spawns
+  std::vector<int> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937 shuffler(15);  // the same sequence of turns in every run
+  pin_to_one_cpu();           // the children inherit it: no migration lands in one arm's spawns
   for (int round = 0; round < kRounds; ++round) {
     std::vector<std::vector<double>> times(n);
     for (int i = 0; i < kStartsPerArm; ++i) {
-      for (int k = 0; k < n; ++k) {
-        int arm = ((i % 2 == 0 ? k : n - 1 - k) + i / 2 + round) % n;
-        times[arm].push_back(spawn_and_wait_ns(arms[arm]));
-      }
+      std::shuffle(order.begin(), order.end(), shuffler);
+      for (int arm : order) times[arm].push_back(spawn_and_wait_ns(arms[arm]));
     }
     std::vector<double> median(n);
     for (int arm = 0; arm < n; ++arm) median[arm] = percentile(times[arm], 0.5);
