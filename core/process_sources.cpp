@@ -3,12 +3,14 @@
 #include <errno.h>  // program_invocation_name
 #include <fcntl.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "text.hpp"
 
@@ -115,17 +117,30 @@ namespace {
 // The file for process_sources(): read once, by the first parse that needs it; a caller
 // that comes while another reads (only possible in a multi-threaded route) goes without
 // the file rather than wait.
+// Its memory is mapped then, not kept in the library's zeroed data: that would have the
+// loader map it in every process that loads libkashim.so, most of which never read it.
 const ConfigFile* read_file_once() {
-  static ConfigText text;
-  static ConfigFile file;
+  struct Storage {
+    ConfigText text;
+    ConfigFile file;
+  };
+  static std::atomic<Storage*> storage{nullptr};
   static std::atomic<int> state{0};  // 0 unread, 1 being read, 2 read
   int expected = 0;
   if (state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
-    read_config_file(secure_getenv("KASHIM_CONFIG"), nullptr, &text, &file);
+    void* mapped =
+        mmap(nullptr, sizeof(Storage), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    Storage* fresh = mapped == MAP_FAILED ? nullptr : ::new (mapped) Storage();
+    if (fresh != nullptr) {
+      read_config_file(secure_getenv("KASHIM_CONFIG"), nullptr, &fresh->text, &fresh->file);
+    }
+    storage.store(fresh, std::memory_order_release);
     state.store(2, std::memory_order_release);
-    return &file;
+    return fresh != nullptr ? &fresh->file : nullptr;
   }
-  return expected == 2 ? &file : nullptr;
+  if (expected != 2) return nullptr;
+  Storage* read = storage.load(std::memory_order_acquire);
+  return read != nullptr ? &read->file : nullptr;
 }
 
 }  // namespace
