@@ -90,8 +90,13 @@ std::string own_cgroup(const std::string& mount) {
 
 std::string resolve_cgroup(const std::string& mount, const std::string& name) {
   if (name.empty()) throw Refusal("the cgroup is empty: give a cgroup v2 directory", kExitUsage);
+  // An absolute path as it is; otherwise relative to the mount first (how systemd and
+  // /proc/PID/cgroup name cgroups), then to the working directory.
   std::string path = name;
-  if (!is_cgroup2_directory(path)) path = mount + (name.front() == '/' ? "" : "/") + name;
+  if (!is_cgroup2_directory(path) || name.front() != '/') {
+    const std::string under_mount = mount + (name.front() == '/' ? "" : "/") + name;
+    if (is_cgroup2_directory(under_mount) || name.front() == '/') path = under_mount;
+  }
   if (!is_cgroup2_directory(path)) {
     throw Refusal("'" + name + "' is not a cgroup v2 directory (accepted: a directory under " +
                       mount + ", or a path relative to it such as system.slice/nginx.service)",

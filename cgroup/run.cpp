@@ -42,7 +42,8 @@ void write_failure(int pipe_fd, int step) {
 // Forks COMMAND, which moves itself into the cgroup before exec: its first socket is
 // already the cgroup's. Returns its pid, or the exit status (126/127) after one message.
 pid_t spawn(const RunCgroup& cgroup, const std::vector<std::string>& command,
-            const sigset_t& original_mask, int* exit_status) {
+            const sigset_t& original_mask, const struct sigaction& sigchld_action,
+            int* exit_status) {
   std::vector<char*> argv;
   for (const std::string& word : command) argv.push_back(const_cast<char*>(word.c_str()));
   argv.push_back(nullptr);
@@ -52,6 +53,7 @@ pid_t spawn(const RunCgroup& cgroup, const std::vector<std::string>& command,
   if (child < 0) throw Refusal(with_errno("fork", errno));
   if (child == 0) {
     close(report[0]);
+    sigaction(SIGCHLD, &sigchld_action, nullptr);
     sigprocmask(SIG_SETMASK, &original_mask, nullptr);
     if (write(cgroup.procs_fd(), "0", 1) != 1) write_failure(report[1], 0);
     execvp(argv[0], argv.data());
@@ -113,7 +115,11 @@ int run(const Config& config, const std::vector<std::string>& command) {
   const std::string mount = cgroup2_mount();
   const std::string parent = own_cgroup(mount);
   probe_kernel();
-  signal(SIGCHLD, SIG_DFL);  // an inherited SIG_IGN would reap COMMAND before we could
+  // An inherited SIG_IGN would reap COMMAND before we could; COMMAND gets it back.
+  struct sigaction default_action {
+  }, inherited_action{};
+  default_action.sa_handler = SIG_DFL;
+  sigaction(SIGCHLD, &default_action, &inherited_action);
   sigset_t waited, original_mask;
   sigemptyset(&waited);
   sigaddset(&waited, SIGCHLD);
@@ -126,7 +132,7 @@ int run(const Config& config, const std::vector<std::string>& command) {
     RunCgroup cgroup(parent);
     programs.attach(cgroup.fd(), cgroup.path());
     int exit_status = 0;
-    const pid_t child = spawn(cgroup, command, original_mask, &exit_status);
+    const pid_t child = spawn(cgroup, command, original_mask, inherited_action, &exit_status);
     if (child == 0) return exit_status;
     status = wait_forwarding(child, waited);
     if (int moved = cgroup.release(); moved > 0) {
