@@ -3,11 +3,9 @@
 // the calls under test and writes key=value results (values read back from the kernel) to
 // the file RESULTS.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -20,9 +18,9 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
+#include "supervise_probe.hpp"
 
-namespace {
+namespace supervise_probe {
 
 FILE* g_out = nullptr;
 const char* g_self = nullptr;
@@ -93,6 +91,12 @@ int connect_to(in_port_t port) {
   }
   return fd;
 }
+
+}  // namespace supervise_probe
+
+namespace {
+
+using namespace supervise_probe;
 
 // connect: a connection both ways on loopback; the client made with connect(), the server
 // side accepted from a listener made with listen().
@@ -215,83 +219,10 @@ int scenario_connect_to(const std::vector<std::string>& args) {
   return 0;
 }
 
-// daemon FILE: forks a child that leaves the caller's pipes and session, waits until this
-// process has exited, then connects and writes its connection's values to FILE.
-int scenario_daemon(const std::vector<std::string>& args) {
-  int server = make_listener();
-  int gate[2];
-  if (pipe(gate) != 0) die("pipe");
-  pid_t child = fork();
-  if (child == 0) {
-    close(gate[1]);
-    int null = open("/dev/null", O_RDWR);
-    for (int fd : {0, 1, 2}) dup2(null, fd);
-    setsid();
-    char byte;
-    while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {
-    }  // end of file: the parent is gone, and with it the supervisor's main process
-    FILE* out = std::fopen(args.at(0).c_str(), "w");
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address = loopback(port_of(server));
-    errno = 0;
-    int result = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    std::fprintf(out, "connect=%s\ndaemon=%s\n", outcome(result, errno).c_str(),
-                 values_of(fd).c_str());
-    std::fclose(out);
-    _exit(0);
-  }
-  put("daemon_pid", child);
-  return 0;
-}
-
-// wait-signal: reports the pid, then waits for one of the forwarded signals and exits
-// with 100 + its number. Prints "ready" once waiting, "continued" after each SIGCONT.
-int scenario_wait_signal(const std::vector<std::string>&) {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
-    sigaddset(&set, signal);
-  }
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  // Job control: says when it is running again after a stop.
-  struct sigaction on_continue {};
-  on_continue.sa_handler = [](int) { [[maybe_unused]] auto ignored = write(1, "continued\n", 10); };
-  on_continue.sa_flags = SA_RESTART;
-  sigaction(SIGCONT, &on_continue, nullptr);
-  put("pid", getpid());
-  put("parent", getppid());
-  std::printf("ready\n");
-  std::fflush(stdout);
-  int signal = 0;
-  sigwait(&set, &signal);
-  put("signal", signal);
-  return 100 + signal;
-}
-
-// exit N | kill SIGNAL: ends as told.
-int scenario_exit(const std::vector<std::string>& args) {
-  return std::atoi(args.at(0).c_str());
-}
-int scenario_kill(const std::vector<std::string>& args) {
-  signal(std::atoi(args.at(0).c_str()), SIG_DFL);
-  raise(std::atoi(args.at(0).c_str()));
-  return 1;
-}
-
-// environment: the KASHIM_* variables the program sees.
-int scenario_environment(const std::vector<std::string>&) {
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    if (std::strncmp(*entry, "KASHIM_", 7) == 0 || std::strncmp(*entry, "LD_", 3) == 0) {
-      const char* equals = std::strchr(*entry, '=');
-      put("env_" + std::string(*entry, static_cast<std::size_t>(equals - *entry)), equals + 1);
-    }
-  }
-  return 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  using namespace supervise_probe;
   if (argc < 3) {
     std::fprintf(stderr, "usage: supervise_probe RESULTS SCENARIO [ARGS...]\n");
     return 2;

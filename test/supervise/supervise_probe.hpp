@@ -1,0 +1,38 @@
+// What the supervise_probe's scenario files share: the results file, values read back
+// from the kernel, and loopback sockets.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace supervise_probe {
+
+extern FILE* g_out;            // the results file, key=value lines
+extern const char* g_self;     // this program, to exec again
+extern const char* g_results;  // the results file's path
+
+void put(const std::string& key, const std::string& value);
+void put(const std::string& key, long value);
+[[noreturn]] void die(const char* what);
+int get_int(int fd, int level, int name);
+// "1/60/10/6/0": keep-alive, idle, interval, count, user timeout, as the kernel has them.
+std::string values_of(int fd);
+std::string outcome(long result, int error);  // "ok" or "fail:ERRNO"
+sockaddr_in loopback(in_port_t port);
+int make_listener();
+in_port_t port_of(int fd);
+int connect_to(in_port_t port);
+
+using Scenario = int (*)(const std::vector<std::string>& args);
+// supervise_probe_process.cpp
+int scenario_daemon(const std::vector<std::string>& args);
+int scenario_wait_signal(const std::vector<std::string>& args);
+int scenario_exit(const std::vector<std::string>& args);
+int scenario_kill(const std::vector<std::string>& args);
+int scenario_environment(const std::vector<std::string>& args);
+
+}  // namespace supervise_probe
