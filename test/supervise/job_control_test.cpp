@@ -66,7 +66,7 @@ TEST(SuperviseJobControl, StopResumeAndInterruptInAnInteractiveShell) {
   KASHIM_REQUIRE(access("/bin/bash", X_OK) == 0, "bash");
   const std::string results = scratch_path("job");
   Terminal shell({"/bin/bash", "--norc", "--noprofile", "-i"});
-  ASSERT_TRUE(shell.started());
+  KASHIM_REQUIRE(shell.started(), "a pseudo-terminal (/dev/ptmx)");
   shell.type("PS1='$ '; KASHIM_IDLE=31 " + supervisor_path() + " -- " + SUPERVISE_PROBE_PATH + " " +
              results + " wait-signal\n");
   ASSERT_TRUE(shell.shows("ready")) << shell.screen();

@@ -53,6 +53,10 @@ TEST(SuperviseProcess, SignalsAreForwardedOnce) {
     EXPECT_NE(text.find("signal=" + std::to_string(signal) + "\n"), std::string::npos) << text;
     EXPECT_NE(text.find("parent=" + std::to_string(supervisor) + "\n"), std::string::npos)
         << "the program's parent is the supervisor: " << text;
+    // Reaped by the supervisor before it exited: no zombie left behind.
+    const std::size_t at = text.find("pid=");
+    ASSERT_NE(at, std::string::npos);
+    EXPECT_NE(access(("/proc/" + std::to_string(std::stoi(text.substr(at + 4)))).c_str(), F_OK), 0);
     std::filesystem::remove(results);
   }
 }
