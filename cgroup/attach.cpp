@@ -1,5 +1,6 @@
 // `kashim cgroup attach` and `detach`: pinned links that outlive the command.
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,7 +63,8 @@ int attach(const Config& config, const std::string& name) {
   const kashim_settings settings = to_bpf_settings(config);
   if (fully_pinned(directory)) {
     // Attached already: new settings in place, for the connections established from now on.
-    const int fd = open_pinned_map(directory + "/" + kPinSettings, sizeof settings);
+    const int fd =
+        open_pinned_map(directory + "/" + kPinSettings, BPF_MAP_TYPE_ARRAY, sizeof settings);
     write_settings(fd, settings);
     close(fd);
     std::printf("kashim cgroup: settings of %s updated: %s\n", path.c_str(),

@@ -1,6 +1,7 @@
 #include "pins.hpp"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <dirent.h>
 #include <linux/magic.h>
 #include <sys/mount.h>
@@ -71,12 +72,13 @@ bool remove_pins(std::uint64_t cgroup_id) {
   return removed;
 }
 
-int open_pinned_map(const std::string& path, std::uint32_t value_size) {
+int open_pinned_map(const std::string& path, std::uint32_t type, std::uint32_t value_size) {
   const int fd = bpf_obj_get(path.c_str());
   if (fd < 0) throw Refusal(with_errno("cannot open " + path, errno));
   bpf_map_info info{};
   __u32 length = sizeof info;
-  if (bpf_obj_get_info_by_fd(fd, &info, &length) != 0 || info.value_size != value_size) {
+  if (bpf_obj_get_info_by_fd(fd, &info, &length) != 0 || info.type != type ||
+      info.value_size != value_size) {
     close(fd);
     throw Refusal(path + " was pinned by another version of kashim: detach it with that version" +
                   " (or remove " + path.substr(0, path.rfind('/')) + ") first");
@@ -101,11 +103,16 @@ void write_settings(int settings_fd, const kashim_settings& settings) {
 }
 
 Counters read_counters(int counters_fd) {
+  // A per-CPU map: one value per possible CPU, summed.
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) throw Refusal(with_errno("cannot count the possible CPUs", -cpus));
+  std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(cpus));
   Counters counters{};
   for (__u32 slot = 0; slot < counters.size(); ++slot) {
-    if (bpf_map_lookup_elem(counters_fd, &slot, &counters[slot]) != 0) {
+    if (bpf_map_lookup_elem(counters_fd, &slot, per_cpu.data()) != 0) {
       throw Refusal(with_errno("cannot read the counters map", errno));
     }
+    for (std::uint64_t value : per_cpu) counters[slot] += value;
   }
   return counters;
 }

@@ -26,8 +26,8 @@ std::vector<std::uint64_t> pinned_cgroup_ids();
 // and the directory, and kPinRoot once empty. Returns false when there was nothing to remove.
 bool remove_pins(std::uint64_t cgroup_id);
 
-// An open pinned map; Refusal when missing or of another layout (`value_size`).
-int open_pinned_map(const std::string& path, std::uint32_t value_size);
+// An open pinned map; Refusal when missing or of another layout (its type, `value_size`).
+int open_pinned_map(const std::string& path, std::uint32_t type, std::uint32_t value_size);
 
 kashim_settings read_settings(int settings_fd);
 void write_settings(int settings_fd, const kashim_settings& settings);

@@ -1,5 +1,6 @@
 // `kashim cgroup status`: what the kernel program uses and what it did, read from the
 // pinned maps of each persistent attachment.
+#include <linux/bpf.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,10 +18,12 @@ namespace {
 
 void print_attachment(const Target& target) {
   const std::string directory = pin_directory(target.id);
-  const int settings_fd = open_pinned_map(directory + "/" + kPinSettings, sizeof(kashim_settings));
+  const int settings_fd =
+      open_pinned_map(directory + "/" + kPinSettings, BPF_MAP_TYPE_ARRAY, sizeof(kashim_settings));
   const kashim_settings settings = read_settings(settings_fd);
   close(settings_fd);
-  const int counters_fd = open_pinned_map(directory + "/" + kPinCounters, sizeof(__u64));
+  const int counters_fd =
+      open_pinned_map(directory + "/" + kPinCounters, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u64));
   const Counters counters = read_counters(counters_fd);
   close(counters_fd);
   if (target.path.empty()) {

@@ -38,8 +38,9 @@ struct {
   __type(value, struct kashim_settings);
 } settings SEC(".maps");
 
+/* Per CPU: no cache line shared by the CPUs on any connection. */
 struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, KASHIM_COUNTERS);
   __type(key, __u32);
   __type(value, __u64);
@@ -90,6 +91,7 @@ static __always_inline int tcp_value_valid(int index, int value) {
 
 static void count(__u32 counter) {
   __u64* value = bpf_map_lookup_elem(&counters, &counter);
+  /* Atomic still: a softirq may run a callback while this CPU is in another one. */
   if (value) __sync_fetch_and_add(value, 1);
 }
 
