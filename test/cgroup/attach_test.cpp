@@ -155,7 +155,8 @@ if len(sys.argv) > 2:
     open(sys.argv[2], "w").write("0")                        # moves into the cgroup
 before_moving.connect(("127.0.0.1", port))
 late = socket.create_connection(("127.0.0.1", port))
-for name, s in (("early", early), ("own", own), ("created_before_moving", before_moving), ("late", late)):
+for name, s in (("early", early), ("own", own), ("created_before_moving", before_moving),
+                ("late", late)):
     print(name, values(s), flush=True)
 )";
 
