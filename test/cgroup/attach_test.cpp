@@ -240,6 +240,20 @@ TEST_F(CgroupAttach, AnAttachmentOutlivingItsCgroupIsDetachedByItsId) {
   cgroup_.clear();
 }
 
+TEST_F(CgroupAttach, MountsBpffsWhenItIsMissing) {
+  KASHIM_REQUIRE(exists("/usr/bin/unshare"), "unshare (util-linux)");
+  // In a private mount namespace without bpffs: attach mounts it, detach empties it.
+  const std::string script =
+      "umount /sys/fs/bpf 2>/dev/null; grep -c ' /sys/fs/bpf ' /proc/self/mountinfo;"
+      "\"$0\" cgroup attach \"$1\" >/dev/null || exit 1;"
+      "grep ' /sys/fs/bpf ' /proc/self/mountinfo | grep -c ' - bpf ';"
+      "\"$0\" cgroup detach \"$1\" >/dev/null && ls /sys/fs/bpf/kashim 2>&1 | grep -c 'No such'";
+  const ProcessRun run =
+      run_command({"unshare", "--mount", "sh", "-c", script, kCgroupTool, cgroup_}, kTuned);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "0\n1\n1\n") << "mounts before, bpffs after the attach, no kashim pins left";
+}
+
 TEST_F(CgroupAttach, WhatIsNotACgroupIsRefusedInOneLine) {
   for (const std::string& name : {std::string("/tmp"), cgroup_ + "/no-such-cgroup"}) {
     const ProcessRun run = tool({"attach", name}, kTuned);

@@ -93,6 +93,19 @@ TEST_F(CgroupRun, WithoutPrivilegesItRefusesInOneLine) {
   EXPECT_NE(run.err.find("run it as root"), std::string::npos) << run.err;
 }
 
+TEST_F(CgroupRun, WithoutACgroup2MountItRefusesInOneLine) {
+  KASHIM_REQUIRE(exists("/usr/bin/unshare"), "unshare (util-linux)");
+  // A private mount namespace without the cgroup2 mount: nothing else is affected.
+  std::string command = "umount " + cgroup2_mount_point() + " && exec";
+  for (const std::string& word : cgroup_run({"sh", "-c", "echo ran"})) command += " " + word;
+  const ProcessRun run = run_command({"unshare", "--mount", "sh", "-c", command}, kTuned);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err,
+            "kashim cgroup: no cgroup v2 file system is mounted (/proc/self/mountinfo lists none):"
+            " kashim cgroup needs the unified hierarchy (mount -t cgroup2 none /sys/fs/cgroup)\n");
+}
+
 TEST_F(CgroupRun, TheWrapperPassesItsOptions) {
   const std::string client = test_program("static_client");
   KASHIM_REQUIRE_PROGRAM(client);
