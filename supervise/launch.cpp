@@ -60,6 +60,7 @@ std::string errno_text(int error) {
   }
   environment.push_back(nullptr);
   sigaction(SIGPIPE, &state.original_sigpipe, nullptr);
+  sigaction(SIGCHLD, &state.original_sigchld, nullptr);
   sigprocmask(SIG_SETMASK, &state.original_mask, nullptr);
   execvpe(argv[0], argv.data(), environment.data());
   const int error = errno;
@@ -136,6 +137,9 @@ void take_over_signals(ProcessState* state) {
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
   sigaction(SIGPIPE, &ignore, &state->original_sigpipe);
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  sigaction(SIGCHLD, &default_action, &state->original_sigchld);
   state->own_group = getpgrp();
   state->terminal = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 }

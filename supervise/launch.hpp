@@ -28,7 +28,10 @@ struct LaunchRequest {
 struct ProcessState {
   sigset_t original_mask;                // COMMAND starts with it, whatever we block
   struct sigaction original_sigpipe {};  // the supervisor ignores SIGPIPE; COMMAND must not
-  int terminal = -1;                     // /dev/tty when there is one
+  // An inherited SIGCHLD = SIG_IGN would have the kernel reap COMMAND before the supervisor
+  // learns its status: the supervisor takes the default, COMMAND gets what it inherited.
+  struct sigaction original_sigchld {};
+  int terminal = -1;  // /dev/tty when there is one
   pid_t own_group = 0;
   bool terminal_handed = false;  // COMMAND's process group holds the foreground
 };
@@ -42,7 +45,8 @@ struct Launched {
 // The signals the supervisor takes over while COMMAND runs (read through a signalfd).
 sigset_t supervisor_signals();
 
-// Blocks supervisor_signals() and ignores SIGPIPE, saving what COMMAND gets back.
+// Blocks supervisor_signals(), ignores SIGPIPE and takes SIGCHLD's default action, saving
+// what COMMAND gets back.
 void take_over_signals(ProcessState* state);
 
 // Forks and starts COMMAND (in a process group of its own, given the terminal's foreground

@@ -24,6 +24,25 @@ TEST(SuperviseProcess, ExitStatusIsTheProgramsOwn) {
   }
 }
 
+// A parent that ignores SIGCHLD passes that on through exec; the supervisor must still
+// learn COMMAND's status, and COMMAND must still inherit the ignored SIGCHLD.
+TEST(SuperviseProcess, AnIgnoredSigchldIsInheritedWithoutLosingTheStatus) {
+  const std::string results = scratch_path("sigchld");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    signal(SIGCHLD, SIG_IGN);
+    setenv("KASHIM_IDLE", "31", 1);
+    execl(supervisor_path().c_str(), "kashim-supervise", "--", SUPERVISE_PROBE_PATH,
+          results.c_str(), "sigchld", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 42) << status;
+  EXPECT_NE(read_file(results).find("sigchld_ignored=1\n"), std::string::npos);
+  std::filesystem::remove(results);
+}
+
 TEST(SuperviseProcess, DeathBySignalIsReproduced) {
   for (int signal : {SIGTERM, SIGKILL, SIGSEGV, SIGABRT, SIGUSR1}) {
     Background supervised = start_background({supervisor_path(), "--", SUPERVISE_PROBE_PATH,

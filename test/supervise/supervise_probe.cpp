@@ -246,6 +246,7 @@ int main(int argc, char** argv) {
                          {"exit", scenario_exit},
                          {"kill", scenario_kill},
                          {"environment", scenario_environment},
+                         {"sigchld", scenario_sigchld},
                          {"daemon", scenario_daemon}};
   for (const Entry& entry : scenarios) {
     if (scenario == entry.name) return entry.run(args);

@@ -34,5 +34,6 @@ int scenario_wait_signal(const std::vector<std::string>& args);
 int scenario_exit(const std::vector<std::string>& args);
 int scenario_kill(const std::vector<std::string>& args);
 int scenario_environment(const std::vector<std::string>& args);
+int scenario_sigchld(const std::vector<std::string>& args);
 
 }  // namespace supervise_probe

@@ -78,6 +78,14 @@ int scenario_kill(const std::vector<std::string>& args) {
   return 1;
 }
 
+// sigchld: whether SIGCHLD came in ignored; exits 42.
+int scenario_sigchld(const std::vector<std::string>&) {
+  struct sigaction current {};
+  sigaction(SIGCHLD, nullptr, &current);
+  put("sigchld_ignored", current.sa_handler == SIG_IGN ? 1 : 0);
+  return 42;
+}
+
 // environment: the KASHIM_* variables the program sees.
 int scenario_environment(const std::vector<std::string>&) {
   for (char** entry = environ; *entry != nullptr; ++entry) {
