@@ -73,7 +73,7 @@ void serve_descendants(OwnedFd& listener, Tuner& tuner, const ProcessState& stat
 }
 
 [[noreturn]] void end_as(int status, ProcessState* state) {
-  if (state->terminal_handed && tcgetpgrp(state->terminal) != state->own_group) {
+  if (state->terminal >= 0 && tcgetpgrp(state->terminal) == state->child_group) {
     tcsetpgrp(state->terminal, state->own_group);  // SIGTTOU is still blocked
   }
   if (WIFSIGNALED(status)) {
@@ -96,8 +96,7 @@ void serve_descendants(OwnedFd& listener, Tuner& tuner, const ProcessState& stat
 
 class Supervision {
  public:
-  Supervision(pid_t child, Tuner& tuner, ProcessState* state)
-      : child_(child), tuner_(tuner), state_(*state) {}
+  Supervision(pid_t child, ProcessState* state) : child_(child), state_(*state) {}
 
   // A signal for the supervisor. Returns true once COMMAND has ended.
   bool on_signal(const signalfd_siginfo& info) {
@@ -132,32 +131,29 @@ class Supervision {
     }
   }
 
-  // COMMAND stopped at the terminal (^Z, or a background read or write): the supervisor
-  // stops too, so that the shell sees its job stopped and takes the terminal back.
+  // COMMAND stopped at the terminal (^Z, or a read or write from the background): the
+  // supervisor stops too, so that the shell sees its job stopped and takes the terminal
+  // back. A stop by anyone else's SIGSTOP is COMMAND's own business.
   void stopped(int signal) {
-    if (!state_.terminal_handed || (signal != SIGTSTP && signal != SIGTTIN && signal != SIGTTOU)) {
+    if (state_.terminal < 0 || (signal != SIGTSTP && signal != SIGTTIN && signal != SIGTTOU)) {
       return;
     }
-    stopped_at_terminal_ = true;
     if (tcgetpgrp(state_.terminal) == child_) tcsetpgrp(state_.terminal, state_.own_group);
     kill(getpid(), SIGSTOP);  // resumed by the shell's SIGCONT (fg or bg)
   }
 
-  // fg gives the supervisor's group the terminal before SIGCONT, bg does not.
+  // fg gives the supervisor's group the terminal before its SIGCONT, bg does not: whoever
+  // holds it, COMMAND gets it, as a job of its own would.
   void resume() {
-    if (stopped_at_terminal_ && state_.terminal >= 0 &&
-        tcgetpgrp(state_.terminal) == state_.own_group) {
+    if (state_.terminal >= 0 && tcgetpgrp(state_.terminal) == state_.own_group) {
       tcsetpgrp(state_.terminal, child_);
     }
-    stopped_at_terminal_ = false;
     kill(child_, SIGCONT);
   }
 
   pid_t child_;
-  Tuner& tuner_;
   ProcessState& state_;
   int status_ = 0;
-  bool stopped_at_terminal_ = false;
 };
 
 }  // namespace
@@ -165,7 +161,7 @@ class Supervision {
 void supervise_until_exit(pid_t child, OwnedFd listener, Tuner& tuner, ProcessState* state) {
   sigset_t signals = supervisor_signals();
   OwnedFd signal_fd(signalfd(-1, &signals, SFD_CLOEXEC));
-  Supervision supervision(child, tuner, state);
+  Supervision supervision(child, state);
   if (!signal_fd.valid()) {
     supervision.wait_blocking();
     end_as(supervision.status(), state);

@@ -116,7 +116,7 @@ void reap(pid_t child) {
 // without kashim, while the supervisor stays out of their way.
 void hand_terminal(pid_t child, ProcessState* state) {
   if (state->terminal < 0 || tcgetpgrp(state->terminal) != state->own_group) return;
-  state->terminal_handed = tcsetpgrp(state->terminal, child) == 0;  // SIGTTOU is blocked
+  tcsetpgrp(state->terminal, child);  // SIGTTOU is blocked
 }
 
 }  // namespace
@@ -165,6 +165,7 @@ Launched launch(const LaunchRequest& request, Tuner& tuner, ProcessState* state)
   }
   close(channel[1]);
   setpgid(child, child);  // as the child does: whichever runs first
+  state->child_group = child;
   launched.child = child;
 
   ChildReport report;

@@ -33,7 +33,7 @@ struct ProcessState {
   struct sigaction original_sigchld {};
   int terminal = -1;  // /dev/tty when there is one
   pid_t own_group = 0;
-  bool terminal_handed = false;  // COMMAND's process group holds the foreground
+  pid_t child_group = 0;  // COMMAND's process group (its pid)
 };
 
 struct Launched {

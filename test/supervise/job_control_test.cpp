@@ -85,5 +85,28 @@ TEST(SuperviseJobControl, StopResumeAndInterruptInAnInteractiveShell) {
   std::filesystem::remove(results);
 }
 
+// A job started in the background that reads the terminal stops (SIGTTIN), the shell says
+// so, and fg gives it the terminal to read from.
+TEST(SuperviseJobControl, ABackgroundReaderStopsAndReadsOnceInTheForeground) {
+  KASHIM_REQUIRE(access("/bin/bash", X_OK) == 0, "bash");
+  const std::string results = scratch_path("reader");
+  Terminal shell({"/bin/bash", "--norc", "--noprofile", "-i"});
+  KASHIM_REQUIRE(shell.started(), "a pseudo-terminal (/dev/ptmx)");
+  shell.type("PS1='$ '; KASHIM_IDLE=31 " + supervisor_path() + " -- " + SUPERVISE_PROBE_PATH + " " +
+             results + " read-line &\n");
+  ASSERT_TRUE(shell.shows("$ ")) << shell.screen();
+  shell.type("wait; jobs\n");  // `wait` returns when the job stops
+  ASSERT_TRUE(shell.shows("Stopped")) << shell.screen();
+  ASSERT_TRUE(shell.shows("$ ")) << shell.screen();
+  shell.type("fg\n");
+  ASSERT_TRUE(shell.shows("read-line")) << shell.screen();  // fg names the job
+  shell.type("hello\n");
+  shell.type("echo status=$?\n");
+  ASSERT_TRUE(shell.shows("status=0")) << shell.screen();
+  EXPECT_NE(read_file(results).find("line=hello\n"), std::string::npos) << shell.screen();
+  shell.type("exit\n");
+  std::filesystem::remove(results);
+}
+
 }  // namespace
 }  // namespace kashim::testing

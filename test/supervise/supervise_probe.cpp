@@ -247,6 +247,7 @@ int main(int argc, char** argv) {
                          {"kill", scenario_kill},
                          {"environment", scenario_environment},
                          {"sigchld", scenario_sigchld},
+                         {"read-line", scenario_read_line},
                          {"daemon", scenario_daemon}};
   for (const Entry& entry : scenarios) {
     if (scenario == entry.name) return entry.run(args);

@@ -35,5 +35,6 @@ int scenario_exit(const std::vector<std::string>& args);
 int scenario_kill(const std::vector<std::string>& args);
 int scenario_environment(const std::vector<std::string>& args);
 int scenario_sigchld(const std::vector<std::string>& args);
+int scenario_read_line(const std::vector<std::string>& args);
 
 }  // namespace supervise_probe

@@ -78,6 +78,15 @@ int scenario_kill(const std::vector<std::string>& args) {
   return 1;
 }
 
+// read-line: reads one line from stdin (a terminal, in the job control test).
+int scenario_read_line(const std::vector<std::string>&) {
+  char line[256] = {};
+  if (std::fgets(line, sizeof line, stdin) == nullptr) die("read from stdin");
+  line[std::strcspn(line, "\r\n")] = '\0';
+  put("line", line);
+  return 0;
+}
+
 // sigchld: whether SIGCHLD came in ignored; exits 42.
 int scenario_sigchld(const std::vector<std::string>&) {
   struct sigaction current {};
