@@ -62,7 +62,14 @@ int status(const std::string& name) {
     std::printf(
         "kashim cgroup: no persistent attachment (kashim cgroup attach CGROUP makes one)\n");
   }
-  for (std::uint64_t id : ids) print_attachment(target_of(id));
+  for (std::uint64_t id : ids) {
+    try {
+      print_attachment(target_of(id));
+    } catch (const Refusal&) {
+      // Detached while we listed: gone, not an error. Anything else is.
+      if (access(pin_directory(id).c_str(), F_OK) == 0) throw;
+    }
+  }
   return 0;
 }
 

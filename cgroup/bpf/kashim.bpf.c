@@ -6,8 +6,9 @@
  * as core's apply_keepalive does.
  *
  * kashim_setsockopt sees the programs' own setsockopt calls of the managed options. Force
- * mode: on a connection kashim tuned, the configured value replaces the program's (and
- * SO_KEEPALIVE cannot be switched off), as core's after_program_set does. Fallback mode:
+ * mode: the configured value replaces the program's (and SO_KEEPALIVE cannot be switched
+ * off) — with a filter, only on connections kashim tuned — as core's after_program_set
+ * does. Fallback mode:
  * it only remembers which options the program set, and the connection, once established,
  * keeps them. Calls the kernel would refuse (short optlen, a value out of range) pass
  * untouched, so the program gets the kernel's own error.
@@ -227,6 +228,13 @@ static __u8 managed_bit(int level, int optname, int* index) {
 
 SEC("cgroup/setsockopt")
 int kashim_setsockopt(struct bpf_sockopt* ctx) {
+  /* A buffer longer than a page (4096 bytes or more) reaches the program truncated: optlen 0
+   * hands the kernel the program's own, which kernels before 6.5 require (they fail the
+   * call with EFAULT otherwise). Such a call is never rewritten. */
+  if (ctx->optlen > 4096) {
+    ctx->optlen = 0;
+    return 1;
+  }
   int index;
   const __u8 bit = managed_bit(ctx->level, ctx->optname, &index);
   if (!bit) return 1;
