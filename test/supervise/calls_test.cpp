@@ -57,6 +57,17 @@ TEST(SuperviseCalls, FallbackModeLetsTheProgramsSetsLand) {
   EXPECT_EQ(run.value("after"), "0/1000/1/10/1234");
 }
 
+TEST(SuperviseCalls, FastOpenSendsAreTunedLikeConnect) {
+  ProcessRun plain = run_supervised_probe({"fastopen"}, {}, /*supervised=*/false);
+  ProcessRun run = run_supervised_probe({"fastopen"}, debug_tuned());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("sendto"), plain.value("sendto"));
+  EXPECT_EQ(run.value("sendmsg"), plain.value("sendmsg"));
+  EXPECT_EQ(run.value("sendto_values"), kTunedValues);
+  EXPECT_EQ(run.value("sendmsg_values"), kTunedValues);
+  EXPECT_EQ(notification_count(run, "fastopen"), 2) << run.err;
+}
+
 TEST(SuperviseCalls, SixteenThreadsConnectingAtOnceAreAllTuned) {
   ProcessRun run = run_supervised_probe({"threads", "16", "31"}, debug_tuned());
   ASSERT_EQ(run.exit_code, 0) << run.err;

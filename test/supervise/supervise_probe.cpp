@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -190,6 +191,30 @@ int scenario_threads(const std::vector<std::string>& args) {
   return 0;
 }
 
+// fastopen: connections opened by sendto() and sendmsg() with MSG_FASTOPEN (TCP Fast Open
+// connects without connect()).
+int scenario_fastopen(const std::vector<std::string>&) {
+  int server = make_listener();
+  sockaddr_in address = loopback(port_of(server));
+  int by_sendto = socket(AF_INET, SOCK_STREAM, 0);
+  ssize_t sent = sendto(by_sendto, "x", 1, MSG_FASTOPEN, reinterpret_cast<sockaddr*>(&address),
+                        sizeof address);
+  put("sendto", outcome(sent, errno));
+  put("sendto_values", values_of(by_sendto));
+  int by_sendmsg = socket(AF_INET, SOCK_STREAM, 0);
+  char byte = 'x';
+  iovec piece{&byte, 1};
+  msghdr message{};
+  message.msg_name = &address;
+  message.msg_namelen = sizeof address;
+  message.msg_iov = &piece;
+  message.msg_iovlen = 1;
+  sent = sendmsg(by_sendmsg, &message, MSG_FASTOPEN);
+  put("sendmsg", outcome(sent, errno));
+  put("sendmsg_values", values_of(by_sendmsg));
+  return 0;
+}
+
 // fork-exec: a forked child connects, and a child that execs this program again connects:
 // both still under the filter, both tuned.
 int scenario_fork_exec(const std::vector<std::string>&) {
@@ -241,6 +266,7 @@ int main(int argc, char** argv) {
                          {"unrelated", scenario_unrelated},
                          {"threads", scenario_threads},
                          {"fork-exec", scenario_fork_exec},
+                         {"fastopen", scenario_fastopen},
                          {"connect-to", scenario_connect_to},
                          {"wait-signal", scenario_wait_signal},
                          {"exit", scenario_exit},
