@@ -72,25 +72,25 @@ bool is_keepalive_switch_off(const Config& config, int level, int optname, const
   return requested == 0;
 }
 
-AfterProgramSet after_program_set(const Config& config, int level, int optname, int requested,
-                                  bool shim_tuned) {
+AfterProgramSet after_program_set(const Config& config, int level, int optname, bool shim_tuned) {
   if (!config.active) return {};
   if (config.mode == Mode::kFallback) {
     // Remembered so that a connection decided later leaves the program's choice alone.
-    return {nullptr, false, config.selective ? bit_of(level, optname) : OptionBits{0}};
+    AfterProgramSet after;
+    after.program_set = config.selective ? bit_of(level, optname) : OptionBits{0};
+    return after;
   }
   // With a filter, only connections kashim tuned keep its values.
   if (config.selective && !shim_tuned) return {};
   if (level == SOL_SOCKET && optname == SO_KEEPALIVE) {
     // A connection kashim tuned is TCP; otherwise only the kernel can tell.
-    if (requested == 0) return {&kKeepaliveOn, !config.selective, 0};
-    return {};
+    return {&kKeepaliveOn, true, !config.selective, 0};
   }
   const ManagedTcpOption* managed = level == IPPROTO_TCP ? managed_tcp_option(optname) : nullptr;
   if (managed == nullptr) return {};
   const ManagedOption& option = config.*managed->option;
-  if (!option.set || option.value == requested) return {};
-  return {&option.value, false, 0};
+  if (!option.set) return {};
+  return {&option.value, false, false, 0};
 }
 
 int apply_keepalive(int fd, const Config& config, SetsockoptFn set, OptionBits skip) {

@@ -89,16 +89,17 @@ bool is_keepalive_switch_off(const Config& config, int level, int optname, const
                              socklen_t optlen);
 
 // The preload library's way, decided after a program's setsockopt() of a managed option
-// has succeeded: the kernel accepted the value, so it was valid and readable, and the
-// library never reads program memory the kernel would have refused (EFAULT stays EFAULT).
+// has succeeded, without the value the program passed: the library never reads the memory
+// a program hands to setsockopt (a seccomp filter may answer a call with success that the
+// kernel never saw, and never checked).
 struct AfterProgramSet {
   const int* restore = nullptr;  // force mode: set the operator's value again
+  bool only_if_off = false;      // SO_KEEPALIVE: restore only if it now reads 0
   bool only_if_tcp = false;      // SO_KEEPALIVE: restore only on a TCP socket
   OptionBits program_set = 0;    // fallback mode with a filter: the program set this itself
 };
 // `shim_tuned`: with a filter, whether kashim decided to tune this connection (only those
 // keep the operator's values; the others are the program's alone).
-AfterProgramSet after_program_set(const Config& config, int level, int optname, int requested,
-                                  bool shim_tuned);
+AfterProgramSet after_program_set(const Config& config, int level, int optname, bool shim_tuned);
 
 }  // namespace kashim

@@ -6,7 +6,7 @@
 // The dynamic linker's audit interface (rtld-audit(7), LD_AUDIT) is told of every symbol
 // binding; this module turns exactly those bindings to libkashim.so's hooks: one of the
 // hooked names, made by an object the program loaded itself with dlopen() (after start-up),
-// bound to a definition behind libkashim.so. Everything else is left as the linker made it:
+// bound to libc's definition. Everything else is left as the linker made it:
 // every binding of the objects loaded at start (the program, LD_PRELOAD libraries such as
 // torsocks or proxychains, their dependencies: for them the normal lookup already finds
 // the hooks first), and every dlsym() (an interposer's dlsym(RTLD_NEXT, "connect") must get
@@ -110,6 +110,15 @@ bool find_hooks() {
 // Loaded after libkashim.so: where libkashim.so's own dlsym(RTLD_NEXT) looks (libc). A
 // definition loaded before it (another preloaded library, torsocks say) keeps its place in
 // the chain.
+// libc itself: the only definition the module takes bindings away from. A library of the
+// plugin's own that wraps connect() (loaded after the shim, too) keeps its bindings.
+bool is_libc(const struct link_map* map) {
+  if (map == nullptr || map->l_name == nullptr) return false;
+  const char* slash = std::strrchr(map->l_name, '/');
+  const char* name = slash != nullptr ? slash + 1 : map->l_name;
+  return std::strncmp(name, "libc.so", 7) == 0;
+}
+
 bool loaded_after_shim(const struct link_map* definer) {
   for (const struct link_map* map = g_shim->l_next; map != nullptr; map = map->l_next) {
     if (map == definer) return true;
@@ -125,7 +134,7 @@ uintptr_t bind(uintptr_t address, unsigned flags, uintptr_t referrer, uintptr_t 
     return address;
   }
   const int index = hooked_index(name);
-  if (index < 0 || map_of(definer) == g_shim || !loaded_after_shim(map_of(definer))) {
+  if (index < 0 || !is_libc(map_of(definer)) || !loaded_after_shim(map_of(definer))) {
     return address;
   }
   return find_hooks() ? g_hooks[index] : address;

@@ -32,14 +32,13 @@ void log_values(const Runtime& runtime, int fd, std::string_view event, const Pe
 
 void on_socket_created(int fd, int domain, int type, int protocol) {
   const Runtime& runtime = kashim::runtime();
-  if (!runtime.config.active) return;
-  records::mark_seen(fd);
+  if (!runtime.config.active || !is_tcp_socket(domain, type, protocol)) return;
+  ErrnoGuard keep_errno;
+  records::mark_seen(fd);  // a listener made here, if it becomes one
   if (runtime.config.selective) {
     records::forget(fd);  // decided at connect() or accept()
     return;
   }
-  if (!is_tcp_socket(domain, type, protocol)) return;
-  ErrnoGuard keep_errno;
   if (tune(runtime, fd) && logging(runtime, LogLevel::kDebug)) {
     log_values(runtime, fd,
                domain == AF_INET6 ? "(TCP/IPv6) created and tuned" : "(TCP/IPv4) created and tuned",
@@ -48,7 +47,8 @@ void on_socket_created(int fd, int domain, int type, int protocol) {
 }
 
 void after_connect(int fd, const sockaddr* peer, socklen_t peer_length, long result) {
-  if (result < 0 && errno != EINPROGRESS) return;  // the kernel refused it: nothing was read
+  // Any other failure: the kernel refused the call (an address it could not read included).
+  if (result < 0 && errno != EINPROGRESS && errno != EINTR) return;
   const Runtime& runtime = kashim::runtime();
   if (!runtime.config.active) return;
   ErrnoGuard keep_errno;
@@ -62,7 +62,7 @@ void after_connect(int fd, const sockaddr* peer, socklen_t peer_length, long res
 }
 
 void after_fastopen_message(int fd, const msghdr* message, long result) {
-  if (result < 0 && errno != EINPROGRESS) return;
+  if (result < 0 && errno != EINPROGRESS && errno != EINTR) return;
   // The kernel read the message header and its address: both are readable.
   after_connect(fd, static_cast<const sockaddr*>(message->msg_name), message->msg_namelen, result);
 }
@@ -71,16 +71,15 @@ void on_accepted(int listener, int fd) {
   const Runtime& runtime = kashim::runtime();
   const Config& config = runtime.config;
   if (!config.active) return;
-  const bool listener_seen = records::seen(listener);
-  records::mark_seen(fd);
   if (config.selective) {
     ErrnoGuard keep_errno;
     records::forget(fd);
     if (config.direction == Direction::kOut && !logging(runtime, LogLevel::kInfo)) return;
-    // What the program set on the listener, which the connection inherits. A listener from
-    // elsewhere has no record: fallback mode then leaves a connection whose keep-alive is on.
+    // What the program set on the listener, which the connection inherits. Without a record
+    // (a listener from elsewhere, say), fallback mode leaves a connection whose keep-alive
+    // is on: someone chose it.
     OptionBits program_set = records::read(listener) & kAllOptionBits;
-    if (!listener_seen && !forcing(config) && read_int_option(fd, SOL_SOCKET, SO_KEEPALIVE) > 0) {
+    if (program_set == 0 && !forcing(config) && read_int_option(fd, SOL_SOCKET, SO_KEEPALIVE) > 0) {
       program_set = kAllOptionBits;
     }
     // The peer is asked of the kernel: the program's address buffer may be absent or short.
@@ -94,7 +93,7 @@ void on_accepted(int listener, int fd) {
   // Nothing to set: the kernel copies the listener's options, tuned when it was created, to
   // every connection accepted on it. Except a listener from elsewhere, seen for the first
   // time, and the connections queued on it before kashim tuned it.
-  if (!listener_seen) [[unlikely]] {
+  if (!records::seen(listener)) [[unlikely]] {
     on_accepted_from_unseen_listener(runtime, listener, fd);
   } else if (draining_any()) [[unlikely]] {
     drain(runtime, listener, fd);
@@ -109,23 +108,27 @@ void on_accepted(int listener, int fd) {
   }
 }
 
-void after_setsockopt(int fd, int level, int optname, const void* optval) {
+void after_setsockopt(int fd, int level, int optname) {
   const Runtime& runtime = kashim::runtime();
   const Config& config = runtime.config;
   if (!config.active) return;
   ErrnoGuard keep_errno;
-  int requested = 0;
-  std::memcpy(&requested, optval, sizeof requested);  // the kernel read at least an int
   const bool shim_tuned =
       config.selective && forcing(config) && (records::read(fd) & records::kTuned) != 0;
-  const AfterProgramSet after = after_program_set(config, level, optname, requested, shim_tuned);
+  const AfterProgramSet after = after_program_set(config, level, optname, shim_tuned);
   if (after.program_set != 0) records::add(fd, after.program_set);
-  if (after.restore == nullptr || (after.only_if_tcp && !fd_is_tcp(fd))) return;
+  if (after.restore == nullptr) return;
+  // What the program's call left in the kernel, read back rather than from its memory.
+  const int now = after.only_if_off || logging(runtime, LogLevel::kDebug)
+                      ? read_int_option(fd, level, optname)
+                      : -1;
+  if (after.only_if_off && now != 0) return;
+  if (after.only_if_tcp && !fd_is_tcp(fd)) return;
   real::setsockopt(fd, level, optname, after.restore, sizeof *after.restore);
   if (logging(runtime, LogLevel::kDebug)) {
     LogLine line;
-    line.add("fd ").add(fd).add(": the program's option ").add(optname).add(" = ");
-    line.add(requested).add(" replaced by ").add(*after.restore).add(" (KASHIM_MODE=force)");
+    line.add("fd ").add(fd).add(": the program's option ").add(optname).add(" = ").add(now);
+    line.add(" replaced by ").add(*after.restore).add(" (KASHIM_MODE=force)");
     log_line(runtime, line);
   }
 }

@@ -14,15 +14,14 @@ void on_socket_created(int fd, int domain, int type, int protocol);
 // connect(), or sendto()/sendmsg() with MSG_FASTOPEN (which connect without connect()),
 // returned `result`; errno is still the real call's. With a filter, an outgoing connection
 // is decided here, once the kernel has accepted the address (so the shim never reads an
-// address the kernel would have refused), while the handshake is still in flight for a
-// non-blocking socket.
+// address the kernel would have refused): connected, or with the handshake still in
+// flight (EINPROGRESS, or EINTR: an interrupted connect goes on in the background).
 void after_connect(int fd, const sockaddr* peer, socklen_t peer_length, long result);
 void after_fastopen_message(int fd, const msghdr* message, long result);
 
 void on_accepted(int listener, int fd);
 
-// A program's setsockopt() of an option names_managed_option() names succeeded: the kernel
-// read `optval` without complaint, so the shim may read it too.
-void after_setsockopt(int fd, int level, int optname, const void* optval);
+// A program's setsockopt() of an option names_managed_option() names succeeded.
+void after_setsockopt(int fd, int level, int optname);
 
 }  // namespace kashim

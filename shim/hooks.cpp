@@ -171,7 +171,7 @@ KASHIM_HOOK int setsockopt(int fd, int level, int optname, const void* optval,
                            socklen_t optlen) KASHIM_NOTHROW {
   int result = g_setsockopt.get()(fd, level, optname, optval, optlen);
   if (result == 0 && kashim::names_managed_option(level, optname)) [[unlikely]] {
-    kashim::after_setsockopt(fd, level, optname, optval);
+    kashim::after_setsockopt(fd, level, optname);
   }
   return result;
 }

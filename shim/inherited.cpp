@@ -29,12 +29,14 @@ bool keepalive_on(int fd) {
   return read_int_option(fd, SOL_SOCKET, SO_KEEPALIVE) > 0;
 }
 
-// Fallback mode: whether someone set this inherited socket's keep-alive before it came here,
-// as far as the kernel shows (keep-alive on, or an option other than the namespace's
-// default): then every option is theirs (kAllOptionBits). Force mode: none are.
+// Whether someone chose this inherited socket's keep-alive before it came here: then every
+// option stays theirs (kAllOptionBits). Keep-alive switched on means a decision was made
+// where the socket was made (by a kashim with that process's configuration, or by its
+// program), in either mode. In fallback mode an option other than the namespace's default
+// counts too, even with keep-alive off; force mode sets those.
 OptionBits set_before(const Config& config, int fd) {
+  if (keepalive_on(fd)) return kAllOptionBits;
   if (forcing(config)) return 0;
-  if (keepalive_on(fd)) return kAllOptionBits;  // its owner chose its keep-alive already
   struct Default {
     int optname;
     const char* sysctl;  // null: the default is 0
@@ -155,8 +157,6 @@ void on_accepted_from_unseen_listener(const Runtime& runtime, int listener, int 
   if (!config.active || config.selective) return;  // with a filter, accept() decides each one
   ErrnoGuard keep_errno;
   NoCancellation no_cancellation;  // reading sysctls in fallback mode
-  // Force mode tunes it whoever made it (a kashim parent with the same configuration set
-  // the same values); fallback mode leaves what its maker set (set_before()).
   if (!fd_is_tcp(listener)) return;
   tune_listener(runtime, listener, "inherited (TCP listener), at its first accept()");
   drain(runtime, listener, accepted);

@@ -11,8 +11,8 @@
 //     first accept(); without a filter only (with one, accept() decides every connection).
 //     Connections queued on it before are clones of the untuned listener: each is tuned as
 //     it is accepted, until the first one that arrived tuned.
-// Fallback mode never overrides what someone set on an inherited socket: nothing when its
-// keep-alive is on, and no option whose value is not the kernel's default.
+// An inherited socket whose keep-alive is on keeps its values (someone decided); fallback
+// mode also leaves one with any option other than the kernel's default.
 #pragma once
 
 #include "runtime.hpp"

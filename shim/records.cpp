@@ -13,29 +13,29 @@ namespace {
 
 constexpr int kNumbers = 1 << 20;  // the kernel's default limit, fs.nr_open
 
-// An entry is (inode << 8) | bits, written and read as one word. The table is mapped at the
-// first socket() of a process that tunes (8 MiB of address space, pages touched only for
-// the numbers in use): a process that opens no socket pays nothing for it, not even the
-// loader's mapping of zeroed memory at start.
-using Entry = std::atomic<std::uint64_t>;
-struct Table {
-  std::atomic<std::uint64_t> seen[kNumbers / 64];  // a bit per number
-  Entry entries[kNumbers];
-};
-std::atomic<Table*> g_table{nullptr};
+// Each kind is mapped at its first use, not kept in the library's zeroed data (which the
+// loader would map in every process): the seen bits (128 KiB of address space) at the
+// first TCP socket() of a process kashim tunes, the records (8 MiB, pages touched only for
+// the numbers in use) at the first record, which only filters and inherited listeners make.
+// An entry is (inode << 8) | bits, written and read as one word.
+using Word = std::atomic<std::uint64_t>;
+constexpr std::size_t kSeenWords = kNumbers / 64;
+std::atomic<Word*> g_seen{nullptr};
+std::atomic<Word*> g_entries{nullptr};
 
-Table* table() {
-  Table* table = g_table.load(std::memory_order_acquire);
-  if (table != nullptr) return table;
-  void* mapped = mmap(nullptr, sizeof(Table), PROT_READ | PROT_WRITE,
+Word* mapped(std::atomic<Word*>& table, std::size_t words) {
+  Word* words_now = table.load(std::memory_order_acquire);
+  if (words_now != nullptr) return words_now;
+  ErrnoGuard keep_errno;  // a refused mapping (RLIMIT_AS) leaves the program's errno alone
+  void* memory = mmap(nullptr, words * sizeof(Word), PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (mapped == MAP_FAILED) return nullptr;
-  if (!g_table.compare_exchange_strong(table, static_cast<Table*>(mapped),
-                                       std::memory_order_acq_rel)) {
-    munmap(mapped, sizeof(Table));  // another thread mapped it first
-    return table;
+  if (memory == MAP_FAILED) return nullptr;
+  if (!table.compare_exchange_strong(words_now, static_cast<Word*>(memory),
+                                     std::memory_order_acq_rel)) {
+    munmap(memory, words * sizeof(Word));  // another thread mapped it first
+    return words_now;
   }
-  return static_cast<Table*>(mapped);
+  return static_cast<Word*>(memory);
 }
 
 bool in_range(int fd) {
@@ -54,29 +54,29 @@ std::uint64_t identity(int fd) {
 }  // namespace
 
 void mark_seen(int fd) {
-  Table* table = in_range(fd) ? kashim::records::table() : nullptr;
-  if (table != nullptr) table->seen[fd / 64].fetch_or(1ull << (fd % 64), std::memory_order_relaxed);
+  Word* seen = in_range(fd) ? mapped(g_seen, kSeenWords) : nullptr;
+  if (seen != nullptr) seen[fd / 64].fetch_or(1ull << (fd % 64), std::memory_order_relaxed);
 }
 
 bool seen(int fd) {
-  Table* table = g_table.load(std::memory_order_acquire);
-  return table != nullptr && in_range(fd) &&
-         (table->seen[fd / 64].load(std::memory_order_relaxed) >> (fd % 64) & 1) != 0;
+  Word* seen = g_seen.load(std::memory_order_acquire);
+  return seen != nullptr && in_range(fd) &&
+         (seen[fd / 64].load(std::memory_order_relaxed) >> (fd % 64) & 1) != 0;
 }
 
 OptionBits read(int fd) {
-  Table* table = g_table.load(std::memory_order_acquire);
-  if (table == nullptr || !in_range(fd)) return 0;
-  const std::uint64_t entry = table->entries[fd].load(std::memory_order_relaxed);
+  Word* entries = g_entries.load(std::memory_order_acquire);
+  if (entries == nullptr || !in_range(fd)) return 0;
+  const std::uint64_t entry = entries[fd].load(std::memory_order_relaxed);
   if (entry == 0 || entry >> 8 != identity(fd)) return 0;
   return static_cast<OptionBits>(entry & 0xff);
 }
 
 void add(int fd, OptionBits bits) {
   const std::uint64_t inode = in_range(fd) ? identity(fd) : 0;
-  Table* table = inode != 0 ? kashim::records::table() : nullptr;
-  if (table == nullptr) return;
-  Entry& slot = table->entries[fd];
+  Word* entries = inode != 0 ? mapped(g_entries, kNumbers) : nullptr;
+  if (entries == nullptr) return;
+  Word& slot = entries[fd];
   std::uint64_t entry = slot.load(std::memory_order_relaxed);
   std::uint64_t wanted;
   do {
@@ -85,13 +85,13 @@ void add(int fd, OptionBits bits) {
 }
 
 void remove(int fd, OptionBits bits) {
-  Table* table = g_table.load(std::memory_order_acquire);
-  if (table != nullptr && in_range(fd)) table->entries[fd].fetch_and(~std::uint64_t{bits});
+  Word* entries = g_entries.load(std::memory_order_acquire);
+  if (entries != nullptr && in_range(fd)) entries[fd].fetch_and(~std::uint64_t{bits});
 }
 
 void forget(int fd) {
-  Table* table = g_table.load(std::memory_order_acquire);
-  if (table != nullptr && in_range(fd)) table->entries[fd].store(0, std::memory_order_relaxed);
+  Word* entries = g_entries.load(std::memory_order_acquire);
+  if (entries != nullptr && in_range(fd)) entries[fd].store(0, std::memory_order_relaxed);
 }
 
 }  // namespace kashim::records

@@ -1,11 +1,13 @@
 // What the shim remembers about a socket between calls, keyed by descriptor number.
 //
 // Two kinds, both sized for the kernel's default descriptor limit (fs.nr_open), in memory
-// mapped at the first socket() of a process that tunes, touched only for the numbers in use:
-//   - Seen: a bit per number, set when socket() or accept() hands it out (or the shim has
-//     looked at an inherited listener under it): a listener whose number was never seen
-//     came from elsewhere (across exec, or over a Unix socket) and is looked at once, at its
-//     first accept(). No system call ever: it is asked on every accept().
+// mapped when first needed, touched only for the numbers in use:
+//   - Seen: a bit per number, set when socket() hands out a TCP socket under it (or the
+//     shim has looked at an inherited listener under it): a listener whose number was never
+//     seen came from elsewhere (across exec, or over a Unix socket) and is looked at once,
+//     at its first accept(). No system call ever: it is asked on every accept(). A bit is
+//     never cleared (close() is not hooked): a listener that arrives under the number of a
+//     TCP socket this process made and closed is not looked at.
 //   - Records: option bits for one socket (with a filter: whether kashim tuned it, which
 //     options the program set itself; an inherited listener whose queue is being drained).
 //     Each record names the socket it was made for (its inode), so a number reused by

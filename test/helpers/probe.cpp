@@ -450,8 +450,9 @@ int scenario_phases(const std::vector<std::string>& args) {
     body();
     close(-2000 - number);
   };
-  // The first hooked call reads the configuration (and /etc/kashim.conf): before the phases.
-  close(socket(AF_UNIX, SOCK_DGRAM, 0));
+  // The first hooked call reads the configuration (and /etc/kashim.conf), and the first TCP
+  // socket maps the shim's table of descriptor numbers: before the phases.
+  close(socket(AF_INET, SOCK_STREAM, 0));
   phase(1, [&] {  // tuned TCP sockets, both families
     for (int i = 0; i < count; ++i) {
       close(socket(AF_INET, SOCK_STREAM, 0));
@@ -706,6 +707,8 @@ int main(int argc, char** argv) {
                              {"efault", probe::scenario_efault},
                              {"cancel", probe::scenario_cancel},
                              {"cancel-full-stderr", probe::scenario_cancel_full_stderr},
+                             {"reuse-number", probe::scenario_reuse_number},
+                             {"connect-eintr", probe::scenario_connect_eintr},
                              {"reused-listener", probe::scenario_reused_listener},
                              {"storm", probe::scenario_storm},
                              {"spawn", probe::scenario_spawn},

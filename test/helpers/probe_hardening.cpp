@@ -1,11 +1,14 @@
 // Scenarios where the shim once changed what a program observes: pointers the kernel
 // refuses, pthread cancellation, a log destination that blocks.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -149,6 +152,100 @@ int scenario_cancel(const std::vector<std::string>&) {
   pthread_create(&thread, nullptr, blocked_accept, &idle);
   pthread_cancel(thread);
   put("blocked_accept_cancelled", joined_within(thread, 10) ? 1 : 0);
+  return 0;
+}
+
+namespace {
+
+// A listener on every local address (so 127.0.0.2 reaches it too), on an ephemeral port.
+int listener_on_any() {
+  int fd = static_cast<int>(syscall(SYS_socket, AF_INET, SOCK_STREAM, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      listen(fd, 64) != 0) {
+    die("listener on any address");
+  }
+  return fd;
+}
+
+int connect_to(const char* host, in_port_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  inet_pton(AF_INET, host, &address.sin_addr);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    die(std::string("connect to ") + host);
+  }
+  return fd;
+}
+
+}  // namespace
+
+// reuse-number: with KASHIM_PEERS=127.0.0.1, a connection kashim tuned is closed and its
+// number reused: by an AF_UNIX socket (socketpair), then by an excluded connection put
+// there with dup2(). What the program sets on each must stand: unix_keepalive (after
+// setting 0), excluded_idle (after setting 99).
+int scenario_reuse_number(const std::vector<std::string>&) {
+  int server = listener_on_any();
+  const in_port_t port = port_of(server);
+  int tuned = connect_to("127.0.0.1", port);
+  put("tuned", summary(tuned));
+  const int number = tuned;
+  close(tuned);
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) die("socketpair");
+  if (pair[0] != number && dup2(pair[0], number) != number) die("dup2");
+  set_int(number, SOL_SOCKET, SO_KEEPALIVE, 0);
+  put("unix_keepalive", get_int(number, SOL_SOCKET, SO_KEEPALIVE));
+  close(pair[0]);
+  close(pair[1]);
+  close(number);
+  int excluded = connect_to("127.0.0.2", port);
+  if (excluded != number) {
+    if (dup2(excluded, number) != number) die("dup2");
+    close(excluded);
+  }
+  set_int(number, IPPROTO_TCP, TCP_KEEPIDLE, 99);
+  put("excluded_idle", get_int(number, IPPROTO_TCP, TCP_KEEPIDLE));
+  put("excluded", summary(number));
+  return 0;
+}
+
+namespace {
+void on_alarm(int) {}
+}  // namespace
+
+// connect-eintr: with a filter, a blocking connect() interrupted by a signal (no
+// SA_RESTART) goes on in the background, and the connection is decided all the same. The
+// listener's queue is full, so the handshake waits until the alarm interrupts it.
+int scenario_connect_eintr(const std::vector<std::string>&) {
+  int server = static_cast<int>(syscall(SYS_socket, AF_INET, SOCK_STREAM, 0));
+  sockaddr_storage address = loopback(AF_INET, 0);
+  if (bind(server, reinterpret_cast<sockaddr*>(&address), length_of(AF_INET)) != 0 ||
+      listen(server, 0) != 0) {
+    die("listener");
+  }
+  const in_port_t port = port_of(server);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {  // a backlog of 0 holds one; the rest wait in SYN_SENT
+    int fd = static_cast<int>(syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    sockaddr_storage target = loopback(AF_INET, port);
+    syscall(SYS_connect, fd, &target, length_of(AF_INET));
+    fillers.push_back(fd);
+  }
+  struct sigaction action {};
+  action.sa_handler = on_alarm;  // no SA_RESTART
+  sigaction(SIGALRM, &action, nullptr);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_storage target = loopback(AF_INET, port);
+  alarm(1);
+  const int result = connect(fd, reinterpret_cast<sockaddr*>(&target), length_of(AF_INET));
+  const int error = errno;
+  alarm(0);
+  put("connect", outcome(result, error));
+  put("after", summary(fd));
   return 0;
 }
 

@@ -17,6 +17,10 @@
 namespace kashim::testing {
 namespace {
 
+Environment kValues() {
+  return {{"KASHIM_IDLE", "42"}, {"KASHIM_INTVL", "5"}, {"KASHIM_CNT", "3"}};
+}
+
 int listening_port(int* fd) {
   *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
@@ -65,6 +69,32 @@ INSTANTIATE_TEST_SUITE_P(Hardening, Efault,
                                            with(kTuned, "KASHIM_MODE", "fallback"),
                                            with(kTuned, "KASHIM_LOG", "debug")),
                          [](const auto& info) { return efault_case_name(info.index); });
+
+// --- Records belong to a socket, not to its number --------------------------------------
+
+TEST(Records, ANumberReusedBySocketpairOrDup2NeverGetsAnotherSocketsRecord) {
+  Environment environment = with(kValues(), "KASHIM_PEERS", "127.0.0.1");
+  ProcessRun with_shim = run_probe({"reuse-number"}, environment);
+  ProcessRun without = run_probe({"reuse-number"}, environment, /*preload=*/false);
+  expect_clean(with_shim);
+  EXPECT_EQ(with_shim.value("tuned"), "1/42/5/3") << "the premise: kashim tuned it";
+  EXPECT_EQ(with_shim.value("unix_keepalive"), without.value("unix_keepalive"));
+  EXPECT_EQ(with_shim.value("unix_keepalive"), "0");
+  EXPECT_EQ(with_shim.value("excluded_idle"), "99");
+  EXPECT_EQ(with_shim.value("excluded"), without.value("excluded"));
+}
+
+// --- A connect() interrupted by a signal ------------------------------------------------
+
+TEST(InterruptedConnect, WithAFilterItIsDecidedAsItGoesOnInTheBackground) {
+  Environment environment = with(kValues(), "KASHIM_PEERS", "127.0.0.1");
+  ProcessRun with_shim = run_probe({"connect-eintr"}, environment);
+  ProcessRun without = run_probe({"connect-eintr"}, environment, /*preload=*/false);
+  EXPECT_EQ(without.value("connect"), "fail:EINTR") << "the premise";
+  EXPECT_EQ(with_shim.value("connect"), "fail:EINTR");
+  EXPECT_EQ(with_shim.value("after"), "1/42/5/3");
+  EXPECT_EQ(without.value("after"), "0/7200/75/9");
+}
 
 // --- Cancellation, and a log that cannot be written -------------------------------------
 

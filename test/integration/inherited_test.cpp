@@ -107,16 +107,29 @@ TEST(InheritedListener, WithAFilterTheListenerIsLeftAndEachConnectionDecided) {
   EXPECT_EQ(run.value("accepted"), kKernels);
 }
 
-TEST(InheritedListener, FallbackLeavesOneWhoseOwnerChoseItsKeepalive) {
+// Someone switched its keep-alive on where it was made (a kashim there, or its program):
+// that decision stands, in either mode.
+TEST(InheritedListener, OneWhoseKeepaliveIsOnKeepsItsValues) {
   LoopbackPair pair("127.0.0.1", 2);
   int on = 1, idle = 77;
   setsockopt(pair.listener, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
   setsockopt(pair.listener, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-  Environment environment = with(kValues, "KASHIM_MODE", "fallback");
-  ProcessRun run = run_probe({"inherited", std::to_string(pair.listener), "accept"}, environment);
-  EXPECT_EQ(run.value("inherited_after"), "1/77/75/9");
-  environment.back().second = "force";
-  run = run_probe({"inherited", std::to_string(pair.listener), "accept"}, environment);
+  for (const char* mode : {"fallback", "force"}) {
+    ProcessRun run = run_probe({"inherited", std::to_string(pair.listener), "accept"},
+                               with(kValues, "KASHIM_MODE", mode));
+    EXPECT_EQ(run.value("inherited_after"), "1/77/75/9") << mode;
+  }
+}
+
+// In fallback mode an option someone set is a choice too, even with keep-alive off.
+TEST(InheritedListener, FallbackLeavesOneWithAnOptionOfItsOwn) {
+  LoopbackPair pair("127.0.0.1", 2);
+  int idle = 77;
+  setsockopt(pair.listener, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ProcessRun run = run_probe({"inherited", std::to_string(pair.listener), "accept"},
+                             with(kValues, "KASHIM_MODE", "fallback"));
+  EXPECT_EQ(run.value("inherited_after"), "0/77/75/9");
+  run = run_probe({"inherited", std::to_string(pair.listener), "accept"}, kValues);
   EXPECT_EQ(run.value("accepted"), kTuned) << "force: the operator's values, queued ones too";
   EXPECT_EQ(run.value("inherited_after"), kTuned);
 }

@@ -261,61 +261,58 @@ TEST(KeepaliveSwitchOff, OnlyAValidOffInForceMode) {
   EXPECT_FALSE(is_keepalive_switch_off(fake.parse(), SOL_SOCKET, SO_KEEPALIVE, &off, sizeof off));
 }
 
-// The preload library decides after the program's own call succeeded (so it never reads
-// what the kernel would have refused): the operator's value goes in again when the
-// program's differs.
-TEST(AfterProgramSet, ForceModeRestoresTheOperatorsValueOnly) {
+// The preload library decides after the program's own call succeeded, and without the value
+// the program passed (it never reads that memory): the operator's value goes in again.
+TEST(AfterProgramSet, ForceModeRestoresTheOperatorsValue) {
   FakeSources fake;
   fake.environment = {{"KASHIM_IDLE", "30"}, {"KASHIM_USER_TIMEOUT", "20s"}};
   Config config = fake.parse();
-  AfterProgramSet after = after_program_set(config, IPPROTO_TCP, TCP_KEEPIDLE, 15, false);
+  AfterProgramSet after = after_program_set(config, IPPROTO_TCP, TCP_KEEPIDLE, false);
   ASSERT_NE(after.restore, nullptr);
   EXPECT_EQ(*after.restore, 30);
   EXPECT_EQ(after.restore, &config.idle_s.value);
+  EXPECT_FALSE(after.only_if_off);
   EXPECT_FALSE(after.only_if_tcp);
-  EXPECT_EQ(after_program_set(config, IPPROTO_TCP, TCP_KEEPIDLE, 30, false).restore, nullptr)
-      << "the program asked for the operator's value: nothing to do";
-  EXPECT_EQ(after_program_set(config, IPPROTO_TCP, TCP_KEEPINTVL, 15, false).restore, nullptr)
+  EXPECT_EQ(after_program_set(config, IPPROTO_TCP, TCP_KEEPINTVL, false).restore, nullptr)
       << "not configured: the program's";
-  EXPECT_EQ(*after_program_set(config, IPPROTO_TCP, TCP_USER_TIMEOUT, 0, false).restore, 20000);
-  EXPECT_EQ(after_program_set(config, IPPROTO_TCP, TCP_NODELAY, 0, false).restore, nullptr);
+  EXPECT_EQ(*after_program_set(config, IPPROTO_TCP, TCP_USER_TIMEOUT, false).restore, 20000);
+  EXPECT_EQ(after_program_set(config, IPPROTO_TCP, TCP_NODELAY, false).restore, nullptr);
 }
 
-TEST(AfterProgramSet, KeepaliveOffComesBackOnForTcpOnly) {
+TEST(AfterProgramSet, KeepaliveComesBackOnIfItReadsOffOnTcp) {
   FakeSources fake;
   Config config = fake.parse();
-  AfterProgramSet after = after_program_set(config, SOL_SOCKET, SO_KEEPALIVE, 0, false);
+  AfterProgramSet after = after_program_set(config, SOL_SOCKET, SO_KEEPALIVE, false);
   ASSERT_NE(after.restore, nullptr);
   EXPECT_EQ(*after.restore, 1);
+  EXPECT_TRUE(after.only_if_off) << "a program that switched it on changed nothing";
   EXPECT_TRUE(after.only_if_tcp) << "only the kernel knows what the descriptor is";
-  EXPECT_EQ(after_program_set(config, SOL_SOCKET, SO_KEEPALIVE, 1, false).restore, nullptr);
 }
 
 TEST(AfterProgramSet, WithAFilterOnlyConnectionsKashimTunedKeepItsValues) {
   FakeSources fake;
   fake.environment = {{"KASHIM_IDLE", "30"}, {"KASHIM_PEERS", "10.0.0.0/8"}};
   Config config = fake.parse();
-  EXPECT_EQ(after_program_set(config, IPPROTO_TCP, TCP_KEEPIDLE, 15, false).restore, nullptr);
-  AfterProgramSet tuned = after_program_set(config, SOL_SOCKET, SO_KEEPALIVE, 0, true);
+  EXPECT_EQ(after_program_set(config, IPPROTO_TCP, TCP_KEEPIDLE, false).restore, nullptr);
+  AfterProgramSet tuned = after_program_set(config, SOL_SOCKET, SO_KEEPALIVE, true);
   ASSERT_NE(tuned.restore, nullptr);
   EXPECT_FALSE(tuned.only_if_tcp) << "a connection kashim tuned is TCP";
-  EXPECT_EQ(*after_program_set(config, IPPROTO_TCP, TCP_KEEPIDLE, 15, true).restore, 30);
+  EXPECT_EQ(*after_program_set(config, IPPROTO_TCP, TCP_KEEPIDLE, true).restore, 30);
 }
 
 TEST(AfterProgramSet, FallbackModeOnlyRemembersWhatTheProgramSet) {
   FakeSources fake;
   fake.environment = {{"KASHIM_IDLE", "30"}, {"KASHIM_MODE", "fallback"}};
-  EXPECT_EQ(after_program_set(fake.parse(), IPPROTO_TCP, TCP_KEEPIDLE, 15, false).program_set, 0)
+  EXPECT_EQ(after_program_set(fake.parse(), IPPROTO_TCP, TCP_KEEPIDLE, false).program_set, 0)
       << "without a filter there is nothing to remember: sockets were tuned at creation";
   fake.environment["KASHIM_DIRECTION"] = "out";
   Config config = fake.parse();
-  AfterProgramSet after = after_program_set(config, IPPROTO_TCP, TCP_KEEPIDLE, 15, true);
+  AfterProgramSet after = after_program_set(config, IPPROTO_TCP, TCP_KEEPIDLE, true);
   EXPECT_EQ(after.restore, nullptr);
   EXPECT_EQ(after.program_set, managed_option_bit(0));
-  EXPECT_EQ(after_program_set(config, SOL_SOCKET, SO_KEEPALIVE, 0, true).program_set,
-            kKeepaliveBit);
+  EXPECT_EQ(after_program_set(config, SOL_SOCKET, SO_KEEPALIVE, true).program_set, kKeepaliveBit);
   Config inactive{};
-  EXPECT_EQ(after_program_set(inactive, SOL_SOCKET, SO_KEEPALIVE, 0, true).restore, nullptr);
+  EXPECT_EQ(after_program_set(inactive, SOL_SOCKET, SO_KEEPALIVE, true).restore, nullptr);
 }
 
 TEST(NamesManagedOption, ExactlyTheFiveOptions) {
