@@ -2,6 +2,9 @@
 // --supervise / --preload; what `kashim --check -- COMMAND` says before running anything.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "supervise_helpers.hpp"
 
 namespace kashim::testing {
@@ -30,6 +33,23 @@ TEST(SuperviseRoute, SupervisorTellsStaticGoAndDynamicProgramsApart) {
       << run.out;
   run = run_command({supervisor_path(), "--route", "/etc/hostname"}, {});
   EXPECT_EQ(run.out, "preload: not an ELF executable\n");
+}
+
+TEST(SuperviseRoute, OddFilesGoToThePreloadWhichLosesNothing) {
+  const std::string truncated = scratch_path("truncated");
+  std::string head = read_file(program_path("static_client")).substr(0, 40);
+  std::ofstream(truncated) << head;
+  ProcessRun run = run_command({supervisor_path(), "--route", truncated}, {});
+  EXPECT_EQ(run.out, "preload: a truncated ELF file\n");
+  const std::string loop = scratch_path("loop");
+  std::ofstream(loop) << "#!" << loop << "\n";
+  run = run_command({supervisor_path(), "--route", loop}, {});
+  EXPECT_NE(run.out.find("preload: a script for " + loop), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("a script nested too deeply"), std::string::npos) << run.out;
+  run = run_command({supervisor_path(), "--route", "/nonexistent"}, {});
+  EXPECT_EQ(run.out.rfind("preload: cannot read /nonexistent: ", 0), 0u) << run.out;
+  std::filesystem::remove(truncated);
+  std::filesystem::remove(loop);
 }
 
 TEST(SuperviseRoute, GoProgramsAreRecognised) {
