@@ -50,7 +50,7 @@ void usage(std::FILE* to) {
 
 [[noreturn]] void fail_usage(const std::string& message) {
   std::fprintf(stderr, "kashim-supervise: %s\n", message.c_str());
-  usage(stderr);
+  std::fputs("Try 'kashim-supervise --help' for more information.\n", stderr);
   std::exit(kUsageError);
 }
 
@@ -225,7 +225,8 @@ int main(int argc, char** argv) {
       ++i;
       break;
     } else if (argument.starts_with("-")) {
-      fail_usage("unknown option '" + std::string(argument) + "'");
+      fail_usage("unknown option '" + std::string(argument) +
+                 "' (accepted: --strict, --drop-kashim-env, --setenv, --route, --available)");
     } else {
       break;
     }
