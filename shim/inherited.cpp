@@ -14,6 +14,7 @@
 
 #include "guards.hpp"
 #include "process_sources.hpp"
+#include "programs.hpp"
 #include "records.hpp"
 #include "sockets.hpp"
 #include "tune.hpp"
@@ -101,11 +102,16 @@ int listen_fds_for_this_process() {
   return count;
 }
 
-// Whether the process that started this one has kashim loaded: then it decided for the
-// sockets it handed down, and they are left as it left them. Read from its memory map.
-bool parent_runs_kashim() {
+// Whether the process that started this one decided for the sockets it handed down: it has
+// kashim loaded (its memory map names libkashim) and the configuration's program list takes
+// it in (a host-wide /etc/kashim.conf may leave inetd itself out). A parent that has kashim
+// but was disabled by a variable of its own cannot be told from here: that connection is
+// left as the parent left it.
+bool parent_runs_kashim(const Config& config) {
   FixedText<64> path;
-  path.add("/proc/").add(static_cast<std::int64_t>(getppid())).add("/maps");
+  path.add("/proc/").add(static_cast<std::int64_t>(getppid())).add("/");
+  const std::size_t directory = path.view().size();
+  path.add("maps");
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   constexpr std::string_view kName = "/libkashim";
@@ -119,7 +125,25 @@ bool parent_runs_kashim() {
     std::memmove(buffer, chunk.data() + chunk.size() - kept, kept);
   }
   close(fd);
-  return found;
+  if (!found || config.programs[0] == '\0') return found;
+  // The parent's names, as its own kashim would have matched them: its executable and its
+  // argv[0], each a basename.
+  char executable[256] = {}, invoked[256] = {};
+  FixedText<64> exe;
+  exe.add(std::string_view(path.c_str(), directory)).add("exe");
+  ssize_t length = readlink(exe.c_str(), executable, sizeof executable - 1);
+  if (length < 0) length = 0;
+  executable[length] = '\0';
+  FixedText<64> cmdline;
+  cmdline.add(std::string_view(path.c_str(), directory)).add("cmdline");
+  fd = open(cmdline.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t got = read(fd, invoked, sizeof invoked - 1);
+    invoked[got > 0 ? got : 0] = '\0';  // argv[0] ends at its NUL
+    close(fd);
+  }
+  const ProgramNames names{base_name(executable), base_name(invoked)};
+  return match_programs(config.programs, names).verdict == ProgramVerdict::kIncluded;
 }
 
 }  // namespace
@@ -147,7 +171,7 @@ void tune_inherited_at_start(bool listen_fds) {
   // accept().
   if (!stdin_stream || count > 0 || !fd_is_tcp(STDIN_FILENO)) return;
   if (read_int_option(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN) == 1) return;
-  if (peer_of(STDIN_FILENO).length == 0 || parent_runs_kashim()) return;
+  if (peer_of(STDIN_FILENO).length == 0 || parent_runs_kashim(config)) return;
   tune_connection(runtime, STDIN_FILENO, "on standard input (inetd), connected to");
 }
 

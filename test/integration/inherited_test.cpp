@@ -164,6 +164,27 @@ TEST(InheritedConnection, OnStandardInputLikeInetdIsTuned) {
   close(connection);
 }
 
+// The same handed down by a parent that runs kashim itself (sh, which stays to wait for the
+// child): the parent decided, the child leaves it. Unless the program list leaves the
+// parent out (a host-wide kashim.conf may leave inetd out): then nothing decided.
+std::vector<std::string> on_stdin_of_a_child(int fd) {
+  return {"sh", "-c", "\"$0\" \"$@\" 0<&" + std::to_string(fd) + "; exit $?"};
+}
+
+TEST(InheritedConnection, FromAParentUnderKashimItIsLeftUnlessItsProgramIsOutOfScope) {
+  LoopbackPair pair;
+  int connection = accept(pair.listener, nullptr, nullptr);
+  ASSERT_GE(connection, 0);
+  Environment environment = with(kValues, "LD_PRELOAD", KASHIM_LIBRARY_PATH);
+  ProcessRun run =
+      run_probe_launched_by(on_stdin_of_a_child(connection), {"inherited", "0"}, environment);
+  EXPECT_EQ(run.value("inherited"), kKernels) << run.err;
+  environment.emplace_back("KASHIM_PROGRAMS", "kashim_probe");
+  run = run_probe_launched_by(on_stdin_of_a_child(connection), {"inherited", "0"}, environment);
+  EXPECT_EQ(run.value("inherited"), kTuned) << run.err;
+  close(connection);
+}
+
 TEST(InheritedConnection, TheFilterDecidesAsForAnAcceptedOne) {
   LoopbackPair pair;
   int connection = accept(pair.listener, nullptr, nullptr);
