@@ -29,7 +29,7 @@ struct Elf64 {
   using Section = Elf64_Shdr;
 };
 
-// A Go build ID note: owner "Go", type 4 (NT_GOBUILDID in Go's linker).
+// A Go build ID note: owner "Go", type 4 (ELF_NOTE_GOBUILDID_TAG in Go's linker).
 bool has_go_note(int fd, off_t offset, std::size_t size) {
   constexpr std::size_t kMaxNotes = 1 << 16;
   if (size > kMaxNotes) size = kMaxNotes;
@@ -43,7 +43,8 @@ bool has_go_note(int fd, off_t offset, std::size_t size) {
     const std::size_t name_size = (note.n_namesz + 3) & ~std::size_t{3};
     const std::size_t next = name_at + name_size + ((note.n_descsz + 3) & ~std::size_t{3});
     if (next > size || next <= at) return false;
-    if (note.n_type == 4 && note.n_namesz == 3 &&
+    // Go's linker writes the owner as "Go\0\0" (n_namesz 4); others would write "Go\0".
+    if (note.n_type == 4 && (note.n_namesz == 3 || note.n_namesz == 4) &&
         std::memcmp(notes.data() + name_at, "Go", 3) == 0) {
       return true;
     }

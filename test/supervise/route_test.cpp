@@ -2,6 +2,7 @@
 // --supervise / --preload; what `kashim --check -- COMMAND` says before running anything.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -57,6 +58,16 @@ TEST(SuperviseRoute, GoProgramsAreRecognised) {
   ProcessRun run = run_command({supervisor_path(), "--route", program_path("go_client")}, {});
   EXPECT_EQ(run.out,
             "supervise: a Go program (.go.buildinfo section): Go makes its own system calls\n");
+  // Without section headers (stripped by sstrip, say), the Go build ID note still tells.
+  std::string image = read_file(program_path("go_client"));
+  ASSERT_GT(image.size(), 0x40u);
+  std::fill(image.begin() + 0x28, image.begin() + 0x30, '\0');  // e_shoff
+  std::fill(image.begin() + 0x3c, image.begin() + 0x40, '\0');  // e_shnum, e_shstrndx
+  const std::string stripped = scratch_path("go_stripped");
+  std::ofstream(stripped, std::ios::binary) << image;
+  run = run_command({supervisor_path(), "--route", stripped}, {});
+  EXPECT_EQ(run.out, "supervise: a Go program (Go build ID note): Go makes its own system calls\n");
+  std::filesystem::remove(stripped);
 }
 
 TEST(SuperviseRoute, CheckSaysWhichRouteAndWhyBeforeRunningAnything) {
