@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
 #include "filter.hpp"
 #include "log_line.hpp"
@@ -51,12 +52,28 @@ std::string errno_text(int error) {
   return std::string(line.view());
 }
 
-[[noreturn]] void exec_command(const LaunchRequest& request, const ProcessState& state) {
+// Socket activation (sd_listen_fds) hands its listeners to the process whose pid is in
+// LISTEN_PID: the one systemd started, which is the supervisor. COMMAND, its child, gets the
+// variable naming itself, as it would have without kashim.
+std::string listen_pid_for_command(const std::string& entry, pid_t supervisor) {
+  static constexpr std::string_view kName = "LISTEN_PID=";
+  if (entry.compare(0, kName.size(), kName) != 0 ||
+      entry.substr(kName.size()) != std::to_string(supervisor)) {
+    return entry;
+  }
+  return std::string(kName) + std::to_string(getpid());
+}
+
+[[noreturn]] void exec_command(const LaunchRequest& request, const ProcessState& state,
+                               pid_t supervisor) {
   std::vector<char*> argv, environment;
   for (const std::string& word : request.argv) argv.push_back(const_cast<char*>(word.c_str()));
   argv.push_back(nullptr);
+  std::vector<std::string> entries;
+  entries.reserve(request.environment.size());
   for (const std::string& entry : request.environment) {
-    environment.push_back(const_cast<char*>(entry.c_str()));
+    entries.push_back(listen_pid_for_command(entry, supervisor));
+    environment.push_back(const_cast<char*>(entries.back().c_str()));
   }
   environment.push_back(nullptr);
   sigaction(SIGPIPE, &state.original_sigpipe, nullptr);
@@ -95,10 +112,10 @@ std::string errno_text(int error) {
   switch (command) {
     case kExec:
       if (listener >= 0) close(listener);
-      exec_command(request, state);
+      exec_command(request, state, supervisor);
     case kExecUntuned:
       if (listener >= 0) _exit(125);  // a filter without a supervisor: never
-      exec_command(request, state);
+      exec_command(request, state, supervisor);
     case kProbed:
       _exit(0);
     default:

@@ -267,6 +267,9 @@ void Tuner::tune_inherited_sockets() {
     // Fallback mode: a socket whose owner switched keep-alive on already has its settings.
     if (!forcing(config_) && read_int_option(fd, SOL_SOCKET, SO_KEEPALIVE) > 0) continue;
     const bool listening = read_int_option(fd, SOL_SOCKET, SO_ACCEPTCONN) == 1;
+    // As the library's rule: a connection keeps what its maker decided, except one on
+    // standard input (inetd, systemd's StandardInput=socket), decided as an accepted one.
+    if (!listening && fd != STDIN_FILENO) continue;
     const Peer peer = peer_of(fd);
     if (config_.selective) {
       // A listener without a peer filter tunes what it accepts; with one, and a socket not

@@ -36,8 +36,9 @@ class Tuner {
   // Handles one notification and answers it (or finds it gone).
   void handle(const NotifiedCall& call);
 
-  // In the child, before exec: the TCP sockets COMMAND inherits (systemd socket activation,
-  // inetd) are tuned as the library tunes them in its constructor.
+  // In the child, before exec: the TCP listeners COMMAND inherits (systemd socket
+  // activation, or any other) and a connection on its standard input (inetd) are tuned as
+  // the library tunes them.
   void tune_inherited_sockets();
 
   const NotificationCounts& counts() const { return counts_; }

@@ -1,6 +1,10 @@
 // Each notified call, with the values read back from the kernel, and the calls the filter
 // must let through without a notification.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "supervise_helpers.hpp"
 
@@ -28,6 +32,28 @@ TEST(SuperviseCalls, UntunedWithoutTheSupervisor) {
   ProcessRun run = run_supervised_probe({"connect"}, kTuned, /*supervised=*/false);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.value("client"), kTunedValues) << "a static program is out of LD_PRELOAD's reach";
+}
+
+// A listener COMMAND inherits (socket activation, or any parent) is tuned before exec, as
+// the library tunes it: connections accepted on it inherit the values.
+TEST(SuperviseCalls, AnInheritedListenerIsTunedBeforeExec) {
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);  // no SOCK_CLOEXEC: inherited
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(listen(listener, 8), 0);
+  const std::string fd = std::to_string(listener);
+  // The same listener each time, so in this order: untuned until the last run.
+  ProcessRun plain = run_supervised_probe({"accept-inherited", fd}, {}, /*supervised=*/false);
+  ProcessRun filtered =
+      run_supervised_probe({"accept-inherited", fd}, with(kTuned, "KASHIM_DIRECTION", "out"));
+  ProcessRun run = run_supervised_probe({"accept-inherited", fd}, kTuned);
+  close(listener);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("accepted"), kTunedValues);
+  EXPECT_NE(plain.value("accepted"), kTunedValues) << "the test's own listener is untuned";
+  EXPECT_EQ(filtered.value("accepted"), plain.value("accepted"));
 }
 
 TEST(SuperviseCalls, UnrelatedCallsAreNeverNotified) {

@@ -124,6 +124,21 @@ TEST(SuperviseProcess, TheProgramGetsItsOwnEnvironmentBack) {
   EXPECT_EQ(run.values.count("env_LD_PRELOAD"), 0u);
 }
 
+// systemd socket activation names the process it started in LISTEN_PID, which is the
+// supervisor; COMMAND checks it against its own pid (sd_listen_fds), so it must name COMMAND.
+TEST(SuperviseProcess, SocketActivationsListenPidNamesTheProgram) {
+  ProcessRun run = run_probe_program(
+      {"sh", "-c", "LISTEN_PID=$$ LISTEN_FDS=0 exec \"$0\" \"$@\"", supervisor_path(), "--"},
+      SUPERVISE_PROBE_PATH, {"environment"}, kTuned);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("env_LISTEN_PID"), run.value("pid"));
+  EXPECT_EQ(run.value("env_LISTEN_FDS"), "0");
+  // Naming another process, it is left alone.
+  run = run_probe_program({supervisor_path(), "--"}, SUPERVISE_PROBE_PATH, {"environment"},
+                          with(kTuned, "LISTEN_PID", "1"));
+  EXPECT_EQ(run.value("env_LISTEN_PID"), "1");
+}
+
 TEST(SuperviseProcess, ASetUserIdProgramRunsUntunedOrNotAtAllWithStrict) {
   const std::string copy = scratch_path("setuid_probe");
   std::filesystem::copy_file(SUPERVISE_PROBE_PATH, copy);

@@ -215,6 +215,17 @@ int scenario_fastopen(const std::vector<std::string>&) {
   return 0;
 }
 
+// accept-inherited FD: accepts a connection on listener FD, inherited from the test (made
+// without the supervisor seeing its listen()).
+int scenario_accept_inherited(const std::vector<std::string>& args) {
+  const int listener = std::atoi(args.at(0).c_str());
+  int client = connect_to(port_of(listener));
+  int accepted = accept(listener, nullptr, nullptr);
+  if (client < 0 || accepted < 0) die("accept-inherited");
+  put("accepted", values_of(accepted));
+  return 0;
+}
+
 // fork-exec: a forked child connects, and a child that execs this program again connects:
 // both still under the filter, both tuned.
 int scenario_fork_exec(const std::vector<std::string>&) {
@@ -267,6 +278,7 @@ int main(int argc, char** argv) {
                          {"threads", scenario_threads},
                          {"fork-exec", scenario_fork_exec},
                          {"fastopen", scenario_fastopen},
+                         {"accept-inherited", scenario_accept_inherited},
                          {"connect-to", scenario_connect_to},
                          {"wait-signal", scenario_wait_signal},
                          {"exit", scenario_exit},

@@ -95,10 +95,12 @@ int scenario_sigchld(const std::vector<std::string>&) {
   return 42;
 }
 
-// environment: the KASHIM_* variables the program sees.
+// environment: the KASHIM_*, LD_* and LISTEN_* variables the program sees, and its pid.
 int scenario_environment(const std::vector<std::string>&) {
+  put("pid", getpid());
   for (char** entry = environ; *entry != nullptr; ++entry) {
-    if (std::strncmp(*entry, "KASHIM_", 7) == 0 || std::strncmp(*entry, "LD_", 3) == 0) {
+    if (std::strncmp(*entry, "KASHIM_", 7) == 0 || std::strncmp(*entry, "LD_", 3) == 0 ||
+        std::strncmp(*entry, "LISTEN_", 7) == 0) {
       const char* equals = std::strchr(*entry, '=');
       put("env_" + std::string(*entry, static_cast<std::size_t>(equals - *entry)), equals + 1);
     }
