@@ -272,8 +272,8 @@ void Tuner::tune_inherited_sockets() {
     if (!listening && fd != STDIN_FILENO) continue;
     const Peer peer = peer_of(fd);
     if (config_.selective) {
-      // A listener without a peer filter tunes what it accepts; with one, and a socket not
-      // connected yet, the calls the program makes decide.
+      // A listener without a peer filter tunes what it accepts (with one, each accepted
+      // connection is decided by itself); a connection is decided as an accepted one.
       if (listening && config_.peers.empty()) {
         apply_keepalive(fd, config_, ::setsockopt);
       } else if (!listening && peer.length != 0) {
