@@ -12,6 +12,7 @@
 #include <iterator>
 #include <string_view>
 
+#include "decided_before.hpp"
 #include "guards.hpp"
 #include "process_sources.hpp"
 #include "programs.hpp"
@@ -30,35 +31,6 @@ bool keepalive_on(int fd) {
   return read_int_option(fd, SOL_SOCKET, SO_KEEPALIVE) > 0;
 }
 
-// Whether someone chose this inherited socket's keep-alive before it came here: then every
-// option stays theirs (kAllOptionBits). Keep-alive switched on means a decision was made
-// where the socket was made (by a kashim with that process's configuration, or by its
-// program), in either mode. In fallback mode an option other than the namespace's default
-// counts too, even with keep-alive off; force mode sets those.
-OptionBits set_before(const Config& config, int fd) {
-  if (keepalive_on(fd)) return kAllOptionBits;
-  if (forcing(config)) return 0;
-  struct Default {
-    int optname;
-    const char* sysctl;  // null: the default is 0
-  };
-  constexpr Default kDefaults[] = {{TCP_KEEPIDLE, "tcp_keepalive_time"},
-                                   {TCP_KEEPINTVL, "tcp_keepalive_intvl"},
-                                   {TCP_KEEPCNT, "tcp_keepalive_probes"},
-                                   {TCP_USER_TIMEOUT, nullptr}};
-  static_assert(std::size(kDefaults) == std::size(kManagedTcpOptions));
-  const Sources sources = process_sources();
-  for (const Default& option : kDefaults) {
-    std::int64_t standard = 0;
-    if (option.sysctl != nullptr && !sources.sysctl(option.sysctl, &standard, sources.context)) {
-      continue;
-    }
-    // Someone chose this socket's keep-alive, even if they left it off: all theirs.
-    if (read_int_option(fd, IPPROTO_TCP, option.optname) != standard) return kAllOptionBits;
-  }
-  return 0;
-}
-
 void log_inherited(const Runtime& runtime, int fd, std::string_view how) {
   if (!logging(runtime, LogLevel::kDebug)) return;
   LogLine line;
@@ -70,7 +42,7 @@ void log_inherited(const Runtime& runtime, int fd, std::string_view how) {
 // Without a filter: tuned as if made here, but for what someone set before (fallback).
 // A listener's connections queued before are clones of the untuned listener: drained.
 void tune_listener(const Runtime& runtime, int fd, std::string_view how) {
-  const OptionBits skip = set_before(runtime.config, fd);
+  const OptionBits skip = decided_before(runtime.config, fd);
   if (skip == kAllOptionBits || !tune(runtime, fd, skip)) return;
   records::add(fd, records::kDraining | skip);
   g_draining.fetch_add(1, std::memory_order_relaxed);
@@ -78,7 +50,7 @@ void tune_listener(const Runtime& runtime, int fd, std::string_view how) {
 }
 
 void tune_connection(const Runtime& runtime, int fd, std::string_view how) {
-  const OptionBits skip = set_before(runtime.config, fd);
+  const OptionBits skip = decided_before(runtime.config, fd);
   if (runtime.config.selective) {
     decide(runtime, fd, Direction::kIn, peer_of(fd), skip, how);
   } else if (skip != kAllOptionBits && tune(runtime, fd, skip)) {

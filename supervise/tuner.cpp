@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "decide.hpp"
+#include "decided_before.hpp"
 #include "log_line.hpp"
 #include "peers.hpp"
 #include "sockets.hpp"
@@ -264,8 +265,9 @@ void Tuner::tune_inherited_sockets() {
     if (*end != '\0' || end == entry->d_name || number == own) continue;
     const int fd = static_cast<int>(number);
     if (!fd_is_tcp(fd)) continue;
-    // Fallback mode: a socket whose owner switched keep-alive on already has its settings.
-    if (!forcing(config_) && read_int_option(fd, SOL_SOCKET, SO_KEEPALIVE) > 0) continue;
+    // The library's rule: what was decided where the socket was made stands.
+    const OptionBits skip = decided_before(config_, fd);
+    if (skip == kAllOptionBits) continue;
     const bool listening = read_int_option(fd, SOL_SOCKET, SO_ACCEPTCONN) == 1;
     // As the library's rule: a connection keeps what its maker decided, except one on
     // standard input (inetd, systemd's StandardInput=socket), decided as an accepted one.
@@ -275,14 +277,14 @@ void Tuner::tune_inherited_sockets() {
       // A listener without a peer filter tunes what it accepts (with one, each accepted
       // connection is decided by itself); a connection is decided as an accepted one.
       if (listening && config_.peers.empty()) {
-        apply_keepalive(fd, config_, ::setsockopt);
+        apply_keepalive(fd, config_, ::setsockopt, skip);
       } else if (!listening && peer.length != 0) {
-        decide(getpid(), fd, fd, Direction::kIn, peer.get(), peer.length, 0,
+        decide(getpid(), fd, fd, Direction::kIn, peer.get(), peer.length, skip,
                "inherited, connected to");
       }
       continue;
     }
-    if (int error = apply_keepalive(fd, config_, ::setsockopt); error != 0) {
+    if (int error = apply_keepalive(fd, config_, ::setsockopt, skip); error != 0) {
       report_apply_failure(getpid(), fd, error);
     } else if (logging(LogLevel::kDebug)) {
       LogLine line = start_line(getpid(), fd);
