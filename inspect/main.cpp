@@ -49,8 +49,9 @@ pid_t parse_pid(const char* command, std::string_view text) {
   pid_t pid = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), pid);
   if (error != std::errc() || end != text.data() + text.size() || pid <= 0) {
-    usage_error(command, "'" + std::string(text) +
-                             "' is not a process ID (accepted: a positive whole number)");
+    std::string problem = "'";  // built in steps: GCC 12 warns (falsely) on "..." + string
+    problem.append(text).append("' is not a process ID (accepted: a positive whole number)");
+    usage_error(command, problem);
   }
   return pid;
 }
