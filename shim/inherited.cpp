@@ -120,11 +120,8 @@ bool parent_runs_kashim(const Config& config) {
 
 }  // namespace
 
-void tune_inherited_at_start(bool listen_fds) {
+void tune_inherited_at_start(bool listen_fds, bool stdin_stream) {
   ErrnoGuard keep_errno;
-  // The one system call every process pays: is standard input a stream socket?
-  const bool stdin_stream = read_int_option(STDIN_FILENO, SOL_SOCKET, SO_TYPE) == SOCK_STREAM;
-  if (!listen_fds && !stdin_stream) return;
   const Runtime& runtime = kashim::runtime();
   const Config& config = runtime.config;
   if (!config.active || config.direction == Direction::kOut) return;

@@ -19,9 +19,9 @@
 
 namespace kashim {
 
-// From the constructor. The configuration is read only when there is something to tune:
-// `listen_fds` (LISTEN_FDS is set), or a stream socket on standard input.
-void tune_inherited_at_start(bool listen_fds);
+// From the constructor, when there may be something to tune: `listen_fds` (LISTEN_FDS is
+// set), `stdin_stream` (standard input is a stream socket).
+void tune_inherited_at_start(bool listen_fds, bool stdin_stream);
 
 // accept() on a listener: `listener_seen` says whether this process made it (or looked at
 // it already). Without a filter, the accepted connection needs a look only then, or while

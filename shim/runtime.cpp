@@ -100,8 +100,8 @@ const Runtime& detail::initialize() {
   return *expected;
 }
 
-void note_stderr_at_start() {
-  g_stderr_at_start = identify_stderr();
+void note_stderr_at_start(const StderrIdentity& identity) {
+  g_stderr_at_start = identity;
   g_stderr_noted.store(true, std::memory_order_release);
 }
 

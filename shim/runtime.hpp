@@ -32,7 +32,7 @@ inline const Runtime& runtime() {
 
 // From the constructor: what fd 2 is at start. Log lines go to stderr only while it is
 // still that file (a program may close stderr and get a socket under number 2).
-void note_stderr_at_start();
+void note_stderr_at_start(const StderrIdentity& identity);
 
 inline bool logging(const Runtime& runtime, LogLevel level) {
   return runtime.config.log_level >= level;
