@@ -54,9 +54,11 @@ ssize_t syscall_sendmsg(int fd, const msghdr* message, int flags) {
 // malloc that opens a socket, say), that call goes straight to the system call.
 thread_local bool t_resolving __attribute__((tls_model("initial-exec"))) = false;
 
-// One real function, resolved when a hook is first called (by resolve_all(), for every hook
-// at once): a process that never calls one pays for no look-up. The pointer is atomic only
-// so that two threads resolving at once is not a data race; both store the same value.
+// One real function, resolved by the constructor (resolve_all(), for every hook at once),
+// so that a hook a signal handler reaches later never enters dlsym, which allocates and
+// takes the loader's lock; or at the first call, for a hook that runs before the
+// constructor (from another library's constructor). The pointer is atomic only so that two
+// threads resolving at once is not a data race; both store the same value.
 template <typename Function>
 class RealFunction {
  public:

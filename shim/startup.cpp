@@ -1,5 +1,7 @@
 // libkashim.so's constructor, paid for by every process it is loaded into, most of which
 // never open a socket: it does no more than it must at start.
+//   - The real functions behind the hooks, looked up now (dlsym): a hook that a signal
+//     handler reaches must never enter the loader.
 //   - What fd 2 is now (one fstat): log lines go to stderr only while it is that file.
 //   - Whether standard input is a stream socket (one getsockopt): inetd's connection.
 //   Both without libc (start_calls.hpp): touching libc is what costs at this point.
@@ -10,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "inherited.hpp"
+#include "real.hpp"
 #include "runtime.hpp"
 #include "start_calls.hpp"
 
@@ -58,6 +61,7 @@ bool stdin_is_a_stream_socket() {
 }
 
 __attribute__((constructor)) void start_kashim() {
+  real::resolve_all();
   note_stderr_at_start(stderr_now());
   const AtStart needs = scan_environment();
   if (needs.check) runtime();
