@@ -87,20 +87,22 @@ struct Config {
       peers_from;
 };
 
-// The TCP options the shim manages, with the kernel's own bounds: outside them its
-// setsockopt fails with EINVAL, and so must the program's.
+// The TCP options the shim manages, with the kernel's own bounds (outside them its
+// setsockopt fails with EINVAL, and so must the program's) and where a new socket's value
+// comes from: the net.ipv4 sysctl named, or 0 when there is none.
 struct ManagedTcpOption {
   int optname;
   ManagedOption Config::*option;
   int min;
   int max;
+  const char* default_sysctl;
 };
 
 inline constexpr ManagedTcpOption kManagedTcpOptions[] = {
-    {TCP_KEEPIDLE, &Config::idle_s, 1, kMaxKeepIdleSeconds},
-    {TCP_KEEPINTVL, &Config::intvl_s, 1, kMaxKeepIntvlSeconds},
-    {TCP_KEEPCNT, &Config::cnt, 1, kMaxKeepCnt},
-    {TCP_USER_TIMEOUT, &Config::user_timeout_ms, 0, INT_MAX},
+    {TCP_KEEPIDLE, &Config::idle_s, 1, kMaxKeepIdleSeconds, "tcp_keepalive_time"},
+    {TCP_KEEPINTVL, &Config::intvl_s, 1, kMaxKeepIntvlSeconds, "tcp_keepalive_intvl"},
+    {TCP_KEEPCNT, &Config::cnt, 1, kMaxKeepCnt, "tcp_keepalive_probes"},
+    {TCP_USER_TIMEOUT, &Config::user_timeout_ms, 0, INT_MAX, nullptr},
 };
 
 // Where the parser reads from. `getenv` returns nullptr for an unset variable.

@@ -57,7 +57,7 @@ void add_address(LogLine* line, const sockaddr* address, socklen_t length) {
 }
 
 void add_kernel_values(LogLine* line, int fd) {
-  line->add(read_int_option(fd, SOL_SOCKET, SO_KEEPALIVE) > 0 ? "keep-alive on" : "keep-alive off");
+  line->add(keepalive_on(fd) ? "keep-alive on" : "keep-alive off");
   line->add(", idle ").add(read_int_option(fd, IPPROTO_TCP, TCP_KEEPIDLE)).add("s");
   line->add(", intvl ").add(read_int_option(fd, IPPROTO_TCP, TCP_KEEPINTVL)).add("s");
   line->add(", cnt ").add(read_int_option(fd, IPPROTO_TCP, TCP_KEEPCNT));

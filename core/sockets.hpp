@@ -22,4 +22,9 @@ inline bool fd_is_tcp(int fd) {
          read_int_option(fd, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_TCP;
 }
 
+// SO_KEEPALIVE switched on (by the program, a parent, or kashim).
+inline bool keepalive_on(int fd) {
+  return read_int_option(fd, SOL_SOCKET, SO_KEEPALIVE) > 0;
+}
+
 }  // namespace kashim

@@ -28,6 +28,13 @@ void log_values(const Runtime& runtime, int fd, std::string_view event, const Pe
   log_line(runtime, line);
 }
 
+// Whether the kernel took the address of a call that connects: it connected, or the
+// handshake goes on (EINPROGRESS; EINTR: an interrupted connect continues in the
+// background). Any other failure is a refusal, perhaps without reading anything.
+bool address_taken(long result) {
+  return result >= 0 || errno == EINPROGRESS || errno == EINTR;
+}
+
 }  // namespace
 
 void on_socket_created(int fd, int domain, int type, int protocol) {
@@ -47,8 +54,7 @@ void on_socket_created(int fd, int domain, int type, int protocol) {
 }
 
 void after_connect(int fd, const sockaddr* peer, socklen_t peer_length, long result) {
-  // Any other failure: the kernel refused the call (an address it could not read included).
-  if (result < 0 && errno != EINPROGRESS && errno != EINTR) return;
+  if (!address_taken(result)) return;
   const Runtime& runtime = kashim::runtime();
   if (!runtime.config.active) return;
   ErrnoGuard keep_errno;
@@ -62,7 +68,7 @@ void after_connect(int fd, const sockaddr* peer, socklen_t peer_length, long res
 }
 
 void after_fastopen_message(int fd, const msghdr* message, long result) {
-  if (result < 0 && errno != EINPROGRESS && errno != EINTR) return;
+  if (!address_taken(result)) return;  // else the header itself may be unreadable
   // The kernel read the message header and its address: both are readable.
   after_connect(fd, static_cast<const sockaddr*>(message->msg_name), message->msg_namelen, result);
 }
@@ -79,7 +85,7 @@ void on_accepted(int listener, int fd) {
     // (a listener from elsewhere, say), fallback mode leaves a connection whose keep-alive
     // is on: someone chose it.
     OptionBits program_set = records::read(listener) & kAllOptionBits;
-    if (program_set == 0 && !forcing(config) && read_int_option(fd, SOL_SOCKET, SO_KEEPALIVE) > 0) {
+    if (program_set == 0 && !forcing(config) && keepalive_on(fd)) {
       program_set = kAllOptionBits;
     }
     // The peer is asked of the kernel: the program's address buffer may be absent or short.

@@ -27,10 +27,6 @@ constexpr int kFirstListenFd = 3;    // SD_LISTEN_FDS_START
 constexpr int kMaxListenFds = 1024;  // more than any unit passes
 std::atomic<int> g_draining{0};      // inherited listeners whose old queue is being drained
 
-bool keepalive_on(int fd) {
-  return read_int_option(fd, SOL_SOCKET, SO_KEEPALIVE) > 0;
-}
-
 void log_inherited(const Runtime& runtime, int fd, std::string_view how) {
   if (!logging(runtime, LogLevel::kDebug)) return;
   LogLine line;

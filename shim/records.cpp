@@ -1,12 +1,12 @@
 #include "records.hpp"
 
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <cstdint>
 
 #include "guards.hpp"
+#include "mapped_once.hpp"
 
 namespace kashim::records {
 namespace {
@@ -22,21 +22,6 @@ using Word = std::atomic<std::uint64_t>;
 constexpr std::size_t kSeenWords = kNumbers / 64;
 std::atomic<Word*> g_seen{nullptr};
 std::atomic<Word*> g_entries{nullptr};
-
-Word* mapped(std::atomic<Word*>& table, std::size_t words) {
-  Word* words_now = table.load(std::memory_order_acquire);
-  if (words_now != nullptr) return words_now;
-  ErrnoGuard keep_errno;  // a refused mapping (RLIMIT_AS) leaves the program's errno alone
-  void* memory = mmap(nullptr, words * sizeof(Word), PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (memory == MAP_FAILED) return nullptr;
-  if (!table.compare_exchange_strong(words_now, static_cast<Word*>(memory),
-                                     std::memory_order_acq_rel)) {
-    munmap(memory, words * sizeof(Word));  // another thread mapped it first
-    return words_now;
-  }
-  return static_cast<Word*>(memory);
-}
 
 bool in_range(int fd) {
   return fd >= 0 && fd < kNumbers;
@@ -54,7 +39,7 @@ std::uint64_t identity(int fd) {
 }  // namespace
 
 void mark_seen(int fd) {
-  Word* seen = in_range(fd) ? mapped(g_seen, kSeenWords) : nullptr;
+  Word* seen = in_range(fd) ? mapped_once(g_seen, kSeenWords) : nullptr;
   if (seen != nullptr) seen[fd / 64].fetch_or(1ull << (fd % 64), std::memory_order_relaxed);
 }
 
@@ -74,7 +59,7 @@ OptionBits read(int fd) {
 
 void add(int fd, OptionBits bits) {
   const std::uint64_t inode = in_range(fd) ? identity(fd) : 0;
-  Word* entries = inode != 0 ? mapped(g_entries, kNumbers) : nullptr;
+  Word* entries = inode != 0 ? mapped_once(g_entries, kNumbers) : nullptr;
   if (entries == nullptr) return;
   Word& slot = entries[fd];
   std::uint64_t entry = slot.load(std::memory_order_relaxed);

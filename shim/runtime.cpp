@@ -2,13 +2,13 @@
 
 #include <sched.h>
 #include <sys/auxv.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <new>
 
 #include "copies.hpp"
 #include "guards.hpp"
+#include "mapped_once.hpp"
 #include "process_sources.hpp"
 
 namespace kashim {
@@ -24,19 +24,6 @@ constexpr int kSlots = 4;
 std::atomic<Runtime*> g_slots{nullptr};
 std::atomic<int> g_slots_taken{0};
 
-Runtime* slots() {
-  Runtime* slots = g_slots.load(std::memory_order_acquire);
-  if (slots != nullptr) return slots;
-  void* mapped = mmap(nullptr, sizeof(Runtime) * kSlots, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mapped == MAP_FAILED) return nullptr;
-  if (!g_slots.compare_exchange_strong(slots, static_cast<Runtime*>(mapped),
-                                       std::memory_order_acq_rel)) {
-    munmap(mapped, sizeof(Runtime) * kSlots);  // another thread mapped them first
-    return slots;
-  }
-  return static_cast<Runtime*>(mapped);
-}
 const Runtime kInert{};  // Config's defaults: inactive
 
 void announce(const Runtime& runtime) {
@@ -78,7 +65,7 @@ const Runtime& detail::initialize() {
   }
   ErrnoGuard keep_errno;
   NoCancellation no_cancellation;  // reading the sysctls opens files
-  Runtime* memory = slots();
+  Runtime* memory = mapped_once(g_slots, kSlots);
   if (memory == nullptr) return kInert;  // no memory: forward only
   Runtime& fresh = *::new (static_cast<void*>(&memory[slot])) Runtime();
   // A setuid or otherwise privileged (AT_SECURE) process is left exactly as it is, with the
