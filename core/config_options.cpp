@@ -81,21 +81,20 @@ bool Parser::parse_user_timeout() {
 
 // idle + intvl x cnt: when the last unanswered probe would declare the peer dead.
 bool Parser::auto_user_timeout(const Setting& setting, std::int64_t* ms) {
-  struct Part {
-    const ManagedOption& option;
-    const char* sysctl;
-  };
+  static_assert(kManagedTcpOptions[0].optname == TCP_KEEPIDLE &&
+                    kManagedTcpOptions[1].optname == TCP_KEEPINTVL &&
+                    kManagedTcpOptions[2].optname == TCP_KEEPCNT,
+                "idle, intvl and cnt come first");
   std::int64_t parts[3] = {};
-  const Part wanted[3] = {{config_.idle_s, "tcp_keepalive_time"},
-                          {config_.intvl_s, "tcp_keepalive_intvl"},
-                          {config_.cnt, "tcp_keepalive_probes"}};
   for (int i = 0; i < 3; ++i) {
-    parts[i] = wanted[i].option.value;
-    if (wanted[i].option.set) continue;
-    if (!sources_.sysctl(wanted[i].sysctl, &parts[i], sources_.context) || parts[i] < 0 ||
+    const ManagedTcpOption& managed = kManagedTcpOptions[i];
+    const ManagedOption& option = config_.*managed.option;
+    parts[i] = option.value;
+    if (option.set) continue;
+    if (!sources_.sysctl(managed.default_sysctl, &parts[i], sources_.context) || parts[i] < 0 ||
         parts[i] > INT_MAX) {
       Problem problem;
-      problem.add("needs net.ipv4.").add(wanted[i].sysctl);
+      problem.add("needs net.ipv4.").add(managed.default_sysctl);
       problem.add(", which cannot be read (set KASHIM_IDLE, KASHIM_INTVL and KASHIM_CNT)");
       return fail(setting, problem.view());
     }
