@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -12,17 +13,33 @@
 #include <cerrno>
 #include <cstring>
 
+#include "accept.hpp"
 #include "log_line.hpp"
 
 namespace kashim::supervise {
 namespace {
 
 // Takes one notification, if there is one, and answers it.
-void serve_one(int listener, Tuner& tuner) {
+void serve_one(int listener, Tuner& tuner, Accepts& accepts) {
   seccomp_notif notification;
   std::memset(&notification, 0, sizeof notification);                         // the kernel insists
   if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &notification) != 0) return;  // gone, EINTR
-  tuner.handle(NotifiedCall(listener, notification));
+  const NotifiedCall call(listener, notification);
+  std::lock_guard<std::mutex> hold(accepts.lock());
+  accepts.on_notification(call.thread());
+  if (notification.data.nr == SYS_accept || notification.data.nr == SYS_accept4) {
+    accepts.handle(call);
+  } else {
+    tuner.handle(call);
+  }
+}
+
+// poll() that also keeps the waiting accepts in check (Accepts::tick).
+int poll_and_tick(pollfd* entries, nfds_t count, Accepts& accepts) {
+  const int interval = accepts.tick_interval_ms();
+  const int ready = poll(entries, count, interval);
+  if (interval >= 0) accepts.tick();
+  return ready;
 }
 
 // True while some process still runs under the filter: the listener reports POLLHUP once
@@ -39,7 +56,8 @@ void report_counts(const Tuner& tuner, pid_t child, const char* what) {
   line.add("supervise: pid ").add(static_cast<int>(child)).add(" ").add(what).add(", ");
   line.add(static_cast<std::int64_t>(counts.total())).add(" notifications (connect ");
   line.add(static_cast<std::int64_t>(counts.connect)).add(", listen ");
-  line.add(static_cast<std::int64_t>(counts.listen)).add(", fastopen ");
+  line.add(static_cast<std::int64_t>(counts.listen)).add(", accept ");
+  line.add(static_cast<std::int64_t>(counts.accept)).add(", fastopen ");
   line.add(static_cast<std::int64_t>(counts.fastopen)).add(", setsockopt ");
   line.add(static_cast<std::int64_t>(counts.setsockopt)).add(", other ");
   line.add(static_cast<std::int64_t>(counts.other)).add(")");
@@ -50,7 +68,10 @@ void report_counts(const Tuner& tuner, pid_t child, const char* what) {
 // forked and let its parent exit): their calls must keep being answered, or they would fail
 // with ENOSYS. A detached copy of the supervisor serves them until the last one is gone,
 // while this one ends as COMMAND did.
-void serve_descendants(OwnedFd& listener, Tuner& tuner, const ProcessState& state) {
+void serve_descendants(OwnedFd& listener, Tuner& tuner, Accepts& accepts,
+                       const ProcessState& state) {
+  // The copy is a single thread: the accepts waiting in threads go back to the kernel.
+  accepts.stop_waiting();
   if (!listener.valid() || !filter_in_use(listener.get())) return;
   const pid_t server = fork();
   if (server != 0) return;  // the supervisor goes on to exit (a failed fork: it has to)
@@ -61,9 +82,9 @@ void serve_descendants(OwnedFd& listener, Tuner& tuner, const ProcessState& stat
   sigprocmask(SIG_SETMASK, &state.original_mask, nullptr);
   for (;;) {
     pollfd entry{listener.get(), POLLIN, 0};
-    if (poll(&entry, 1, -1) < 0 && errno != EINTR) break;
+    if (poll_and_tick(&entry, 1, accepts) < 0 && errno != EINTR) break;
     if ((entry.revents & POLLIN) != 0) {
-      serve_one(listener.get(), tuner);
+      serve_one(listener.get(), tuner, accepts);
     } else if ((entry.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
       break;
     }
@@ -158,7 +179,9 @@ class Supervision {
 
 }  // namespace
 
-void supervise_until_exit(pid_t child, OwnedFd listener, Tuner& tuner, ProcessState* state) {
+void supervise_until_exit(pid_t child, OwnedFd listener, bool install_supported, Tuner& tuner,
+                          ProcessState* state) {
+  Accepts accepts(tuner, install_supported);
   sigset_t signals = supervisor_signals();
   OwnedFd signal_fd(signalfd(-1, &signals, SFD_CLOEXEC));
   Supervision supervision(child, state);
@@ -170,13 +193,13 @@ void supervise_until_exit(pid_t child, OwnedFd listener, Tuner& tuner, ProcessSt
   while (!ended) {
     pollfd entries[2] = {{signal_fd.get(), POLLIN, 0}, {listener.get(), POLLIN, 0}};
     const nfds_t count = listener.valid() ? 2 : 1;
-    if (poll(entries, count, -1) < 0) {
+    if (poll_and_tick(entries, count, accepts) < 0) {
       if (errno == EINTR) continue;
       supervision.wait_blocking();  // cannot watch any longer (ENOMEM): at least wait
       break;
     }
     // Notifications first: a thread of COMMAND waits on each.
-    if (count == 2 && (entries[1].revents & POLLIN) != 0) serve_one(listener.get(), tuner);
+    if (count == 2 && (entries[1].revents & POLLIN) != 0) serve_one(listener.get(), tuner, accepts);
     if ((entries[0].revents & POLLIN) != 0) {
       signalfd_siginfo info;
       while (read(signal_fd.get(), &info, sizeof info) == sizeof info) {
@@ -187,7 +210,7 @@ void supervise_until_exit(pid_t child, OwnedFd listener, Tuner& tuner, ProcessSt
     }
   }
   report_counts(tuner, child, WIFSIGNALED(supervision.status()) ? "killed" : "exited");
-  serve_descendants(listener, tuner, *state);
+  serve_descendants(listener, tuner, accepts, *state);
   end_as(supervision.status(), state);
 }
 

@@ -12,8 +12,9 @@ namespace kashim::supervise {
 
 // Runs until COMMAND ends, then reproduces its end: the same exit status, or death by the
 // same signal. Never returns. `listener` may be invalid: COMMAND runs untuned, and the
-// supervisor only forwards signals and waits.
-[[noreturn]] void supervise_until_exit(pid_t child, OwnedFd listener, Tuner& tuner,
-                                       ProcessState* state);
+// supervisor only forwards signals and waits. `install_supported`: the kernel can hand the
+// program a descriptor while answering (accept.hpp).
+[[noreturn]] void supervise_until_exit(pid_t child, OwnedFd listener, bool install_supported,
+                                       Tuner& tuner, ProcessState* state);
 
 }  // namespace kashim::supervise

@@ -96,7 +96,7 @@ bool filter_supported() {
 #endif
 }
 
-std::vector<sock_filter> notifying_filter() {
+std::vector<sock_filter> notifying_filter(bool notify_accept) {
   Program program;
 #if defined(__x86_64__)
   using P = Program;
@@ -111,6 +111,10 @@ std::vector<sock_filter> notifying_filter() {
   program.jump_if_at_least(kForeignAbiBit, P::kAllow, program.next());
   program.jump_if_equal(__NR_connect, P::kNotify, program.next());
   program.jump_if_equal(__NR_listen, P::kNotify, program.next());
+  if (notify_accept) {
+    program.jump_if_equal(__NR_accept, P::kNotify, program.next());
+    program.jump_if_equal(__NR_accept4, P::kNotify, program.next());
+  }
   program.jump_if_equal(__NR_sendto, sendto, program.next());
   program.jump_if_equal(__NR_sendmsg, sendmsg, program.next());
   program.jump_if_equal(__NR_setsockopt, setsockopt, P::kAllow);

@@ -13,10 +13,10 @@ namespace kashim::supervise {
 bool filter_supported();
 
 // The classic BPF program: SECCOMP_RET_USER_NOTIF for connect, listen, sendto/sendmsg with
-// MSG_FASTOPEN in their flags, and setsockopt of SOL_SOCKET/SO_KEEPALIVE or IPPROTO_TCP/
-// TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT; SECCOMP_RET_ALLOW for
-// everything else, including calls of another architecture or ABI (i386, x32), which the
-// supervisor would not know how to read.
-std::vector<sock_filter> notifying_filter();
+// MSG_FASTOPEN in their flags, setsockopt of SOL_SOCKET/SO_KEEPALIVE or IPPROTO_TCP/
+// TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT, and, with `notify_accept`,
+// accept and accept4; SECCOMP_RET_ALLOW for everything else, including calls of another
+// architecture or ABI (i386, x32), which the supervisor would not know how to read.
+std::vector<sock_filter> notifying_filter(bool notify_accept);
 
 }  // namespace kashim::supervise

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "accept.hpp"
 #include "filter.hpp"
 #include "log_line.hpp"
 
@@ -96,7 +97,7 @@ std::string listen_pid_for_command(const std::string& entry, pid_t supervisor) {
   int listener = -1;
   if (request.filter) {
     tuner.tune_inherited_sockets();  // before the filter, which would notify these calls
-    std::vector<sock_filter> code = notifying_filter();
+    std::vector<sock_filter> code = notifying_filter(accepts_need_notifying(tuner.config()));
     sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
       report = {ChildReport::kNoNewPrivsFailed, errno, -1};
@@ -199,6 +200,8 @@ Launched launch(const LaunchRequest& request, Tuner& tuner, ProcessState* state)
     } else {
       launched.listener =
           OwnedFd(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), report.listener, 0)));
+      launched.install_supported =
+          launched.listener.valid() && install_and_answer_supported(launched.listener.get());
       if (!launched.listener.valid()) {
         launched.unavailable = "pidfd_getfd failed, " + errno_text(errno) +
                                (errno == ENOSYS ? " (Linux 5.6 or later)"

@@ -6,6 +6,7 @@
 //                                        (one line; exit 0 or 1)
 //
 // The configuration is the KASHIM_* environment, parsed by the library's own parser.
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/xattr.h>
@@ -18,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "accept.hpp"
 #include "config.hpp"
 #include "elf_route.hpp"
 #include "event_loop.hpp"
@@ -139,12 +141,22 @@ int available(const char* program) {
   probe.probe_only = true;
   probe.argv = {"true"};
   std::string reason = refusal(program != nullptr ? resolve(program) : "/");
-  if (reason.empty()) reason = launch(probe, tuner, &state).unavailable;
+  bool install_supported = false;
+  if (reason.empty()) {
+    const Launched launched = launch(probe, tuner, &state);
+    reason = launched.unavailable;
+    install_supported = launched.install_supported;
+  }
   if (!reason.empty()) {
     std::printf("supervise: unavailable: %s\n", reason.c_str());
     return 1;
   }
-  std::printf("supervise: available (seccomp user notification, pidfd_getfd)\n");
+  std::printf("supervise: available (seccomp user notification, pidfd_getfd)%s\n",
+              install_supported
+                  ? ""
+                  : "; with KASHIM_PEERS, a connection the program accepts is decided only when "
+                    "it sets keep-alive itself (handing it over needs SECCOMP_ADDFD_FLAG_SEND, "
+                    "Linux 5.14)");
   return 0;
 }
 
@@ -187,7 +199,21 @@ int available(const char* program) {
                  launched.unavailable.c_str());
     std::exit(kNotRun);
   }
-  supervise_until_exit(launched.child, std::move(launched.listener), tuner, &state);
+  if (accepts_need_notifying(config) && !launched.install_supported && launched.listener.valid() &&
+      config.log_level >= LogLevel::kInfo) {
+    write_log_line(config, stderr_at_start,
+                   "supervise: this kernel cannot hand over a connection while answering "
+                   "(SECCOMP_ADDFD_FLAG_SEND, Linux 5.14): with KASHIM_PEERS, a connection the "
+                   "program accepts is decided only when it sets keep-alive itself");
+  }
+  // The supervisor holds a copy of each listener a thread of COMMAND waits on (COMMAND was
+  // started with the limit it had).
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  supervise_until_exit(launched.child, std::move(launched.listener), launched.install_supported,
+                       tuner, &state);
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 #include "target.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -9,6 +12,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+
+#ifndef SECCOMP_ADDFD_FLAG_SEND
+#define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)  // Linux 5.14: install and answer in one step
+#endif
 
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL  // Linux 6.9: a pidfd for one thread rather than a process
@@ -65,6 +72,13 @@ bool NotifiedCall::read_memory(std::uint64_t address, void* into, std::size_t le
   return process_vm_readv(thread(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(length);
 }
 
+bool NotifiedCall::write_memory(std::uint64_t address, const void* from, std::size_t length) const {
+  if (address == 0) return false;
+  iovec local{const_cast<void*>(from), length};
+  iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), length};
+  return process_vm_writev(thread(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(length);
+}
+
 OwnedFd NotifiedCall::duplicate_fd(int fd) const {
   if (fd < 0) return OwnedFd();
   OwnedFd pidfd = open_pidfd(thread());
@@ -83,6 +97,55 @@ void NotifiedCall::continue_call() const {
 
 void NotifiedCall::answer(std::int64_t value) const {
   respond(value, 0, 0);
+}
+
+void NotifiedCall::fail(int error) const {
+  respond(0, -error, 0);
+}
+
+int NotifiedCall::install_and_answer(int fd, bool close_on_exec) const {
+  seccomp_notif_addfd request;
+  std::memset(&request, 0, sizeof request);
+  request.id = notification_.id;
+  request.flags = SECCOMP_ADDFD_FLAG_SEND;
+  request.srcfd = static_cast<std::uint32_t>(fd);
+  request.newfd_flags = close_on_exec ? O_CLOEXEC : 0;
+  int result;
+  // EINTR: interrupted before the program's thread took the descriptor, which the kernel then
+  // withdraws (had it been taken, the number would have come back): asking again is safe.
+  while ((result = ioctl(listener_, SECCOMP_IOCTL_NOTIF_ADDFD, &request)) < 0 && errno == EINTR) {
+  }
+  return result >= 0 ? result : -errno;
+}
+
+bool install_and_answer_supported(int listener) {
+  // A request for a notification that does not exist: a kernel that knows the flag looks for
+  // it (ENOENT); an older one refuses the flag (EINVAL), and before 5.9 the request itself.
+  seccomp_notif_addfd request;
+  std::memset(&request, 0, sizeof request);
+  request.id = 0;
+  request.flags = SECCOMP_ADDFD_FLAG_SEND;
+  request.srcfd = static_cast<std::uint32_t>(listener);
+  return ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &request) < 0 && errno == ENOENT;
+}
+
+bool has_descriptor_room(pid_t thread) {
+  rlimit limit{};
+  if (prlimit(thread, RLIMIT_NOFILE, nullptr, &limit) != 0) return false;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/fd", static_cast<int>(thread));
+  // Linux 6.2 gives the number of open descriptors as the directory's size; before, count.
+  struct stat directory_status;
+  if (stat(path, &directory_status) != 0) return false;
+  std::uint64_t open_count = static_cast<std::uint64_t>(directory_status.st_size);
+  if (open_count == 0) {
+    DIR* directory = opendir(path);
+    if (directory == nullptr) return false;
+    while (const dirent* entry = readdir(directory)) open_count += entry->d_name[0] != '.';
+    closedir(directory);
+  }
+  // Fewer open than the limit: some number below it is free, and the kernel takes the lowest.
+  return limit.rlim_cur == RLIM_INFINITY || open_count < limit.rlim_cur;
 }
 
 void NotifiedCall::respond(std::int64_t value, int error, std::uint32_t flags) const {

@@ -46,6 +46,9 @@ class NotifiedCall {
   // Copies `length` bytes at the program's `address`; false when they cannot be read (the
   // kernel would fail the call with EFAULT).
   bool read_memory(std::uint64_t address, void* into, std::size_t length) const;
+  // Copies `length` bytes to the program's `address`, as the kernel copies a call's results;
+  // false when the memory is not the program's to write (EFAULT).
+  bool write_memory(std::uint64_t address, const void* from, std::size_t length) const;
   // The program's descriptor `fd`, duplicated into the supervisor (pidfd_getfd); invalid
   // when the program has no such descriptor or the kernel refuses.
   OwnedFd duplicate_fd(int fd) const;
@@ -56,11 +59,26 @@ class NotifiedCall {
   void continue_call() const;
   // Answers the call without running it: it returns `value` to the program.
   void answer(std::int64_t value) const;
+  // Answers the call as failed with `error` (errno in the program).
+  void fail(int error) const;
+  // Installs `fd` (a descriptor of the supervisor) in the program and answers the call with
+  // its number, in one step (SECCOMP_ADDFD_FLAG_SEND, Linux 5.14): the number, or -errno
+  // (ENOENT or ESRCH: the call is gone; EMFILE: the program has no free descriptor). Nothing
+  // is installed when it fails.
+  int install_and_answer(int fd, bool close_on_exec) const;
 
  private:
   void respond(std::int64_t value, int error, std::uint32_t flags) const;
   int listener_;
   seccomp_notif notification_;
 };
+
+// Whether this kernel installs a descriptor and answers in one step (SECCOMP_ADDFD_FLAG_SEND).
+// Asked of `listener`, the notification descriptor, while no notification is pending.
+bool install_and_answer_supported(int listener);
+
+// Whether the process of `thread` can get one more descriptor: fewer open than its
+// RLIMIT_NOFILE, so that some number below the limit is free. False when it cannot be told.
+bool has_descriptor_room(pid_t thread);
 
 }  // namespace kashim::supervise

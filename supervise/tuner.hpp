@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <string_view>
 
 #include "config.hpp"
 #include "log.hpp"
@@ -24,8 +25,15 @@ namespace kashim::supervise {
 // How many calls reached the supervisor, by kind: printed at KASHIM_LOG=debug when the
 // program ends, so that tests can tell which calls the filter let through untouched.
 struct NotificationCounts {
-  std::uint64_t connect = 0, listen = 0, fastopen = 0, setsockopt = 0, other = 0;
-  std::uint64_t total() const { return connect + listen + fastopen + setsockopt + other; }
+  std::uint64_t connect = 0, listen = 0, accept = 0, fastopen = 0, setsockopt = 0, other = 0;
+  std::uint64_t total() const { return connect + listen + accept + fastopen + setsockopt + other; }
+};
+
+// What was decided for one connection, and whether applying it failed.
+struct Decision {
+  bool wanted = false;
+  int error = 0;  // errno of the first setsockopt that failed
+  bool tuned() const { return wanted && error == 0; }
 };
 
 class Tuner {
@@ -41,7 +49,18 @@ class Tuner {
   // the library tunes them.
   void tune_inherited_sockets();
 
+  // A connection accepted under a peer filter (accept.hpp), on the supervisor's copies of
+  // the listener and the connection, before the program has it: decided and tuned as the
+  // library decides it, and remembered as decided.
+  Decision decide_accepted(int listener_socket, int socket, const sockaddr* peer,
+                           socklen_t peer_length);
+  // Its log line, once the program's number for it (`fd`) is known.
+  void report_accepted(pid_t pid, int fd, int listener_fd, int socket, const sockaddr* peer,
+                       socklen_t peer_length, const Decision& decision);
+
+  const Config& config() const { return config_; }
   const NotificationCounts& counts() const { return counts_; }
+  void count_accept() { ++counts_.accept; }
   void log(const LogLine& line) const { write_log_line(config_, stderr_, line.view()); }
   bool logging(LogLevel level) const { return config_.log_level >= level; }
 
@@ -58,6 +77,10 @@ class Tuner {
   // tuned. `fd` is the program's number, `socket` the supervisor's duplicate.
   bool decide(pid_t pid, int fd, int socket, Direction side, const sockaddr* peer,
               socklen_t peer_length, OptionBits program_set, const char* event);
+  Decision apply_decision(int socket, Direction side, const sockaddr* peer, socklen_t peer_length,
+                          OptionBits program_set);
+  void report_decision(pid_t pid, int fd, int socket, Direction side, const sockaddr* peer,
+                       socklen_t peer_length, const Decision& decision, std::string_view event);
   void report_apply_failure(pid_t pid, int fd, int error);
   LogLine start_line(pid_t pid, int fd) const;
 

@@ -39,11 +39,11 @@ ProcessRun run_supervised_probe(const std::vector<std::string>& scenario,
 long notification_count(const ProcessRun& run, const std::string& kind) {
   static const std::regex counts(
       "supervise: pid [0-9]+ [a-z]+, ([0-9]+) notifications \\(connect ([0-9]+), listen "
-      "([0-9]+), fastopen ([0-9]+), setsockopt ([0-9]+), other ([0-9]+)\\)");
+      "([0-9]+), accept ([0-9]+), fastopen ([0-9]+), setsockopt ([0-9]+), other ([0-9]+)\\)");
   std::smatch match;
   if (!std::regex_search(run.err, match, counts)) return -1;
-  const char* kinds[] = {"total", "connect", "listen", "fastopen", "setsockopt", "other"};
-  for (int i = 0; i < 6; ++i) {
+  const char* kinds[] = {"total", "connect", "listen", "accept", "fastopen", "setsockopt", "other"};
+  for (int i = 0; i < 7; ++i) {
     if (kind == kinds[i]) return std::stol(match[i + 1].str());
   }
   return -1;

@@ -23,7 +23,7 @@ ProcessRun run_supervised_probe(const std::vector<std::string>& scenario,
                                 const Environment& environment, bool supervised = true);
 
 // The counts kashim-supervise prints at KASHIM_LOG=debug when COMMAND ends:
-// "connect", "listen", "fastopen", "setsockopt", "other", "total"; -1 when absent.
+// "connect", "listen", "accept", "fastopen", "setsockopt", "other", "total"; -1 when absent.
 long notification_count(const ProcessRun& run, const std::string& kind);
 
 // A program started in the background with its stdout and stderr in pipes.

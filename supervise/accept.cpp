@@ -1,0 +1,187 @@
+#include "accept.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <cerrno>
+
+#include "decide.hpp"
+#include "log_line.hpp"
+#include "sockets.hpp"
+
+namespace kashim::supervise {
+namespace {
+
+// A connection kept for the listener's next accept is closed after this long without one.
+constexpr auto kUndeliveredTimeout = std::chrono::seconds(10);
+
+// The kernel's move_addr_to_user(), as accept runs it after taking the connection: the
+// peer's full length goes to *length_address (unless the program's length is negative),
+// then as much of the address as the program's length allows. 0, or the error the kernel
+// would give (the connection is then dropped, by the kernel as here).
+int write_peer_address(const AcceptRequest& request, const AcceptedConnection& connection) {
+  if (request.address == 0) return 0;  // the length is not looked at either
+  int length = 0;
+  if (!request.call.read_memory(request.length_address, &length, sizeof length)) return EFAULT;
+  const int full = static_cast<int>(connection.peer_length);
+  if (length > full) length = full;
+  if (length >= 0 && !request.call.write_memory(request.length_address, &full, sizeof full)) {
+    return EFAULT;
+  }
+  if (length < 0) return EINVAL;
+  if (length > 0 && !request.call.write_memory(request.address, &connection.peer,
+                                               static_cast<std::size_t>(length))) {
+    return EFAULT;
+  }
+  return 0;
+}
+
+}  // namespace
+
+bool accepts_need_notifying(const Config& config) {
+  return config.active && !config.peers.empty() && direction_allows(config, Direction::kIn);
+}
+
+void Accepts::handle(const NotifiedCall& call) {
+  tuner_.count_accept();
+  AcceptRequest request(call);
+  request.fd = call.int_argument(0);
+  request.address = call.argument(1);
+  request.length_address = call.argument(2);
+  request.flags = call.notification().data.nr == SYS_accept4 ? call.int_argument(3) : 0;
+  // Flags the kernel refuses (EINVAL) are its to refuse.
+  if (!install_supported_ || (request.flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0) {
+    return call.continue_call();
+  }
+  request.listener = call.duplicate_fd(request.fd);
+  struct stat status;
+  if (!request.listener.valid() || !call.still_waiting() || !fd_is_tcp(request.listener.get()) ||
+      read_int_option(request.listener.get(), SOL_SOCKET, SO_ACCEPTCONN) != 1 ||
+      fstat(request.listener.get(), &status) != 0) {
+    return call.continue_call();  // not a TCP listener: the kernel's error, or its accept
+  }
+  request.listener_inode = status.st_ino;
+  // The kernel takes a descriptor number before it takes a connection: with none free, its
+  // EMFILE comes at once and the connection stays queued. Let it say so itself.
+  if (!has_descriptor_room(call.thread())) return call.continue_call();
+  const int file_flags = fcntl(request.listener.get(), F_GETFL);
+  if (file_flags < 0) return call.continue_call();
+
+  AcceptedConnection connection;
+  if (take_undelivered(request.listener_inode, &connection)) {
+    return deliver(request, std::move(connection));
+  }
+  if ((file_flags & O_NONBLOCK) == 0) {
+    // A receive timeout ends a blocking accept with EAGAIN, and a signal then makes it fail
+    // with EINTR rather than restart: a wait here would restart. The kernel waits instead.
+    timeval timeout{};
+    socklen_t length = sizeof timeout;
+    if (getsockopt(request.listener.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, &length) != 0 ||
+        timeout.tv_sec != 0 || timeout.tv_usec != 0) {
+      return call.continue_call();
+    }
+    return start_waiting(std::move(request));
+  }
+  // A non-blocking listener: the answer is there at once, a connection or EAGAIN.
+  socklen_t peer_length = sizeof connection.peer;
+  connection.socket =
+      OwnedFd(accept4(request.listener.get(), reinterpret_cast<sockaddr*>(&connection.peer),
+                      &peer_length, request.flags | SOCK_CLOEXEC));
+  if (!connection.socket.valid()) return answer_failure(request, errno);
+  connection.peer_length = peer_length;
+  deliver(request, std::move(connection));
+}
+
+void Accepts::answer_failure(const AcceptRequest& request, int error) {
+  // EMFILE, ENFILE: the supervisor's own table (the kernel took no connection); EINTR: its
+  // own signal. Anything else is what the program's accept would have said.
+  if (error == EMFILE || error == ENFILE || error == EINTR) return request.call.continue_call();
+  request.call.fail(error);
+}
+
+void Accepts::deliver(const AcceptRequest& request, AcceptedConnection connection) {
+  if (int error = write_peer_address(request, connection); error != 0) {
+    return request.call.fail(error);  // and the connection is dropped, as the kernel drops it
+  }
+  const sockaddr* peer = reinterpret_cast<const sockaddr*>(&connection.peer);
+  if (!connection.decided) {
+    connection.decision = tuner_.decide_accepted(request.listener.get(), connection.socket.get(),
+                                                 peer, connection.peer_length);
+    connection.decided = true;
+  }
+  const int fd =
+      request.call.install_and_answer(connection.socket.get(), (request.flags & SOCK_CLOEXEC) != 0);
+  if (fd < 0) return keep_undelivered(request, std::move(connection), -fd);
+  tuner_.report_accepted(request.call.thread(), fd, request.fd, connection.socket.get(), peer,
+                         connection.peer_length, connection.decision);
+}
+
+// The connection is taken from the listener's queue, but the program did not get it: its
+// thread was interrupted by a signal at that moment (it restarts the call, or fails with
+// EINTR), or its descriptor table filled up meanwhile. It goes to the listener's next accept
+// rather than being lost.
+void Accepts::keep_undelivered(const AcceptRequest& request, AcceptedConnection connection,
+                               int error) {
+  if (error != ENOENT && error != ESRCH) request.call.fail(error);  // EMFILE: the program's
+  // Another thread of the program waiting on the same listener takes it now.
+  for (Wait& wait : waits_) {
+    if (wait.finished || wait.gone || wait.handover || &wait.request == &request ||
+        wait.request.listener_inode != request.listener_inode) {
+      continue;
+    }
+    wait.gone = true;  // answered here: its own accept stops
+    interrupt(wait);
+    return deliver(wait.request, std::move(connection));
+  }
+  Undelivered kept{std::move(connection),
+                   request.listener_inode,
+                   request.fd,
+                   request.call.thread(),
+                   error,
+                   std::chrono::steady_clock::now()};
+  undelivered_.push_back(std::move(kept));
+  if (tuner_.logging(LogLevel::kDebug)) {
+    LogLine line;
+    line.add("pid ").add(static_cast<int>(request.call.thread())).add(" fd ").add(request.fd);
+    line.add(": a connection accepted for the program could not be handed over (");
+    add_errno(&line, error);
+    line.add("); kept for the next accept on this listener");
+    tuner_.log(line);
+  }
+}
+
+bool Accepts::take_undelivered(ino_t listener_inode, AcceptedConnection* connection) {
+  for (auto kept = undelivered_.begin(); kept != undelivered_.end(); ++kept) {
+    if (kept->listener_inode != listener_inode) continue;
+    *connection = std::move(kept->connection);
+    undelivered_.erase(kept);
+    return true;
+  }
+  return false;
+}
+
+void Accepts::close_expired_undelivered() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto kept = undelivered_.begin(); kept != undelivered_.end();) {
+    if (now - kept->since < kUndeliveredTimeout) {
+      ++kept;
+      continue;
+    }
+    // Not silently: the program lost a client, which the kernel would have kept queued.
+    if (tuner_.logging(LogLevel::kError)) {
+      LogLine line;
+      line.add("pid ").add(static_cast<int>(kept->pid)).add(" fd ").add(kept->listener_fd);
+      line.add(": a connection from ");
+      add_address(&line, reinterpret_cast<const sockaddr*>(&kept->connection.peer),
+                  kept->connection.peer_length);
+      line.add(" accepted for the program could not be handed over (");
+      add_errno(&line, kept->error);
+      line.add(") and no accept on the listener came for 10 s: closed");
+      tuner_.log(line);
+    }
+    kept = undelivered_.erase(kept);
+  }
+}
+
+}  // namespace kashim::supervise
