@@ -42,6 +42,16 @@ Accepts::Accepts(Tuner& tuner, bool install_supported)
 }
 
 void Accepts::start_waiting(AcceptRequest request) {
+  // Threads whose calls ended (a program restarting an interrupted accept makes many) are
+  // collected now rather than at the next tick.
+  for (auto wait = waits_.begin(); wait != waits_.end();) {
+    if (!wait->finished) {
+      ++wait;
+      continue;
+    }
+    wait->thread.join();
+    wait = waits_.erase(wait);
+  }
   Wait& wait = waits_.emplace_back(std::move(request));
   try {
     wait.thread = std::thread(&Accepts::wait_for_connection, this, &wait);

@@ -286,7 +286,14 @@ int main(int argc, char** argv) {
                          {"environment", scenario_environment},
                          {"sigchld", scenario_sigchld},
                          {"read-line", scenario_read_line},
-                         {"daemon", scenario_daemon}};
+                         {"daemon", scenario_daemon},
+                         {"accept-forms", scenario_accept_forms},
+                         {"accept-nonblocking", scenario_accept_nonblocking},
+                         {"accept-signal", scenario_accept_signal},
+                         {"accept-shutdown", scenario_accept_shutdown},
+                         {"accept-two-threads", scenario_accept_two_threads},
+                         {"accept-emfile", scenario_accept_emfile},
+                         {"accept-storm", scenario_accept_storm}};
   for (const Entry& entry : scenarios) {
     if (scenario == entry.name) return entry.run(args);
   }

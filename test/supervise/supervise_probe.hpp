@@ -36,5 +36,13 @@ int scenario_kill(const std::vector<std::string>& args);
 int scenario_environment(const std::vector<std::string>& args);
 int scenario_sigchld(const std::vector<std::string>& args);
 int scenario_read_line(const std::vector<std::string>& args);
+// supervise_probe_accept.cpp
+int scenario_accept_forms(const std::vector<std::string>& args);
+int scenario_accept_nonblocking(const std::vector<std::string>& args);
+int scenario_accept_signal(const std::vector<std::string>& args);
+int scenario_accept_shutdown(const std::vector<std::string>& args);
+int scenario_accept_two_threads(const std::vector<std::string>& args);
+int scenario_accept_emfile(const std::vector<std::string>& args);
+int scenario_accept_storm(const std::vector<std::string>& args);
 
 }  // namespace supervise_probe

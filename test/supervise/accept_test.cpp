@@ -1,0 +1,147 @@
+// accept() and accept4() under a peer filter: each accepted connection decided by itself, as
+// the library decides it, and everything else the program sees as it is without the
+// supervisor (return values, errno, descriptor numbers and flags, the address and length
+// written, what the client sees of a connection the kernel drops).
+#include <gtest/gtest.h>
+
+#include "supervise_helpers.hpp"
+
+namespace kashim::testing {
+namespace {
+
+constexpr const char* kTunedValues = "1/31/7/4/2500";
+constexpr const char* kUntouchedValues = "0/7200/75/9/0";  // the kernel's defaults here
+
+// Clients connect from 127.0.0.2 (matching) and 127.0.0.3 (not).
+Environment with_peers() {
+  return with(with(kTuned, "KASHIM_PEERS", "127.0.0.2"), "KASHIM_LOG", "debug");
+}
+
+struct Runs {
+  ProcessRun plain, supervised;
+};
+
+Runs run_both(const std::vector<std::string>& scenario, const Environment& environment) {
+  return {run_supervised_probe(scenario, {}, /*supervised=*/false),
+          run_supervised_probe(scenario, environment)};
+}
+
+// Every result but the keep-alive values ("values_...") is the same with the supervisor.
+void expect_same_but_values(const Runs& runs) {
+  ASSERT_EQ(runs.plain.exit_code, 0) << runs.plain.err;
+  ASSERT_EQ(runs.supervised.exit_code, 0) << runs.supervised.err;
+  std::size_t compared = 0;
+  for (const auto& [key, value] : runs.plain.values) {
+    if (key.starts_with("values_")) continue;
+    EXPECT_EQ(runs.supervised.value(key), value) << key;
+    ++compared;
+  }
+  EXPECT_GT(compared, 0u);
+  EXPECT_EQ(runs.supervised.values.size(), runs.plain.values.size());
+}
+
+TEST(SuperviseAccept, EachConnectionIsDecidedByItsPeerAndTheCallsAreUnchanged) {
+  const Runs runs = run_both({"accept-forms"}, with_peers());
+  expect_same_but_values(runs);
+  const ProcessRun& run = runs.supervised;
+  EXPECT_EQ(runs.plain.value("values_a"), kUntouchedValues) << "a static program is untouched";
+  EXPECT_EQ(run.value("values_a"), kTunedValues);
+  EXPECT_EQ(run.value("values_b"), kUntouchedValues) << "127.0.0.3 matches no pattern";
+  for (const char* flags : {"c526336", "c524288", "c2048", "c0"}) {
+    EXPECT_EQ(run.value(std::string("values_") + flags), kTunedValues) << flags;
+  }
+  EXPECT_EQ(run.value("values_d"), kTunedValues);
+  // What the comparison covered, spelled out.
+  EXPECT_EQ(run.value("c526336_flags"), "nonblock:1 cloexec:1");
+  EXPECT_EQ(run.value("c0_flags"), "nonblock:0 cloexec:0");
+  EXPECT_EQ(run.value("d_length"), "16");
+  EXPECT_EQ(run.value("d_rest_untouched"), "1");
+  EXPECT_EQ(run.value("e_length"), "16");
+  EXPECT_EQ(run.value("g_bad_address"), "fail:14");
+  EXPECT_EQ(run.value("g_read_only_length"), "fail:14");
+  EXPECT_EQ(run.value("g_negative_length"), "fail:22");
+  EXPECT_EQ(run.value("g_bad_address_client_reads"), "0") << "dropped, as the kernel drops it";
+  // The library's line for each decision.
+  EXPECT_NE(run.err.find("accepted on fd 4 from 127.0.0.2:"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find(": tuned (KASHIM_PEERS 127.0.0.2), keep-alive on, idle 31s"),
+            std::string::npos);
+  EXPECT_NE(run.err.find("from 127.0.0.3:"), std::string::npos);
+  EXPECT_NE(run.err.find(": not tuned (no KASHIM_PEERS pattern matches"), std::string::npos);
+  EXPECT_EQ(notification_count(run, "accept"), 14) << run.err;
+}
+
+TEST(SuperviseAccept, WithoutAPeerFilterAcceptIsNeverNotified) {
+  ProcessRun run = run_supervised_probe({"accept-forms"}, with(kTuned, "KASHIM_LOG", "debug"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("values_b"), kTunedValues) << "the tuned listener's copy";
+  EXPECT_EQ(notification_count(run, "accept"), 0) << run.err;
+  EXPECT_EQ(notification_count(run, "listen"), 1);
+  // Nor with a filter that takes in no accepted connection.
+  run = run_supervised_probe({"accept-forms"}, with(with_peers(), "KASHIM_DIRECTION", "out"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("values_a"), kUntouchedValues);
+  EXPECT_EQ(notification_count(run, "accept"), 0) << run.err;
+}
+
+TEST(SuperviseAccept, ANonBlockingListenerAnswersAtOnce) {
+  const Runs runs = run_both({"accept-nonblocking"}, with_peers());
+  expect_same_but_values(runs);
+  EXPECT_EQ(runs.supervised.value("empty"), "fail:11");
+  EXPECT_EQ(runs.supervised.value("drained"), "fail:11");
+  EXPECT_EQ(runs.supervised.value("values_ready"), kTunedValues);
+  EXPECT_EQ(notification_count(runs.supervised, "accept"), 3);
+}
+
+TEST(SuperviseAccept, ASignalWithSaRestartLetsTheAcceptGoOn) {
+  const Runs runs = run_both({"accept-signal", "restart"}, with_peers());
+  expect_same_but_values(runs);
+  EXPECT_EQ(runs.supervised.value("result"), "ok");
+  EXPECT_EQ(runs.supervised.value("connects"), "1");
+  EXPECT_EQ(runs.supervised.value("values_restarted"), kTunedValues);
+  // The kernel restarts the interrupted call: a second notification.
+  EXPECT_EQ(notification_count(runs.supervised, "accept"), 2) << runs.supervised.err;
+}
+
+TEST(SuperviseAccept, ASignalWithoutSaRestartFailsTheAcceptAndFreesTheListener) {
+  const Runs runs = run_both({"accept-signal", "eintr"}, with_peers());
+  expect_same_but_values(runs);
+  EXPECT_EQ(runs.supervised.value("result"), "fail:4");
+  // The program closed its listener: the supervisor's copy is gone within a tick, and the
+  // port can be bound again (the probe tries for up to 3 s).
+  EXPECT_EQ(runs.supervised.value("rebind"), "ok");
+}
+
+TEST(SuperviseAccept, ShutdownWakesABlockedAcceptWithEinval) {
+  const Runs runs = run_both({"accept-shutdown"}, with_peers());
+  expect_same_but_values(runs);
+  EXPECT_EQ(runs.supervised.value("result"), "fail:22");
+}
+
+TEST(SuperviseAccept, TwoThreadsBlockedOnOneListenerGetOneConnectionEach) {
+  const Runs runs = run_both({"accept-two-threads"}, with_peers());
+  expect_same_but_values(runs);
+  EXPECT_EQ(runs.supervised.value("matched"), "2");
+  EXPECT_EQ(runs.supervised.value("values_tuned"), "2");
+}
+
+TEST(SuperviseAccept, WithNoDescriptorLeftTheConnectionStaysQueued) {
+  const Runs runs = run_both({"accept-emfile"}, with_peers());
+  expect_same_but_values(runs);
+  EXPECT_EQ(runs.supervised.value("full"), "fail:24");
+  EXPECT_EQ(runs.supervised.value("after_connects"), "1");
+  EXPECT_EQ(runs.supervised.value("values_after"), kTunedValues);
+}
+
+// Signals that interrupt the program's accept just as the supervisor takes a connection
+// leave it with a connection it cannot hand over: it goes to the next accept, never lost.
+TEST(SuperviseAccept, NoConnectionIsLostToSignalsInterruptingAccept) {
+  const ProcessRun run = run_supervised_probe({"accept-storm", "100"}, with_peers());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("accepted"), "100");
+  EXPECT_EQ(run.value("all_clients"), "1");
+  EXPECT_GT(std::stol(run.value("values_interrupted")), 0);
+  EXPECT_EQ(run.err.find("closed"), std::string::npos) << run.err;
+}
+
+}  // namespace
+}  // namespace kashim::testing
