@@ -21,6 +21,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "elf_symbols.hpp"
+
 namespace {
 
 constexpr const char* kHooked[] = {"socket",     "connect", "accept", "accept4",
@@ -53,47 +55,12 @@ int hooked_index(const char* name) {
   return -1;
 }
 
-// Dynamic-section pointers are absolute once glibc has adjusted them, relative on loaders
-// and architectures that leave the section read-only.
-template <typename T>
-const T* dynamic_pointer(const struct link_map* map, ElfW(Addr) value) {
-  return reinterpret_cast<const T*>(value < map->l_addr ? value + map->l_addr : value);
-}
-
-std::uint32_t gnu_hash(const char* name) {
-  std::uint32_t hash = 5381;
-  for (const unsigned char* c = reinterpret_cast<const unsigned char*>(name); *c != 0; ++c) {
-    hash = hash * 33 + *c;
-  }
-  return hash;
-}
-
 // The address of a symbol libkashim.so defines, found through its GNU hash table.
 ElfW(Addr) find_in_shim(const struct link_map* map, const char* name) {
-  const ElfW(Sym)* symbols = nullptr;
-  const char* strings = nullptr;
-  const std::uint32_t* table = nullptr;
-  for (const ElfW(Dyn)* entry = map->l_ld; entry->d_tag != DT_NULL; ++entry) {
-    if (entry->d_tag == DT_SYMTAB) symbols = dynamic_pointer<ElfW(Sym)>(map, entry->d_un.d_ptr);
-    if (entry->d_tag == DT_STRTAB) strings = dynamic_pointer<char>(map, entry->d_un.d_ptr);
-    if (entry->d_tag == DT_GNU_HASH) table = dynamic_pointer<std::uint32_t>(map, entry->d_un.d_ptr);
-  }
-  if (symbols == nullptr || strings == nullptr || table == nullptr) return 0;
-  const std::uint32_t buckets_count = table[0], first_symbol = table[1], bloom_words = table[2];
-  const std::uint32_t* buckets =
-      table + 4 + bloom_words * (sizeof(ElfW(Addr)) / sizeof(std::uint32_t));
-  const std::uint32_t* chain = buckets + buckets_count;
-  const std::uint32_t hash = gnu_hash(name);
-  for (std::uint32_t index = buckets[hash % buckets_count]; index >= first_symbol; ++index) {
-    const std::uint32_t entry_hash = chain[index - first_symbol];
-    const ElfW(Sym)& symbol = symbols[index];
-    if ((entry_hash | 1) == (hash | 1) && std::strcmp(strings + symbol.st_name, name) == 0 &&
-        symbol.st_shndx != SHN_UNDEF) {
-      return map->l_addr + symbol.st_value;
-    }
-    if (entry_hash & 1) break;
-  }
-  return 0;
+  const kashim::elf::DynamicSymbols table = kashim::elf::read_dynamic(map->l_addr, map->l_ld);
+  if (table.gnu_hash == nullptr) return 0;
+  const ElfW(Sym)* symbol = kashim::elf::find_definition(table, name, kashim::elf::gnu_hash(name));
+  return symbol == nullptr ? 0 : table.base + symbol->st_value;
 }
 
 bool find_hooks() {

@@ -12,6 +12,7 @@
 #include <cerrno>
 
 #include "events.hpp"
+#include "next_definition.hpp"
 #include "real.hpp"
 
 // glibc declares socket() and setsockopt() __THROW, which is noexcept in C++; a definition
@@ -54,11 +55,14 @@ ssize_t syscall_sendmsg(int fd, const msghdr* message, int flags) {
 // malloc that opens a socket, say), that call goes straight to the system call.
 thread_local bool t_resolving __attribute__((tls_model("initial-exec"))) = false;
 
-// One real function, resolved by the constructor (resolve_all(), for every hook at once),
-// so that a hook a signal handler reaches later never enters dlsym, which allocates and
-// takes the loader's lock; or at the first call, for a hook that runs before the
-// constructor (from another library's constructor). The pointer is atomic only so that two
-// threads resolving at once is not a data race; both store the same value.
+void resolve_all();
+
+// One real function, resolved at the first call of any hook (resolve_all(), for every hook
+// at once), not by the constructor: looking the names up reads libc's symbol tables, pages
+// that a process which never opens a socket would otherwise not touch (~4 us of every
+// process start). The look-up allocates nothing and enters dlsym only where the tables cannot
+// answer (next_definition.hpp), so a first call made from a signal handler is safe. The pointer is
+// atomic only so that two threads resolving at once is not a data race; both store the same value.
 template <typename Function>
 class RealFunction {
  public:
@@ -70,11 +74,14 @@ class RealFunction {
     return resolved != nullptr ? resolved : first_get();
   }
 
-  // What is behind the hook: the next definition, or the system call when there is none or
-  // dlsym hands back the hook itself (a broken load order).
-  [[gnu::noinline, gnu::cold]] void resolve() {
+  const char* name() const { return name_; }
+
+  // What is behind the hook: `next` (found by reading the loaded objects' tables), else
+  // what dlsym finds, else the system call when there is nothing or dlsym hands back the
+  // hook itself (a broken load order).
+  [[gnu::noinline, gnu::cold]] void resolve(void* next) {
     if (resolved_.load(std::memory_order_relaxed) != nullptr) return;
-    void* next = dlsym(RTLD_NEXT, name_);
+    if (next == nullptr) next = dlsym(RTLD_NEXT, name_);
     Function resolved = system_call_;
     if (next != nullptr && next != reinterpret_cast<void*>(hook_)) {
       resolved = reinterpret_cast<Function>(next);
@@ -85,7 +92,7 @@ class RealFunction {
  private:
   // Out of line: the hooks' common path then needs no registers saved.
   [[gnu::noinline, gnu::cold]] Function first_get() {
-    kashim::real::resolve_all();
+    resolve_all();
     Function resolved = resolved_.load(std::memory_order_relaxed);
     return resolved != nullptr ? resolved : system_call_;  // reached from inside dlsym
   }
@@ -128,20 +135,30 @@ int kashim::real::setsockopt(int fd, int level, int optname, const void* optval,
   return g_setsockopt.get()(fd, level, optname, optval, optlen);
 }
 
-void kashim::real::resolve_all() {
+namespace {
+
+void resolve_all() {
   // dlsym may come back into a hook (an interposed malloc that opens a socket, say): that
   // call finds nothing resolved yet and must not resolve again.
   if (t_resolving) return;
   t_resolving = true;
-  g_socket.resolve();
-  g_connect.resolve();
-  g_accept.resolve();
-  g_accept4.resolve();
-  g_setsockopt.resolve();
-  g_sendto.resolve();
-  g_sendmsg.resolve();
+  const char* const names[] = {g_socket.name(),  g_connect.name(),    g_accept.name(),
+                               g_accept4.name(), g_setsockopt.name(), g_sendto.name(),
+                               g_sendmsg.name()};
+  constexpr int kCount = sizeof names / sizeof names[0];
+  void* next[kCount];
+  kashim::find_next_definitions(names, next, kCount);
+  g_socket.resolve(next[0]);
+  g_connect.resolve(next[1]);
+  g_accept.resolve(next[2]);
+  g_accept4.resolve(next[3]);
+  g_setsockopt.resolve(next[4]);
+  g_sendto.resolve(next[5]);
+  g_sendmsg.resolve(next[6]);
   t_resolving = false;
 }
+
+}  // namespace
 
 #define KASHIM_HOOK extern "C" __attribute__((visibility("default")))
 

@@ -9,8 +9,4 @@ namespace kashim::real {
 
 int setsockopt(int fd, int level, int optname, const void* optval, socklen_t optlen);
 
-// Resolves every real function (dlsym): from the constructor, so that a hook a signal
-// handler reaches never enters dlsym (it allocates, and takes the loader's lock).
-void resolve_all();
-
 }  // namespace kashim::real

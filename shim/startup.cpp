@@ -1,18 +1,18 @@
 // libkashim.so's constructor, paid for by every process it is loaded into, most of which
 // never open a socket: it does no more than it must at start.
-//   - The real functions behind the hooks, looked up now (dlsym): a hook that a signal
-//     handler reaches must never enter the loader.
 //   - What fd 2 is now (one fstat): log lines go to stderr only while it is that file.
 //   - Whether standard input is a stream socket (one getsockopt): inetd's connection.
 //   Both without libc (start_calls.hpp): touching libc is what costs at this point.
 //   - One pass over the environment for the two things that must happen at start:
 //     systemd's LISTEN_FDS, and the --check report (KASHIM_CHECK).
-// Everything else, the configuration first of all, waits for the first hooked call.
+// Everything else waits for the first hooked call: the configuration, and the real
+// functions behind the hooks (hooks.cpp).
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <cstddef>
+
 #include "inherited.hpp"
-#include "real.hpp"
 #include "runtime.hpp"
 #include "start_calls.hpp"
 
@@ -26,13 +26,18 @@ struct AtStart {
   bool listen_fds = false;  // LISTEN_FDS: systemd handed sockets over
 };
 
-// Whether `entry` is NAME=...: compared here, byte by byte, rather than with strncmp (an
-// indirect function libc would resolve for us at this point of every process start).
-bool names(const char* entry, const char* name) {
-  for (; *name != '\0'; ++entry, ++name) {
-    if (*entry != *name) return false;
+// Whether `entry` is NAME=...: compared here, character by character against constants
+// the compiler writes into the code, rather than with strncmp (an indirect function libc
+// would resolve for us at this point of every process start) or against a string in
+// .rodata (a page of the library that nothing else touches at start: its fault cost more
+// than the whole scan).
+template <std::size_t N>
+[[gnu::always_inline]] inline bool names(const char* entry, const char (&name)[N]) {
+#pragma GCC unroll 16
+  for (std::size_t i = 0; i + 1 < N; ++i) {
+    if (entry[i] != name[i]) return false;
   }
-  return *entry == '=';
+  return entry[N - 1] == '=';
 }
 
 AtStart scan_environment() {
@@ -61,7 +66,6 @@ bool stdin_is_a_stream_socket() {
 }
 
 __attribute__((constructor)) void start_kashim() {
-  real::resolve_all();
   note_stderr_at_start(stderr_now());
   const AtStart needs = scan_environment();
   if (needs.check) runtime();
