@@ -126,7 +126,7 @@ void Accepts::keep_undelivered(const AcceptRequest& request, AcceptedConnection 
   if (error != ENOENT && error != ESRCH) request.call.fail(error);  // EMFILE: the program's
   // Another thread of the program waiting on the same listener takes it now.
   for (Wait& wait : waits_) {
-    if (wait.finished || wait.gone || wait.handover || &wait.request == &request ||
+    if (wait.finished || wait.gone || wait.stopping || &wait.request == &request ||
         wait.request.listener_inode != request.listener_inode) {
       continue;
     }

@@ -79,9 +79,12 @@ class Accepts {
   // tells no one) and stops their threads, so that no copy of a listener the program may
   // have closed is held for long; closes connections nobody took in time.
   void tick();
-  // Stops every waiting thread; the calls they waited for continue untouched, and the
-  // kernel waits instead. Before the supervisor forks or ends.
+  // Stops every waiting thread, leaving the calls they waited for unanswered: before the
+  // supervisor forks its detached copy, which has no threads but the one that forks.
   void stop_waiting();
+  // In the copy: the calls left unanswered by stop_waiting() wait again, in threads of its
+  // own.
+  void resume_waiting();
 
  private:
   struct Wait {
@@ -89,7 +92,8 @@ class Accepts {
     AcceptRequest request;
     std::thread thread;
     std::atomic<bool> gone{false};      // the call was interrupted: nothing to answer
-    std::atomic<bool> handover{false};  // stop_waiting(): the call continues untouched
+    std::atomic<bool> stopping{false};  // stop_waiting(): leave the call unanswered
+    std::atomic<bool> unanswered{false};
     std::atomic<bool> finished{false};
   };
   struct Undelivered {
@@ -111,11 +115,13 @@ class Accepts {
   void start_waiting(AcceptRequest request);
   void wait_for_connection(Wait* wait);
   void interrupt(Wait& wait);
+  void collect_finished();  // joins the threads that have finished
 
   Tuner& tuner_;
   const bool install_supported_;
   std::mutex lock_;
   std::list<Wait> waits_;
+  std::vector<AcceptRequest> stopped_;  // by stop_waiting(), unanswered
   std::vector<Undelivered> undelivered_;
 };
 

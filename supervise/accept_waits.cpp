@@ -42,16 +42,7 @@ Accepts::Accepts(Tuner& tuner, bool install_supported)
 }
 
 void Accepts::start_waiting(AcceptRequest request) {
-  // Threads whose calls ended (a program restarting an interrupted accept makes many) are
-  // collected now rather than at the next tick.
-  for (auto wait = waits_.begin(); wait != waits_.end();) {
-    if (!wait->finished) {
-      ++wait;
-      continue;
-    }
-    wait->thread.join();
-    wait = waits_.erase(wait);
-  }
+  collect_finished();  // a program restarting an interrupted accept makes many
   Wait& wait = waits_.emplace_back(std::move(request));
   try {
     wait.thread = std::thread(&Accepts::wait_for_connection, this, &wait);
@@ -71,7 +62,7 @@ void Accepts::wait_for_connection(Wait* wait) {
     // during, it ends the accept. tick() sends it again until this thread has finished.
     pthread_sigmask(SIG_UNBLOCK, &interrupt, nullptr);
     const int fd =
-        wait->gone || wait->handover
+        wait->gone || wait->stopping
             ? -1
             : accept4(request.listener.get(), reinterpret_cast<sockaddr*>(&connection.peer),
                       &peer_length, request.flags | SOCK_CLOEXEC);
@@ -85,8 +76,8 @@ void Accepts::wait_for_connection(Wait* wait) {
       break;
     }
     if (wait->gone) break;
-    if (wait->handover) {
-      request.call.continue_call();
+    if (wait->stopping) {
+      wait->unanswered = true;
       break;
     }
     if (error != EINTR) {
@@ -95,6 +86,18 @@ void Accepts::wait_for_connection(Wait* wait) {
     }
   }
   wait->finished = true;
+}
+
+void Accepts::collect_finished() {
+  for (auto wait = waits_.begin(); wait != waits_.end();) {
+    if (!wait->finished) {
+      ++wait;
+      continue;
+    }
+    wait->thread.join();  // it holds no lock any more
+    if (wait->unanswered) stopped_.push_back(std::move(wait->request));
+    wait = waits_.erase(wait);
+  }
 }
 
 void Accepts::interrupt(Wait& wait) {
@@ -116,27 +119,31 @@ int Accepts::tick_interval_ms() {
 
 void Accepts::tick() {
   std::lock_guard<std::mutex> hold(lock_);
-  for (auto wait = waits_.begin(); wait != waits_.end();) {
-    if (wait->finished) {
-      wait->thread.join();  // it holds no lock any more
-      wait = waits_.erase(wait);
-      continue;
-    }
-    if (!wait->gone && !wait->handover && !wait->request.call.still_waiting()) wait->gone = true;
-    if (wait->gone || wait->handover) interrupt(*wait);
-    ++wait;
+  collect_finished();
+  for (auto wait = waits_.begin(); wait != waits_.end(); ++wait) {
+    if (!wait->gone && !wait->stopping && !wait->request.call.still_waiting()) wait->gone = true;
+    if (wait->gone || wait->stopping) interrupt(*wait);
   }
   close_expired_undelivered();
 }
 
 void Accepts::stop_waiting() {
   std::unique_lock<std::mutex> hold(lock_);
-  for (Wait& wait : waits_) wait.handover = true;
+  for (Wait& wait : waits_) wait.stopping = true;
   while (!waits_.empty()) {
     hold.unlock();
     poll(nullptr, 0, 1);  // the threads need the lock to finish
     tick();
     hold.lock();
+  }
+}
+
+void Accepts::resume_waiting() {
+  std::lock_guard<std::mutex> hold(lock_);
+  std::vector<AcceptRequest> stopped = std::move(stopped_);
+  stopped_.clear();
+  for (AcceptRequest& request : stopped) {
+    if (request.call.still_waiting()) start_waiting(std::move(request));
   }
 }
 

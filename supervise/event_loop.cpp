@@ -70,11 +70,13 @@ void report_counts(const Tuner& tuner, pid_t child, const char* what) {
 // while this one ends as COMMAND did.
 void serve_descendants(OwnedFd& listener, Tuner& tuner, Accepts& accepts,
                        const ProcessState& state) {
-  // The copy is a single thread: the accepts waiting in threads go back to the kernel.
+  // fork() copies only the calling thread: the accepts waiting in threads wait again in the
+  // copy's own.
   accepts.stop_waiting();
   if (!listener.valid() || !filter_in_use(listener.get())) return;
   const pid_t server = fork();
   if (server != 0) return;  // the supervisor goes on to exit (a failed fork: it has to)
+  accepts.resume_waiting();
   setsid();
   if (int null = open("/dev/null", O_RDWR | O_CLOEXEC); null >= 0) {
     for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) dup2(null, fd);

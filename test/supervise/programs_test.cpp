@@ -102,9 +102,20 @@ TEST(SupervisePrograms, GoServerForceModeReplacesGosFifteenSeconds) {
       << report;
 }
 
+// A C server sets no keep-alive of its own: the supervisor decides each connection at accept.
+TEST(SupervisePrograms, StaticServerWithAPeerFilterDecidesEachConnection) {
+  const std::string matching =
+      server_report("static_server", with(kTuned, "KASHIM_PEERS", "127.0.0.1"));
+  EXPECT_NE(matching.find("static_server: accepted " + std::string(kTunedLine)), std::string::npos)
+      << matching;
+  const std::string other =
+      server_report("static_server", with(kTuned, "KASHIM_PEERS", "192.0.2.1"));
+  EXPECT_NE(other.find("static_server: accepted keepalive=0 "), std::string::npos) << other;
+}
+
 TEST(SupervisePrograms, GoServerWithAPeerFilterDecidesEachConnection) {
   KASHIM_REQUIRE_GO();
-  // Go sets keep-alive on every connection it accepts: the first such call decides it.
+  // Decided at accept; Go's own keep-alive calls on it then keep the configured values.
   const std::string matching =
       server_report("go_server", with(kTuned, "KASHIM_PEERS", "127.0.0.1"));
   EXPECT_NE(matching.find("go_server: accepted " + std::string(kTunedLine)), std::string::npos)
