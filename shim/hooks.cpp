@@ -61,7 +61,8 @@ void resolve_all();
 // at once), not by the constructor: looking the names up reads libc's symbol tables, pages
 // that a process which never opens a socket would otherwise not touch (~4 us of every
 // process start). The look-up allocates nothing and enters dlsym only where the tables cannot
-// answer (next_definition.hpp), so a first call made from a signal handler is safe. The pointer is
+// answer (next_definition.hpp), so a first call made from a signal handler does not enter
+// the allocator. The pointer is
 // atomic only so that two threads resolving at once is not a data race; both store the same value.
 template <typename Function>
 class RealFunction {
