@@ -19,22 +19,31 @@ constexpr auto kUndeliveredTimeout = std::chrono::seconds(10);
 // The kernel's move_addr_to_user(), as accept runs it after taking the connection: the
 // peer's full length goes to *length_address (unless the program's length is negative),
 // then as much of the address as the program's length allows. 0, or the error the kernel
-// would give (the connection is then dropped, by the kernel as here).
+// would give (EFAULT, EINVAL: the connection is then dropped, by the kernel as here), or
+// why the program's memory is out of reach.
 int write_peer_address(const AcceptRequest& request, const AcceptedConnection& connection) {
   if (request.address == 0) return 0;  // the length is not looked at either
+  const NotifiedCall& call = request.call;
   int length = 0;
-  if (!request.call.read_memory(request.length_address, &length, sizeof length)) return EFAULT;
+  if (!call.read_memory(request.length_address, &length, sizeof length)) return errno;
   const int full = static_cast<int>(connection.peer_length);
   if (length > full) length = full;
-  if (length >= 0 && !request.call.write_memory(request.length_address, &full, sizeof full)) {
-    return EFAULT;
-  }
+  if (length >= 0 && !call.write_memory(request.length_address, &full, sizeof full)) return errno;
   if (length < 0) return EINVAL;
-  if (length > 0 && !request.call.write_memory(request.address, &connection.peer,
-                                               static_cast<std::size_t>(length))) {
-    return EFAULT;
+  if (length > 0 &&
+      !call.write_memory(request.address, &connection.peer, static_cast<std::size_t>(length))) {
+    return errno;
   }
   return 0;
+}
+
+// The new connection's O_NONBLOCK as the call asked: one kept from another call may have
+// been accepted with other flags (the program cannot see it yet).
+void set_nonblocking_as_asked(int socket, int flags) {
+  const int status = fcntl(socket, F_GETFL);
+  if (status < 0) return;
+  const int wanted = (flags & SOCK_NONBLOCK) != 0 ? status | O_NONBLOCK : status & ~O_NONBLOCK;
+  if (wanted != status) fcntl(socket, F_SETFL, wanted);
 }
 
 }  // namespace
@@ -101,9 +110,12 @@ void Accepts::answer_failure(const AcceptRequest& request, int error) {
 }
 
 void Accepts::deliver(const AcceptRequest& request, AcceptedConnection connection) {
-  if (int error = write_peer_address(request, connection); error != 0) {
+  if (int error = write_peer_address(request, connection); error == EFAULT || error == EINVAL) {
     return request.call.fail(error);  // and the connection is dropped, as the kernel drops it
+  } else if (error != 0) {
+    return keep_undelivered(request, std::move(connection), error);
   }
+  set_nonblocking_as_asked(connection.socket.get(), request.flags);
   const sockaddr* peer = reinterpret_cast<const sockaddr*>(&connection.peer);
   if (!connection.decided) {
     connection.decision = tuner_.decide_accepted(request.listener.get(), connection.socket.get(),
@@ -119,11 +131,15 @@ void Accepts::deliver(const AcceptRequest& request, AcceptedConnection connectio
 
 // The connection is taken from the listener's queue, but the program did not get it: its
 // thread was interrupted by a signal at that moment (it restarts the call, or fails with
-// EINTR), or its descriptor table filled up meanwhile. It goes to the listener's next accept
-// rather than being lost.
+// EINTR; ENOENT, ESRCH), or its descriptor table filled up meanwhile (EMFILE). It goes to
+// the listener's next accept rather than being lost.
 void Accepts::keep_undelivered(const AcceptRequest& request, AcceptedConnection connection,
                                int error) {
-  if (error != ENOENT && error != ESRCH) request.call.fail(error);  // EMFILE: the program's
+  if (error == EMFILE || error == ENFILE) {
+    request.call.fail(error);  // the program's own table, filled while it waited
+  } else if (error != ENOENT && error != ESRCH) {
+    request.call.continue_call();  // whatever else: the kernel's accept takes the next one
+  }
   // Another thread of the program waiting on the same listener takes it now.
   for (Wait& wait : waits_) {
     if (wait.finished || wait.gone || wait.stopping || &wait.request == &request ||

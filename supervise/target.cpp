@@ -69,14 +69,18 @@ bool NotifiedCall::read_memory(std::uint64_t address, void* into, std::size_t le
   if (address == 0) return false;
   iovec local{into, length};
   iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), length};
-  return process_vm_readv(thread(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(length);
+  const ssize_t copied = process_vm_readv(thread(), &local, 1, &remote, 1, 0);
+  if (copied >= 0 && copied < static_cast<ssize_t>(length)) errno = EFAULT;  // partly unmapped
+  return copied == static_cast<ssize_t>(length);
 }
 
 bool NotifiedCall::write_memory(std::uint64_t address, const void* from, std::size_t length) const {
   if (address == 0) return false;
   iovec local{const_cast<void*>(from), length};
   iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), length};
-  return process_vm_writev(thread(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(length);
+  const ssize_t copied = process_vm_writev(thread(), &local, 1, &remote, 1, 0);
+  if (copied >= 0 && copied < static_cast<ssize_t>(length)) errno = EFAULT;
+  return copied == static_cast<ssize_t>(length);
 }
 
 OwnedFd NotifiedCall::duplicate_fd(int fd) const {

@@ -43,11 +43,12 @@ class NotifiedCall {
   std::uint64_t argument(unsigned index) const { return notification_.data.args[index]; }
   int int_argument(unsigned index) const { return static_cast<int>(argument(index)); }
 
-  // Copies `length` bytes at the program's `address`; false when they cannot be read (the
-  // kernel would fail the call with EFAULT).
+  // Copies `length` bytes at the program's `address`; false when they cannot be read, with
+  // errno EFAULT when the kernel would fail the call with EFAULT (ESRCH, EPERM: the
+  // program's memory is out of reach).
   bool read_memory(std::uint64_t address, void* into, std::size_t length) const;
   // Copies `length` bytes to the program's `address`, as the kernel copies a call's results;
-  // false when the memory is not the program's to write (EFAULT).
+  // false when it cannot, with errno as read_memory() sets it.
   bool write_memory(std::uint64_t address, const void* from, std::size_t length) const;
   // The program's descriptor `fd`, duplicated into the supervisor (pidfd_getfd); invalid
   // when the program has no such descriptor or the kernel refuses.

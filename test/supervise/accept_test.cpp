@@ -156,6 +156,7 @@ TEST(SuperviseAccept, NoConnectionIsLostToSignalsInterruptingAccept) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.value("accepted"), "100");
   EXPECT_EQ(run.value("all_clients"), "1");
+  EXPECT_EQ(run.value("wrong_flags"), "0");
   EXPECT_GT(std::stol(run.value("values_interrupted")), 0);
   EXPECT_EQ(run.err.find("closed"), std::string::npos) << run.err;
 }

@@ -339,19 +339,23 @@ int scenario_accept_storm(const std::vector<std::string>& args) {
   static std::atomic<bool> done{false};
   static std::atomic<pthread_t> server_thread{};
   static std::set<in_port_t> accepted_ports;
-  static int interrupted = 0;
+  static int interrupted = 0, wrong_flags = 0;
   auto serve = [](void* total) -> void* {
     server_thread = pthread_self();
     for (int got = 0; got < *static_cast<int*>(total);) {
       sockaddr_in peer{};
       socklen_t length = sizeof peer;
-      const int fd = accept(listener, reinterpret_cast<sockaddr*>(&peer), &length);
+      // Every other accept asks for a non-blocking connection: one the supervisor took for
+      // an interrupted call and hands to the next must still get the flags that call asked.
+      const int flags = got % 2 == 0 ? 0 : SOCK_NONBLOCK;
+      const int fd = accept4(listener, reinterpret_cast<sockaddr*>(&peer), &length, flags);
       if (fd < 0) {
         if (errno != EINTR) die("accept in the storm");
         ++interrupted;
         continue;
       }
       accepted_ports.insert(peer.sin_port);
+      wrong_flags += ((fcntl(fd, F_GETFL) & O_NONBLOCK) != 0) != (flags != 0);
       close(fd);
       ++got;
     }
@@ -381,6 +385,7 @@ int scenario_accept_storm(const std::vector<std::string>& args) {
   pthread_join(signaller, nullptr);
   put("accepted", static_cast<long>(accepted_ports.size()));
   put("all_clients", accepted_ports == client_ports);
+  put("wrong_flags", wrong_flags);
   put("values_interrupted", interrupted);
   return 0;
 }
