@@ -2,8 +2,13 @@
 // the library decides it, and everything else the program sees as it is without the
 // supervisor (return values, errno, descriptor numbers and flags, the address and length
 // written, what the client sees of a connection the kernel drops).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <regex>
 
 #include "supervise_helpers.hpp"
@@ -159,6 +164,28 @@ TEST(SuperviseAccept, NoConnectionIsLostToSignalsInterruptingAccept) {
   EXPECT_EQ(run.value("wrong_flags"), "0");
   EXPECT_GT(std::stol(run.value("values_interrupted")), 0);
   EXPECT_EQ(run.err.find("closed"), std::string::npos) << run.err;
+}
+
+// A daemon waiting in accept when COMMAND ends: fork() copies only the supervisor's main
+// thread, so the detached copy takes up the wait and still decides the connection.
+TEST(SuperviseAccept, ADaemonWaitingInAcceptWhenTheProgramEndsIsStillDecided) {
+  const std::string report = scratch_path("daemon-accept");
+  ProcessRun run = run_supervised_probe({"daemon-accept", report}, with_peers());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const int client = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in from{}, to{};
+  from.sin_family = to.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.2", &from.sin_addr);
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  to.sin_port = htons(static_cast<in_port_t>(std::stoi(run.value("port"))));
+  ASSERT_EQ(bind(client, reinterpret_cast<sockaddr*>(&from), sizeof from), 0);
+  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  ASSERT_TRUE(process_ends(std::stoi(run.value("daemon_pid"))));
+  close(client);
+  const std::string text = read_file(report);
+  EXPECT_NE(text.find("accept=ok\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(std::string("daemon=") + kTunedValues + "\n"), std::string::npos) << text;
+  std::filesystem::remove(report);
 }
 
 }  // namespace

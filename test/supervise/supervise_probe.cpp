@@ -293,7 +293,8 @@ int main(int argc, char** argv) {
                          {"accept-shutdown", scenario_accept_shutdown},
                          {"accept-two-threads", scenario_accept_two_threads},
                          {"accept-emfile", scenario_accept_emfile},
-                         {"accept-storm", scenario_accept_storm}};
+                         {"accept-storm", scenario_accept_storm},
+                         {"daemon-accept", scenario_daemon_accept}};
   for (const Entry& entry : scenarios) {
     if (scenario == entry.name) return entry.run(args);
   }

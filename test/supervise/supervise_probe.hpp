@@ -44,5 +44,6 @@ int scenario_accept_shutdown(const std::vector<std::string>& args);
 int scenario_accept_two_threads(const std::vector<std::string>& args);
 int scenario_accept_emfile(const std::vector<std::string>& args);
 int scenario_accept_storm(const std::vector<std::string>& args);
+int scenario_daemon_accept(const std::vector<std::string>& args);
 
 }  // namespace supervise_probe

@@ -75,11 +75,14 @@ void put_accept(const std::string& key, int fd, int error) {
   put(key, outcome(fd, error) + (fd >= 0 ? " fd:" + std::to_string(fd) : ""));
 }
 
-// Waits (bounded by 10 s) until `thread` sits in accept or accept4: /proc says which call a
-// blocked thread is in, with or without a supervisor.
-bool in_accept(pid_t thread) {
+// Waits (bounded by 10 s) until `thread` (of this process, or else the process `pid`) sits
+// in accept or accept4: /proc says which call a blocked thread is in, with or without a
+// supervisor.
+bool in_accept(pid_t thread, bool of_this_process = true) {
   char path[64];
-  std::snprintf(path, sizeof path, "/proc/self/task/%d/syscall", static_cast<int>(thread));
+  std::snprintf(path, sizeof path,
+                of_this_process ? "/proc/self/task/%d/syscall" : "/proc/%d/syscall",
+                static_cast<int>(thread));
   for (int i = 0; i < 10000; ++i) {
     if (FILE* file = std::fopen(path, "re")) {
       long number = -1;
@@ -387,6 +390,29 @@ int scenario_accept_storm(const std::vector<std::string>& args) {
   put("all_clients", accepted_ports == client_ports);
   put("wrong_flags", wrong_flags);
   put("values_interrupted", interrupted);
+  return 0;
+}
+
+// daemon-accept FILE: forks a child that leaves the caller's pipes and session and waits in
+// accept; once it does, this process reports the port and exits. The child writes what it
+// accepted to FILE (the test connects from 127.0.0.2).
+int scenario_daemon_accept(const std::vector<std::string>& args) {
+  const int listener = make_listener();
+  const pid_t child = fork();
+  if (child == 0) {
+    const int null = open("/dev/null", O_RDWR);
+    for (int fd : {0, 1, 2}) dup2(null, fd);
+    setsid();
+    const int fd = accept(listener, nullptr, nullptr);
+    const int error = errno;
+    FILE* out = std::fopen(args.at(0).c_str(), "w");
+    std::fprintf(out, "accept=%s\ndaemon=%s\n", outcome(fd, error).c_str(), values_of(fd).c_str());
+    std::fclose(out);
+    _exit(0);
+  }
+  if (!in_accept(child, /*of_this_process=*/false)) die("the child never blocked in accept");
+  put("daemon_pid", child);
+  put("port", port_of(listener));
   return 0;
 }
 
