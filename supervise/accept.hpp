@@ -75,9 +75,10 @@ class Accepts {
 
   // How long the event loop may sleep before tick() is due: -1 while nothing waits.
   int tick_interval_ms();
-  // Notices the waiting accepts whose calls are gone (a signal interrupted them; the kernel
-  // tells no one) and stops their threads, so that no copy of a listener the program may
-  // have closed is held for long; closes connections nobody took in time.
+  // Every tick_interval_ms() at most: notices the waiting accepts whose calls are gone (a
+  // signal interrupted them; the kernel tells no one) and stops their threads, so that no
+  // copy of a listener the program may have closed is held for long; closes connections
+  // nobody took in time.
   void tick();
   // Stops every waiting thread, leaving the calls they waited for unanswered: before the
   // supervisor forks its detached copy, which has no threads but the one that forks.
@@ -116,12 +117,14 @@ class Accepts {
   void wait_for_connection(Wait* wait);
   void interrupt(Wait& wait);
   void collect_finished();  // joins the threads that have finished
+  void check_waits();       // tick(), whenever it is called
 
   Tuner& tuner_;
   const bool install_supported_;
   std::mutex lock_;
   std::list<Wait> waits_;
-  std::vector<AcceptRequest> stopped_;  // by stop_waiting(), unanswered
+  std::vector<AcceptRequest> stopped_;                // by stop_waiting(), unanswered
+  std::chrono::steady_clock::time_point last_check_;  // main thread only
   std::vector<Undelivered> undelivered_;
 };
 

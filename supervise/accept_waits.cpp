@@ -118,6 +118,14 @@ int Accepts::tick_interval_ms() {
 }
 
 void Accepts::tick() {
+  // Not at every notification of a busy program: the check costs one ioctl per wait.
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_check_ < std::chrono::milliseconds(kTickMs)) return;
+  last_check_ = now;
+  check_waits();
+}
+
+void Accepts::check_waits() {
   std::lock_guard<std::mutex> hold(lock_);
   collect_finished();
   for (auto wait = waits_.begin(); wait != waits_.end(); ++wait) {
@@ -133,7 +141,7 @@ void Accepts::stop_waiting() {
   while (!waits_.empty()) {
     hold.unlock();
     poll(nullptr, 0, 1);  // the threads need the lock to finish
-    tick();
+    check_waits();
     hold.lock();
   }
 }

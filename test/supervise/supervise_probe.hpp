@@ -36,13 +36,19 @@ int scenario_kill(const std::vector<std::string>& args);
 int scenario_environment(const std::vector<std::string>& args);
 int scenario_sigchld(const std::vector<std::string>& args);
 int scenario_read_line(const std::vector<std::string>& args);
-// supervise_probe_accept.cpp
+// supervise_probe_accept.cpp: clients from a chosen loopback address, and what accept gave.
+inline constexpr const char* kMatchingPeer = "127.0.0.2";  // the tests' KASHIM_PEERS
+int client_from(const char* source, in_port_t port);
+sockaddr_in local_address(int fd);
+bool connects(int accepted, int client);  // `accepted` is `client`'s connection
+void put_accept(const std::string& key, int fd, int error);
 int scenario_accept_forms(const std::vector<std::string>& args);
 int scenario_accept_nonblocking(const std::vector<std::string>& args);
+int scenario_accept_emfile(const std::vector<std::string>& args);
+// supervise_probe_accept_wait.cpp
 int scenario_accept_signal(const std::vector<std::string>& args);
 int scenario_accept_shutdown(const std::vector<std::string>& args);
 int scenario_accept_two_threads(const std::vector<std::string>& args);
-int scenario_accept_emfile(const std::vector<std::string>& args);
 int scenario_accept_storm(const std::vector<std::string>& args);
 int scenario_daemon_accept(const std::vector<std::string>& args);
 
