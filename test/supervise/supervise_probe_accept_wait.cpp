@@ -40,6 +40,16 @@ bool in_accept(pid_t thread, bool of_this_process = true) {
   return false;
 }
 
+// Waits (bounded by 10 s) until another thread of this program has done something.
+template <typename Done>
+void wait_until(Done done, const char* what) {
+  const std::time_t give_up = std::time(nullptr) + 10;
+  while (!done()) {
+    if (std::time(nullptr) > give_up) die(what);
+    sched_yield();
+  }
+}
+
 struct BlockedAccept {
   int listener = -1;
   std::atomic<pid_t> tid{0};
@@ -58,7 +68,7 @@ void* accept_in_thread(void* argument) {
 pthread_t start_accept(BlockedAccept* call) {
   pthread_t thread;
   pthread_create(&thread, nullptr, accept_in_thread, call);
-  while (call->tid == 0) sched_yield();
+  wait_until([call] { return call->tid != 0; }, "the accepting thread never started");
   if (!in_accept(call->tid)) die("the thread never blocked in accept");
   return thread;
 }
@@ -83,7 +93,7 @@ int scenario_accept_signal(const std::vector<std::string>& args) {
   pthread_kill(thread, SIGUSR1);
   int client = -1;
   if (restart) {
-    while (g_handled == 0) sched_yield();
+    wait_until([] { return g_handled != 0; }, "the signal was never handled");
     if (!in_accept(call.tid)) die("the accept did not restart");
     client = client_from(kMatchingPeer, port);
   }
@@ -193,7 +203,7 @@ int scenario_accept_storm(const std::vector<std::string>& args) {
   int total = count;
   pthread_t server, signaller;
   pthread_create(&server, nullptr, serve, &total);
-  while (server_thread.load() == pthread_t{}) sched_yield();
+  wait_until([] { return server_thread.load() != pthread_t{}; }, "the server never started");
   pthread_create(&signaller, nullptr, storm, nullptr);
   std::set<in_port_t> client_ports;
   for (int i = 0; i < count; ++i) {
