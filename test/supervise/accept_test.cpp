@@ -92,6 +92,16 @@ TEST(SuperviseAccept, WithoutAPeerFilterAcceptIsNeverNotified) {
   EXPECT_EQ(notification_count(run, "accept"), 0) << run.err;
 }
 
+TEST(SuperviseAccept, AnIPv4MappedPeerOfAnIPv6ListenerMatchesAnIPv4Pattern) {
+  const Runs runs = run_both({"accept-ipv6"}, with_peers());
+  KASHIM_REQUIRE(runs.plain.value("ipv6") == "available", "IPv6 sockets (AF_INET6)");
+  expect_same_but_values(runs);
+  EXPECT_EQ(runs.supervised.value("mapped_length"), "28");
+  EXPECT_EQ(runs.supervised.value("mapped_address"), "::ffff:127.0.0.2");
+  EXPECT_EQ(runs.supervised.value("mapped_port"), "1");
+  EXPECT_EQ(runs.supervised.value("values_mapped"), kTunedValues);
+}
+
 TEST(SuperviseAccept, ANonBlockingListenerAnswersAtOnce) {
   const Runs runs = run_both({"accept-nonblocking"}, with_peers());
   expect_same_but_values(runs);

@@ -294,6 +294,7 @@ int main(int argc, char** argv) {
                          {"accept-two-threads", scenario_accept_two_threads},
                          {"accept-emfile", scenario_accept_emfile},
                          {"accept-storm", scenario_accept_storm},
+                         {"accept-ipv6", scenario_accept_ipv6},
                          {"daemon-accept", scenario_daemon_accept}};
   for (const Entry& entry : scenarios) {
     if (scenario == entry.name) return entry.run(args);

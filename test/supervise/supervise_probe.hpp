@@ -45,6 +45,7 @@ void put_accept(const std::string& key, int fd, int error);
 int scenario_accept_forms(const std::vector<std::string>& args);
 int scenario_accept_nonblocking(const std::vector<std::string>& args);
 int scenario_accept_emfile(const std::vector<std::string>& args);
+int scenario_accept_ipv6(const std::vector<std::string>& args);
 // supervise_probe_accept_wait.cpp
 int scenario_accept_signal(const std::vector<std::string>& args);
 int scenario_accept_shutdown(const std::vector<std::string>& args);

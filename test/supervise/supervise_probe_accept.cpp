@@ -204,4 +204,38 @@ int scenario_accept_emfile(const std::vector<std::string>&) {
   return 0;
 }
 
+// accept-ipv6: an IPv6 listener bound to the IPv4-mapped loopback (::ffff:127.0.0.1; no
+// other address is listened on): its IPv4 clients' addresses come back IPv4-mapped, 28 bytes,
+// and KASHIM_PEERS's IPv4 pattern matches them.
+int scenario_accept_ipv6(const std::vector<std::string>&) {
+  const int listener = socket(AF_INET6, SOCK_STREAM, 0);
+  if (listener < 0) {
+    put("ipv6", "unavailable");
+    return 0;
+  }
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  inet_pton(AF_INET6, "::ffff:127.0.0.1", &address.sin6_addr);
+  socklen_t length = sizeof address;
+  if (bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      listen(listener, 8) != 0 ||
+      getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    put("ipv6", "unavailable");
+    return 0;
+  }
+  put("ipv6", "available");
+  const int client = client_from(kMatchingPeer, ntohs(address.sin6_port));
+  sockaddr_in6 peer{};
+  length = sizeof peer;
+  const int fd = accept(listener, reinterpret_cast<sockaddr*>(&peer), &length);
+  put_accept("mapped", fd, errno);
+  put("mapped_length", length);
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET6, &peer.sin6_addr, text, sizeof text);
+  put("mapped_address", text);
+  put("mapped_port", ntohs(peer.sin6_port) == ntohs(local_address(client).sin_port));
+  put("values_mapped", values_of(fd));
+  return 0;
+}
+
 }  // namespace supervise_probe
