@@ -173,4 +173,27 @@ EmptyPrograms::~EmptyPrograms() {
   if (!cgroup_.empty()) rmdir(cgroup_.c_str());
 }
 
+Attachments::Attachments(const std::string& parent, const std::string& tool,
+                         const std::string& self)
+    : sockops(parent, "sockops", EmptyPrograms::kSockOps),
+      setsockopt(parent, "setsockopt", EmptyPrograms::kSetsockopt),
+      both(parent, "both", EmptyPrograms::kSockOps | EmptyPrograms::kSetsockopt),
+      inactive(tool, self, {{"KASHIM_DISABLE", "1"}}),
+      keepalive(tool, self,
+                {{"KASHIM_IDLE", ""},
+                 {"KASHIM_INTVL", ""},
+                 {"KASHIM_CNT", ""},
+                 {"KASHIM_USER_TIMEOUT", ""}}),
+      configured(tool, self, {}) {}
+
+std::string Attachments::error() const {
+  for (const EmptyPrograms* programs : {&sockops, &setsockopt, &both}) {
+    if (!programs->error().empty()) return programs->error();
+  }
+  for (const KashimRun* run : {&inactive, &keepalive, &configured}) {
+    if (run->cgroup().empty()) return "a `kashim-cgroup cgroup run` did not start";
+  }
+  return "";
+}
+
 }  // namespace kashim::testing

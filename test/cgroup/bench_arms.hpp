@@ -59,4 +59,15 @@ class EmptyPrograms {
   std::vector<int> fds_;  // programs and links
 };
 
+// Every cgroup with programs the benchmark compares, attached together for one round and
+// detached together: the programs of one cgroup cost the processes of every other one too
+// (the kernel's cgroup BPF hooks are switched on for all sockets while any is attached), so
+// the arm without a program is measured while nothing is attached anywhere.
+struct Attachments {
+  Attachments(const std::string& parent, const std::string& tool, const std::string& self);
+  std::string error() const;  // "" when every one is attached
+  EmptyPrograms sockops, setsockopt, both;
+  KashimRun inactive, keepalive, configured;  // KASHIM_DISABLE=1; no TCP option; as given
+};
+
 }  // namespace kashim::testing

@@ -4,30 +4,31 @@
 //
 // A socket belongs to the cgroup its creator was in, so the process moves itself into an
 // arm's cgroup before each batch: the arms differ only in the programs, not in the process,
-// its caches or the load of another moment. The arms, each separating one cause:
-//   no program            its own cgroup
-//   empty ...             a sock_ops program, a cgroup/setsockopt program or both, returning
-//                         at once: what the kernel's hooks cost (the loop's one setsockopt,
-//                         SO_LINGER, passes through the second)
-//   kashim, inactive      kashim's programs with KASHIM_DISABLE=1: they look, set nothing
-//   kashim, keep-alive    kashim's programs switching SO_KEEPALIVE on, no other option
-//   kashim, <settings>    kashim's programs with the KASHIM_* settings: the ratio measured
-//   own SO_KEEPALIVE 0/1  no program; the process sets SO_KEEPALIVE on its listener and on
-//                         each socket before connect: the same calls, with and without the
-//                         keep-alive timer each connection then arms (the feature's own cost)
-//   own setsockopt after  no program; both ends set the options after connect and accept
-//                         with core's apply_keepalive, as the preload library would
+// its caches or the load of another moment. Each round measures first the arms without
+// BPF while nothing is attached anywhere (programs on any cgroup switch the kernel's hooks
+// on for every socket), then attaches every arm's programs and measures the others:
+//   no program, nothing attached   the reference: every ratio is to it
+//   own SO_KEEPALIVE 0 / 1         the process sets SO_KEEPALIVE on its listener and on each
+//                                  socket before connect: the same calls, without and with
+//                                  the keep-alive timer each connection then arms (the
+//                                  feature's own cost, whoever switches it on)
+//   own setsockopt after           both ends set the options after connect and accept with
+//                                  core's apply_keepalive, as the preload library would
+//   no program, programs elsewhere what every other process pays while kashim is attached
+//   empty ...                      a sock_ops program, a cgroup/setsockopt program or both,
+//                                  returning at once: the hooks' own cost (the loop's one
+//                                  setsockopt, SO_LINGER, passes through the second)
+//   kashim, inactive               kashim's programs, KASHIM_DISABLE=1: they look, set nothing
+//   kashim, keep-alive only        kashim's programs switching SO_KEEPALIVE on, no option
+//   kashim, <settings>             kashim's programs with the KASHIM_* settings: the ratio
 // Each kashim arm is a real `kashim-cgroup cgroup run`. The ratio is judged per second of
 // the process's CPU time, which includes the loopback's softirq work done in its context,
 // so that other processes' load does not pass for cost — unless the kernel accounts IRQ
 // time apart, then per second of the wall clock; both are printed. Prints each arm's median
-// and its ratio to the first, and the ratio of kashim as configured with the spread of its
-// per-round ratios and the target. Exit status 1 when it is below the target.
-#include <netinet/in.h>
+// and its ratio to the reference, and the ratio of kashim as configured with the spread of
+// its per-round ratios and the target. Exit status 1 when it is below the target.
 #include <sched.h>
-#include <sys/socket.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,77 +37,21 @@
 #include <vector>
 
 #include "bench_arms.hpp"
+#include "bench_loop.hpp"
 #include "config.hpp"
 #include "decide.hpp"
 #include "process_sources.hpp"
 
 namespace {
 
-using kashim::testing::EmptyPrograms;
-using kashim::testing::KashimRun;
+using kashim::testing::Attachments;
+using kashim::testing::measure_connections;
+using kashim::testing::OwnCalls;
+using kashim::testing::Rates;
 
 constexpr int kRounds = 31;
 constexpr int kConnections = 4000;  // per batch
 constexpr double kTarget = 0.97;
-
-double seconds_now(clockid_t clock) {
-  timespec now;
-  clock_gettime(clock, &now);
-  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
-}
-
-// Connections per second of the process's CPU time (its system calls and the loopback's
-// softirq work, done in its context) and of the clock on the wall (which other processes'
-// load also moves). Zero when a call failed.
-struct Rates {
-  double cpu = 0;
-  double wall = 0;
-};
-
-// What the process does itself, without BPF.
-struct OwnCalls {
-  const kashim::Config* after = nullptr;  // both ends set these options once connected
-  int keepalive_before = -1;  // >= 0: SO_KEEPALIVE to this on the listener (the accepted
-                              // connections inherit it) and on each socket before connect
-};
-
-Rates measure(int connections, const OwnCalls& own) {
-  const int listener = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-      listen(listener, 64) != 0 ||
-      getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    std::perror("cgroup_bench: listen");
-    return {};
-  }
-  const int keepalive = own.keepalive_before;
-  if (keepalive >= 0) setsockopt(listener, SOL_SOCKET, SO_KEEPALIVE, &keepalive, sizeof keepalive);
-  // An abortive close: no TIME_WAIT, so the run never runs out of ephemeral ports.
-  const linger abort_on_close = {1, 0};
-  const double start_cpu = seconds_now(CLOCK_THREAD_CPUTIME_ID);
-  const double start_wall = seconds_now(CLOCK_MONOTONIC);
-  for (int i = 0; i < connections; ++i) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (keepalive >= 0) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &keepalive, sizeof keepalive);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&address), length) != 0) {
-      std::perror("cgroup_bench: connect");
-      return {};
-    }
-    if (own.after != nullptr) kashim::apply_keepalive(fd, *own.after, setsockopt);
-    const int accepted = accept(listener, nullptr, nullptr);
-    if (own.after != nullptr) kashim::apply_keepalive(accepted, *own.after, setsockopt);
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
-    close(fd);
-    close(accepted);
-  }
-  const Rates rates = {connections / (seconds_now(CLOCK_THREAD_CPUTIME_ID) - start_cpu),
-                       connections / (seconds_now(CLOCK_MONOTONIC) - start_wall)};
-  close(listener);
-  return rates;
-}
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -115,7 +60,8 @@ double median(std::vector<double> values) {
 
 struct Arm {
   std::string name;
-  std::string cgroup;  // where the batch's sockets are created
+  bool attached;  // measured while the round's attachments exist, else while nothing is
+  const std::string& (*cgroup_of)(const Attachments&);  // where its sockets are; null: ours
   OwnCalls own;
   std::vector<double> cpu, wall;  // rates, batch by batch
 };
@@ -176,20 +122,43 @@ void print_arms(const std::vector<Arm>& arms, int cpu) {
   }
 }
 
-// Every arm once per round, each round starting with the next arm, so that no arm always
-// follows the same one. False when a batch failed.
-bool run_rounds(std::vector<Arm>& arms) {
-  for (int round = 0; round < kRounds; ++round) {
-    for (std::size_t step = 0; step < arms.size(); ++step) {
-      Arm& arm = arms[(round + step) % arms.size()];
-      if (!kashim::testing::move_self_to(arm.cgroup)) return false;
-      const Rates rates = measure(kConnections, arm.own);
-      if (rates.cpu == 0) return false;
-      arm.cpu.push_back(rates.cpu);
-      arm.wall.push_back(rates.wall);
-    }
+// The arms of one phase of a round, each round starting with the next arm, so that no arm
+// always follows the same one. False when a batch failed.
+bool run_phase(std::vector<Arm>& arms, bool attached, int round, const Attachments* attachments,
+               const std::string& parent) {
+  std::vector<Arm*> phase;
+  for (Arm& arm : arms) {
+    if (arm.attached == attached) phase.push_back(&arm);
+  }
+  for (std::size_t step = 0; step < phase.size(); ++step) {
+    Arm& arm = *phase[(round + step) % phase.size()];
+    const std::string& cgroup = arm.cgroup_of ? arm.cgroup_of(*attachments) : parent;
+    if (!kashim::testing::move_self_to(cgroup)) return false;
+    const Rates rates = measure_connections(kConnections, arm.own);
+    if (rates.cpu == 0) return false;
+    arm.cpu.push_back(rates.cpu);
+    arm.wall.push_back(rates.wall);
   }
   return true;
+}
+
+// Each round: the arms measured with nothing attached, then those measured with every
+// cgroup's programs attached. Returns "" or what failed.
+std::string run_rounds(std::vector<Arm>& arms, const std::string& parent, const std::string& tool,
+                       const std::string& self) {
+  for (int round = 0; round < kRounds; ++round) {
+    if (!kashim::testing::move_self_to(parent)) return "cannot move into " + parent;
+    // Unmeasured: what the last detachment leaves the kernel to do (freeing the programs
+    // after a grace period) is done here rather than in a batch without programs.
+    measure_connections(kConnections / 4, {});
+    if (!run_phase(arms, false, round, nullptr, parent)) return "a batch failed";
+    const Attachments attachments(parent, tool, self);
+    if (!attachments.error().empty()) return attachments.error();
+    const bool measured = run_phase(arms, true, round, &attachments, parent);
+    kashim::testing::move_self_to(parent);  // out of the cgroups before they are removed
+    if (!measured) return "a batch failed (cannot move into a cgroup?)";
+  }
+  return "";
 }
 
 int compare(const std::string& self) {
@@ -201,42 +170,55 @@ int compare(const std::string& self) {
     return 2;
   }
   const std::string parent = kashim::testing::own_cgroup_directory();
-  const std::string tool = KASHIM_CGROUP_TOOL;
-  EmptyPrograms sockops(parent, "sockops", EmptyPrograms::kSockOps);
-  EmptyPrograms sockopt(parent, "setsockopt", EmptyPrograms::kSetsockopt);
-  EmptyPrograms both(parent, "both", EmptyPrograms::kSockOps | EmptyPrograms::kSetsockopt);
-  KashimRun inactive(tool, self, {{"KASHIM_DISABLE", "1"}});
-  KashimRun keepalive(
-      tool, self,
-      {{"KASHIM_IDLE", ""}, {"KASHIM_INTVL", ""}, {"KASHIM_CNT", ""}, {"KASHIM_USER_TIMEOUT", ""}});
-  KashimRun configured(tool, self, {});
-  for (const EmptyPrograms* programs : {&sockops, &sockopt, &both}) {
-    if (programs->error().empty()) continue;
-    std::fprintf(stderr, "cgroup_bench: %s\n", programs->error().c_str());
-    return 1;
-  }
-  if (inactive.cgroup().empty() || keepalive.cgroup().empty() || configured.cgroup().empty()) {
-    std::fprintf(stderr, "cgroup_bench: a `kashim-cgroup cgroup run` did not start\n");
-    return 1;
-  }
+  using Of = const Attachments&;
   std::vector<Arm> arms = {
-      {"no program", parent, {}, {}, {}},
-      {"empty sock_ops program", sockops.cgroup(), {}, {}, {}},
-      {"empty cgroup/setsockopt program", sockopt.cgroup(), {}, {}, {}},
-      {"both empty programs", both.cgroup(), {}, {}, {}},
-      {"kashim, inactive (KASHIM_DISABLE=1)", inactive.cgroup(), {}, {}, {}},
-      {"kashim, keep-alive only", keepalive.cgroup(), {}, {}, {}},
-      {"kashim," + describe(config), configured.cgroup(), {}, {}, {}},
-      {"own SO_KEEPALIVE 0 before connect", parent, {nullptr, 0}, {}, {}},
-      {"own SO_KEEPALIVE 1 before connect", parent, {nullptr, 1}, {}, {}},
-      {"own setsockopt after," + describe(config), parent, {&config, -1}, {}, {}},
+      {"no program, nothing attached anywhere", false, nullptr, {}, {}, {}},
+      {"no program, programs on other cgroups", true, nullptr, {}, {}, {}},
+      {"empty sock_ops program",
+       true,
+       [](Of a) -> const std::string& { return a.sockops.cgroup(); },
+       {},
+       {},
+       {}},
+      {"empty cgroup/setsockopt program",
+       true,
+       [](Of a) -> const std::string& { return a.setsockopt.cgroup(); },
+       {},
+       {},
+       {}},
+      {"both empty programs",
+       true,
+       [](Of a) -> const std::string& { return a.both.cgroup(); },
+       {},
+       {},
+       {}},
+      {"kashim, inactive (KASHIM_DISABLE=1)",
+       true,
+       [](Of a) -> const std::string& { return a.inactive.cgroup(); },
+       {},
+       {},
+       {}},
+      {"kashim, keep-alive only",
+       true,
+       [](Of a) -> const std::string& { return a.keepalive.cgroup(); },
+       {},
+       {},
+       {}},
+      {"kashim," + describe(config),
+       true,
+       [](Of a) -> const std::string& { return a.configured.cgroup(); },
+       {},
+       {},
+       {}},
+      {"own SO_KEEPALIVE 0 before connect", false, nullptr, {nullptr, 0}, {}, {}},
+      {"own SO_KEEPALIVE 1 before connect", false, nullptr, {nullptr, 1}, {}, {}},
+      {"own setsockopt after," + describe(config), false, nullptr, {&config, -1}, {}, {}},
   };
-  const Arm &none = arms[0], &tuned = arms[6], &calls_only = arms[7], &timers = arms[8];
+  const Arm &none = arms[0], &tuned = arms[7], &calls_only = arms[8], &timers = arms[9];
   const int cpu = pin_to_last_cpu();
-  const bool measured = run_rounds(arms);
-  kashim::testing::move_self_to(parent);  // out of the runs' cgroups before they are removed
-  if (!measured) {
-    std::fprintf(stderr, "cgroup_bench: a batch failed (cannot move into a cgroup?)\n");
+  const std::string failure = run_rounds(arms, parent, KASHIM_CGROUP_TOOL, self);
+  if (!failure.empty()) {
+    std::fprintf(stderr, "cgroup_bench: %s\n", failure.c_str());
     return 1;
   }
   print_arms(arms, cpu);
