@@ -38,7 +38,9 @@ void serve_one(int listener, Tuner& tuner, Accepts& accepts) {
 int poll_and_tick(pollfd* entries, nfds_t count, Accepts& accepts) {
   const int interval = accepts.tick_interval_ms();
   const int ready = poll(entries, count, interval);
+  const int error = errno;
   if (interval >= 0) accepts.tick();
+  errno = error;  // the caller looks at poll's
   return ready;
 }
 
