@@ -151,6 +151,22 @@ TEST(SuperviseAccept, WithNoDescriptorLeftTheConnectionStaysQueued) {
   EXPECT_EQ(runs.supervised.value("values_after"), kTunedValues);
 }
 
+// The one accept whose outcome differs (doc/supervise.md): the table fills while the accept
+// waits. The connection the supervisor could not hand over goes to the next accept.
+TEST(SuperviseAccept, AConnectionThatCannotBeHandedOverGoesToTheNextAccept) {
+  const Runs runs = run_both({"accept-emfile-waiting"}, with_peers());
+  ASSERT_EQ(runs.plain.exit_code, 0) << runs.plain.err;
+  ASSERT_EQ(runs.supervised.exit_code, 0) << runs.supervised.err;
+  EXPECT_EQ(runs.plain.value("first"), "ok");
+  EXPECT_EQ(runs.supervised.value("first"), "fail:24");
+  EXPECT_EQ(runs.plain.value("accepted_client"), "1");
+  EXPECT_EQ(runs.supervised.value("accepted_client"), "1") << "the client was lost";
+  EXPECT_EQ(runs.supervised.value("values_accepted"), kTunedValues);
+  EXPECT_NE(runs.supervised.err.find("kept for the next accept on this listener"),
+            std::string::npos)
+      << runs.supervised.err;
+}
+
 // The preload route's error matrix (kashim_probe's "errors" scenario) with accept notified.
 TEST(SuperviseAccept, FailingCallsFailTheSameWithAPeerFilter) {
   KASHIM_SKIP_WHEN_SANITIZED("the probe runs without its sanitizer runtime here");

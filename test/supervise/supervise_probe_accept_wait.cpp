@@ -1,9 +1,11 @@
 // supervise_probe's scenarios about accept calls that wait: signals with and without
 // SA_RESTART, shutdown, two waiting threads, a signal storm, a daemon waiting in accept.
 // Keys as in supervise_probe_accept.cpp.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -11,8 +13,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <set>
+#include <string>
 
 #include "supervise_probe.hpp"
 
@@ -48,6 +52,30 @@ void wait_until(Done done, const char* what) {
     if (std::time(nullptr) > give_up) die(what);
     sched_yield();
   }
+}
+
+// A number from a /proc status file ("Threads:", "Seccomp:"), or -1.
+long status_field(const std::string& path, const char* name) {
+  FILE* file = std::fopen(path.c_str(), "re");
+  if (file == nullptr) return -1;
+  char line[256];
+  long value = -1;
+  const std::size_t length = std::strlen(name);
+  while (std::fgets(line, sizeof line, file) != nullptr) {
+    if (std::strncmp(line, name, length) == 0) value = std::atol(line + length);
+  }
+  std::fclose(file);
+  return value;
+}
+
+// Under a supervisor (this process runs under a seccomp filter, and the supervisor is its
+// parent): waits until the supervisor has a thread waiting in accept for us, that is, until
+// it has decided to carry the accept out. Without one, at once.
+void wait_for_the_supervisors_wait() {
+  if (status_field("/proc/self/status", "Seccomp:") != 2) return;
+  const std::string parent = "/proc/" + std::to_string(getppid()) + "/status";
+  wait_until([&parent] { return status_field(parent, "Threads:") >= 2; },
+             "the supervisor never waited");
 }
 
 struct BlockedAccept {
@@ -155,6 +183,38 @@ int scenario_accept_two_threads(const std::vector<std::string>&) {
   }
   put("matched", matched);
   put("values_tuned", tuned_connections);
+  return 0;
+}
+
+// accept-emfile-waiting: the descriptor table fills up while a thread waits in accept. The
+// kernel took the number when the accept started, so the accept succeeds; the supervisor
+// takes one when the connection is there, finds none (EMFILE), and keeps the connection for
+// the next accept. Either way the client's connection is accepted once ("accepted_client").
+int scenario_accept_emfile_waiting(const std::vector<std::string>&) {
+  BlockedAccept call;
+  call.listener = make_listener();
+  const int client = socket(AF_INET, SOCK_STREAM, 0);  // before the table is full
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, kMatchingPeer, &from.sin_addr);
+  bind(client, reinterpret_cast<sockaddr*>(&from), sizeof from);
+  const pthread_t thread = start_accept(&call);
+  wait_for_the_supervisors_wait();  // it has found a free descriptor before the table fills
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  const int lowest_free = dup(0);
+  close(lowest_free);
+  rlimit full = limit;
+  full.rlim_cur = static_cast<rlim_t>(lowest_free);
+  setrlimit(RLIMIT_NOFILE, &full);
+  sockaddr_in to = loopback(port_of(call.listener));
+  if (connect(client, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) die("connect");
+  pthread_join(thread, nullptr);
+  setrlimit(RLIMIT_NOFILE, &limit);
+  put("first", outcome(call.result, call.error));
+  const int fd = call.result >= 0 ? call.result : accept(call.listener, nullptr, nullptr);
+  put("accepted_client", connects(fd, client));
+  put("values_accepted", values_of(fd));
   return 0;
 }
 
