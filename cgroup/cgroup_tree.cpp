@@ -68,7 +68,11 @@ std::string cgroup2_mount() {
     std::vector<std::string> words;
     for (std::string word; fields >> word;) words.push_back(word);
     for (std::size_t i = 6; i + 1 < words.size(); ++i) {
-      if (words[i] == "-" && words[i + 1] == "cgroup2") return unescape_mountinfo(words[4]);
+      if (words[i] != "-" || words[i + 1] != "cgroup2") continue;
+      // A mount another mount has since hidden (a container's own cgroup2 mounted over a
+      // leftover one) is listed still, first: only one whose point shows cgroup2 counts.
+      const std::string point = unescape_mountinfo(words[4]);
+      if (is_cgroup2_directory(point)) return point;
     }
   }
   throw Refusal(

@@ -264,5 +264,22 @@ TEST_F(CgroupAttach, WhatIsNotACgroupIsRefusedInOneLine) {
   EXPECT_FALSE(exists(pin_directory_of(cgroup_)));
 }
 
+// The cgroup2 mount is the first one listed that is still in sight: a container that mounts
+// its own over a leftover one (hidden under a tmpfs here) gets its own.
+TEST(CgroupMount, AHiddenCgroup2MountIsPassedOver) {
+  KASHIM_REQUIRE_CGROUP_ROUTE();
+  const std::string own = "/tmp/kashim-test-cgroup2." + std::to_string(getpid());
+  ASSERT_EQ(mkdir(own.c_str(), 0755), 0) << own;
+  const std::string script =
+      "mount -t tmpfs none \"$1\" && mount -t cgroup2 none \"$2\" && exec \"$3\" "
+      "cgroup attach kashim-no-such-cgroup";
+  ProcessRun run = run_command({"unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                script, "sh", cgroup2_mount_point(), own, kCgroupTool},
+                               {});
+  rmdir(own.c_str());
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.err.find("a directory under " + own), std::string::npos) << run.err;
+}
+
 }  // namespace
 }  // namespace kashim::testing
