@@ -59,8 +59,10 @@ void Accepts::handle(const NotifiedCall& call) {
   request.address = call.argument(1);
   request.length_address = call.argument(2);
   request.flags = call.notification().data.nr == SYS_accept4 ? call.int_argument(3) : 0;
-  // Flags the kernel refuses (EINVAL) are its to refuse.
-  if (!install_supported_ || (request.flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0) {
+  // Flags the kernel refuses (EINVAL) are its to refuse. A thread with a file-system uid or
+  // gid other than the supervisor's would own its socket; one the supervisor made would not.
+  if (!install_supported_ || (request.flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0 ||
+      !has_supervisors_file_credentials(call.thread())) {
     return call.continue_call();
   }
   request.listener = call.duplicate_fd(request.fd);
@@ -110,10 +112,17 @@ void Accepts::answer_failure(const AcceptRequest& request, int error) {
 }
 
 void Accepts::deliver(const AcceptRequest& request, AcceptedConnection connection) {
+  // A call a signal interrupted (the kernel says so) is owed nothing, not even the address:
+  // the connection goes to the listener's next accept.
+  if (!request.call.still_waiting()) {
+    return keep_undelivered(request, std::move(connection), ENOENT);
+  }
   if (int error = write_peer_address(request, connection); error == EFAULT || error == EINVAL) {
     return request.call.fail(error);  // and the connection is dropped, as the kernel drops it
+  } else if (error != 0 && !request.call.still_waiting()) {
+    return keep_undelivered(request, std::move(connection), error);  // interrupted meanwhile
   } else if (error != 0) {
-    return keep_undelivered(request, std::move(connection), error);
+    return abort_connection(request, std::move(connection), error);  // out of reach (EPERM)
   }
   set_nonblocking_as_asked(connection.socket.get(), request.flags);
   const sockaddr* peer = reinterpret_cast<const sockaddr*>(&connection.peer);
@@ -124,22 +133,46 @@ void Accepts::deliver(const AcceptRequest& request, AcceptedConnection connectio
   }
   const int fd =
       request.call.install_and_answer(connection.socket.get(), (request.flags & SOCK_CLOEXEC) != 0);
-  if (fd < 0) return keep_undelivered(request, std::move(connection), -fd);
+  if (fd < 0) {
+    const int error = -fd;
+    // ENOENT, ESRCH from the ioctl itself: the call is gone (interrupted), nothing is owed.
+    if (error == EMFILE || error == ENFILE) {
+      request.call.fail(error);  // the program's own table, filled while it waited
+    } else if (error != ENOENT && error != ESRCH) {
+      request.call.continue_call();  // whatever else: the kernel's accept takes the next one
+    }
+    return keep_undelivered(request, std::move(connection), error);
+  }
   tuner_.report_accepted(request.call.thread(), fd, request.fd, connection.socket.get(), peer,
                          connection.peer_length, connection.decision);
 }
 
-// The connection is taken from the listener's queue, but the program did not get it: its
-// thread was interrupted by a signal at that moment (it restarts the call, or fails with
-// EINTR; ENOENT, ESRCH), or its descriptor table filled up meanwhile (EMFILE). It goes to
-// the listener's next accept rather than being lost.
+// The program's memory went out of reach while its accept waited (it made itself
+// non-dumpable, or dropped the privileges the supervisor relied on): no accept of this
+// process can ever take a connection kept for it, and one kept would cost a client its 10 s
+// and the kernel's accept another client. The connection is closed, and the call fails with
+// ECONNABORTED, which accept(2) documents and servers retry.
+void Accepts::abort_connection(const AcceptRequest& request, AcceptedConnection connection,
+                               int error) {
+  request.call.fail(ECONNABORTED);
+  if (tuner_.logging(LogLevel::kError)) {
+    LogLine line;
+    line.add("pid ").add(static_cast<int>(request.call.thread())).add(" fd ").add(request.fd);
+    line.add(": the address of a connection from ");
+    add_address(&line, reinterpret_cast<const sockaddr*>(&connection.peer), connection.peer_length);
+    line.add(" could not be written to the program (");
+    add_errno(&line, error);
+    line.add("): closed, and the accept failed with ECONNABORTED");
+    tuner_.log(line);
+  }
+}
+
+// The connection is taken from the listener's queue, but the program did not get it, and
+// the call is answered already or gone: its thread was interrupted by a signal at that
+// moment (it restarts the call, or fails with EINTR), or its descriptor table filled up
+// meanwhile (EMFILE). It goes to the listener's next accept rather than being lost.
 void Accepts::keep_undelivered(const AcceptRequest& request, AcceptedConnection connection,
                                int error) {
-  if (error == EMFILE || error == ENFILE) {
-    request.call.fail(error);  // the program's own table, filled while it waited
-  } else if (error != ENOENT && error != ESRCH) {
-    request.call.continue_call();  // whatever else: the kernel's accept takes the next one
-  }
   // Another thread of the program waiting on the same listener takes it now.
   for (Wait& wait : waits_) {
     if (wait.finished || wait.gone || wait.stopping || &wait.request == &request ||

@@ -9,7 +9,8 @@
 // A blocking accept waits in a thread of its own, so that the program's other calls are
 // answered meanwhile. Whatever would make the outcome differ from the kernel's own accept
 // (flags the kernel refuses, a listener with a receive timeout, a program whose descriptor
-// table is full, a kernel before 5.14) lets the call continue untouched: the kernel accepts,
+// table is full, a thread whose file-system uid or gid is not the supervisor's and would own
+// the socket, a kernel before 5.14) lets the call continue untouched: the kernel accepts,
 // and the connection stays untuned unless the program sets keep-alive itself.
 #pragma once
 
@@ -109,6 +110,7 @@ class Accepts {
   // accept.cpp
   void deliver(const AcceptRequest& request, AcceptedConnection connection);
   void keep_undelivered(const AcceptRequest& request, AcceptedConnection connection, int error);
+  void abort_connection(const AcceptRequest& request, AcceptedConnection connection, int error);
   bool take_undelivered(ino_t listener_inode, AcceptedConnection* connection);
   void close_expired_undelivered();
   void answer_failure(const AcceptRequest& request, int error);

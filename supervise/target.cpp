@@ -66,7 +66,10 @@ OwnedFd open_pidfd(pid_t thread) {
 }  // namespace
 
 bool NotifiedCall::read_memory(std::uint64_t address, void* into, std::size_t length) const {
-  if (address == 0) return false;
+  if (address == 0) {  // the kernel's copy faults on NULL; errno must say so, not be stale
+    errno = EFAULT;
+    return false;
+  }
   iovec local{into, length};
   iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), length};
   const ssize_t copied = process_vm_readv(thread(), &local, 1, &remote, 1, 0);
@@ -75,7 +78,10 @@ bool NotifiedCall::read_memory(std::uint64_t address, void* into, std::size_t le
 }
 
 bool NotifiedCall::write_memory(std::uint64_t address, const void* from, std::size_t length) const {
-  if (address == 0) return false;
+  if (address == 0) {
+    errno = EFAULT;
+    return false;
+  }
   iovec local{const_cast<void*>(from), length};
   iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), length};
   const ssize_t copied = process_vm_writev(thread(), &local, 1, &remote, 1, 0);
@@ -131,6 +137,34 @@ bool install_and_answer_supported(int listener) {
   request.flags = SECCOMP_ADDFD_FLAG_SEND;
   request.srcfd = static_cast<std::uint32_t>(listener);
   return ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &request) < 0 && errno == ENOENT;
+}
+
+namespace {
+
+// The file-system uid and gid (the fourth of the "Uid:" and "Gid:" fields) of a status file.
+bool read_file_credentials(const char* path, unsigned* uid, unsigned* gid) {
+  FILE* status = std::fopen(path, "re");
+  if (status == nullptr) return false;
+  char line[256];
+  int found = 0;
+  unsigned ignored[3];
+  while (found < 2 && std::fgets(line, sizeof line, status) != nullptr) {
+    found += std::sscanf(line, "Uid: %u %u %u %u", &ignored[0], &ignored[1], &ignored[2], uid) == 4;
+    found += std::sscanf(line, "Gid: %u %u %u %u", &ignored[0], &ignored[1], &ignored[2], gid) == 4;
+  }
+  std::fclose(status);
+  return found == 2;
+}
+
+}  // namespace
+
+bool has_supervisors_file_credentials(pid_t thread) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", static_cast<int>(thread));
+  unsigned uid = 0, gid = 0, own_uid = 0, own_gid = 0;
+  return read_file_credentials(path, &uid, &gid) &&
+         read_file_credentials("/proc/thread-self/status", &own_uid, &own_gid) && uid == own_uid &&
+         gid == own_gid;
 }
 
 bool has_descriptor_room(pid_t thread) {

@@ -78,6 +78,11 @@ class NotifiedCall {
 // Asked of `listener`, the notification descriptor, while no notification is pending.
 bool install_and_answer_supported(int listener);
 
+// Whether `thread` has the supervisor's own file-system uid and gid (/proc/TID/status), so
+// that a socket the supervisor creates for it is owned as its own would be (fstat, netfilter's
+// meta skuid). False when it cannot be told.
+bool has_supervisors_file_credentials(pid_t thread);
+
 // Whether the process of `thread` can get one more descriptor: fewer open than its
 // RLIMIT_NOFILE, so that some number below the limit is free. False when it cannot be told.
 bool has_descriptor_room(pid_t thread);

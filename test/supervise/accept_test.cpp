@@ -68,6 +68,8 @@ TEST(SuperviseAccept, EachConnectionIsDecidedByItsPeerAndTheCallsAreUnchanged) {
   EXPECT_EQ(run.value("g_read_only_length"), "fail:14");
   EXPECT_EQ(run.value("g_negative_length"), "fail:22");
   EXPECT_EQ(run.value("g_bad_address_client_reads"), "0") << "dropped, as the kernel drops it";
+  EXPECT_EQ(run.value("g_null_length"), "fail:14") << "an address without a length";
+  EXPECT_EQ(run.value("g_null_length_client_reads"), "0");
   // The library's line for each decision.
   EXPECT_TRUE(
       std::regex_search(run.err, std::regex("fd [0-9]+ accepted on fd [0-9]+ from 127.0.0.2:")))
@@ -76,7 +78,7 @@ TEST(SuperviseAccept, EachConnectionIsDecidedByItsPeerAndTheCallsAreUnchanged) {
             std::string::npos);
   EXPECT_NE(run.err.find("from 127.0.0.3:"), std::string::npos);
   EXPECT_NE(run.err.find(": not tuned (no KASHIM_PEERS pattern matches"), std::string::npos);
-  EXPECT_EQ(notification_count(run, "accept"), 14) << run.err;
+  EXPECT_EQ(notification_count(run, "accept"), 15) << run.err;
 }
 
 TEST(SuperviseAccept, WithoutAPeerFilterAcceptIsNeverNotified) {
@@ -108,7 +110,21 @@ TEST(SuperviseAccept, ANonBlockingListenerAnswersAtOnce) {
   EXPECT_EQ(runs.supervised.value("empty"), "fail:11");
   EXPECT_EQ(runs.supervised.value("drained"), "fail:11");
   EXPECT_EQ(runs.supervised.value("values_ready"), kTunedValues);
-  EXPECT_EQ(notification_count(runs.supervised, "accept"), 3);
+  EXPECT_EQ(runs.supervised.value("null_length"), "fail:14") << "an address without a length";
+  EXPECT_EQ(runs.supervised.value("null_length_client_reads"), "0");
+  EXPECT_EQ(notification_count(runs.supervised, "accept"), 4);
+}
+
+// A server whose file-system uid or gid is not the supervisor's would own each socket it
+// accepts (fstat, netfilter's meta skuid); one the supervisor accepted would be the
+// supervisor's. Its accept continues untouched: the kernel's, untuned.
+TEST(SuperviseAccept, AServerWithOtherFileCredentialsAcceptsItself) {
+  const Runs runs = run_both({"accept-fsuid"}, with_peers());
+  KASHIM_REQUIRE(runs.plain.value("fsuid") == "dropped", "root, to drop the file-system uid");
+  expect_same_but_values(runs);
+  EXPECT_EQ(runs.supervised.value("owner"), "65534:65534");
+  EXPECT_EQ(runs.supervised.value("values_accepted"), kUntouchedValues);
+  EXPECT_EQ(notification_count(runs.supervised, "accept"), 1) << runs.supervised.err;
 }
 
 TEST(SuperviseAccept, ASignalWithSaRestartLetsTheAcceptGoOn) {
@@ -165,6 +181,31 @@ TEST(SuperviseAccept, AConnectionThatCannotBeHandedOverGoesToTheNextAccept) {
   EXPECT_NE(runs.supervised.err.find("kept for the next accept on this listener"),
             std::string::npos)
       << runs.supervised.err;
+}
+
+// A server whose memory goes out of the supervisor's reach while its accept waits (it made
+// itself non-dumpable, and the supervisor has no CAP_SYS_PTRACE): the peer's address cannot
+// be written, so the connection is closed and the accept fails with ECONNABORTED, which
+// servers retry; no connection is kept for an accept that could never take it.
+TEST(SuperviseAccept, AProgramOutOfReachGetsEconnabortedRatherThanAWait) {
+  std::vector<std::string> launcher;
+  if (geteuid() == 0) {
+    launcher = {"setpriv", "--bounding-set", "-sys_ptrace", "--inh-caps", "-sys_ptrace"};
+  }
+  launcher.insert(launcher.end(), {supervisor_path(), "--"});
+  const ProcessRun plain = run_supervised_probe({"accept-nondumpable"}, {}, false);
+  const ProcessRun supervised = run_probe_program(
+      launcher, SUPERVISE_PROBE_PATH, {"accept-nondumpable", "supervised"}, with_peers());
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  ASSERT_EQ(supervised.exit_code, 0) << supervised.err;
+  EXPECT_EQ(plain.value("returned"), "1");
+  EXPECT_EQ(plain.value("accepted_connects"), "1");
+  EXPECT_EQ(supervised.value("supervisor_holds_listener"), "1") << "the accept is the supervisor's";
+  EXPECT_EQ(supervised.value("returned"), "1") << "the accept waited for another client";
+  EXPECT_EQ(supervised.value("accepted"), "fail:103");
+  EXPECT_NE(supervised.err.find("closed, and the accept failed with ECONNABORTED"),
+            std::string::npos)
+      << supervised.err;
 }
 
 // The preload route's error matrix (kashim_probe's "errors" scenario) with accept notified.

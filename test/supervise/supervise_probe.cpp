@@ -295,6 +295,8 @@ int main(int argc, char** argv) {
                          {"accept-emfile", scenario_accept_emfile},
                          {"accept-storm", scenario_accept_storm},
                          {"accept-ipv6", scenario_accept_ipv6},
+                         {"accept-fsuid", scenario_accept_fsuid},
+                         {"accept-nondumpable", scenario_accept_nondumpable},
                          {"accept-emfile-waiting", scenario_accept_emfile_waiting},
                          {"daemon-accept", scenario_daemon_accept}};
   for (const Entry& entry : scenarios) {

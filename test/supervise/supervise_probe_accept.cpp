@@ -152,7 +152,8 @@ int scenario_accept_forms(const std::vector<std::string>&) {
                        {"g_read_only_address", read_only, &full},
                        {"g_bad_length", &somewhere, reinterpret_cast<socklen_t*>(8)},
                        {"g_read_only_length", &somewhere, static_cast<socklen_t*>(read_only)},
-                       {"g_negative_length", &somewhere, &negative}};
+                       {"g_negative_length", &somewhere, &negative},
+                       {"g_null_length", &somewhere, nullptr}};
   for (const Refused& call : refused) {
     const int client = client_from(kMatchingPeer, port);
     full = sizeof(sockaddr_in);
@@ -177,6 +178,14 @@ int scenario_accept_nonblocking(const std::vector<std::string>&) {
   put("ready_connects", connects(fd, client));
   put("ready_flags", flags_of(fd));
   put("values_ready", values_of(fd));
+  {  // an address without a length: EFAULT, after the kernel took the connection and dropped it
+    const int client = client_from(kMatchingPeer, port_of(listener));
+    put("poll_null_length", poll(&entry, 1, 5000));
+    sockaddr_in somewhere{};
+    fd = accept(listener, reinterpret_cast<sockaddr*>(&somewhere), nullptr);
+    put_accept("null_length", fd, errno);
+    put("null_length_client_reads", client_read(client));
+  }
   fd = accept(listener, nullptr, nullptr);
   put_accept("drained", fd, errno);
   return 0;

@@ -1,0 +1,132 @@
+// supervise_probe's scenarios about an accepting server whose credentials are not those the
+// supervisor started it with: a file-system uid of its own, memory it made unreachable.
+#include <dirent.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <string>
+
+#include "supervise_probe.hpp"
+
+namespace supervise_probe {
+namespace {
+
+// Waits up to 5 s, looking every millisecond, for `ready`.
+template <typename Ready>
+bool within_5s(Ready ready) {
+  for (int i = 0; i < 5000; ++i) {
+    if (ready()) return true;
+    poll(nullptr, 0, 1);
+  }
+  return false;
+}
+
+// Whether `thread` of this process is in accept() now (/proc/self/task/TID/syscall).
+bool in_accept(pid_t thread) {
+  std::ifstream file("/proc/self/task/" + std::to_string(thread) + "/syscall");
+  long number = -1;
+  return file >> number && number == SYS_accept;
+}
+
+// Whether process `pid` holds the socket `inode` (the supervisor's copy of a listener).
+bool holds_socket(pid_t pid, ino_t inode) {
+  const std::string directory = "/proc/" + std::to_string(pid) + "/fd/";
+  const std::string wanted = "socket:[" + std::to_string(inode) + "]";
+  DIR* entries = opendir(directory.c_str());
+  if (entries == nullptr) return false;
+  bool found = false;
+  while (const dirent* entry = readdir(entries)) {
+    char target[64] = {};
+    const std::string path = directory + entry->d_name;
+    found |= readlink(path.c_str(), target, sizeof target - 1) > 0 && wanted == target;
+  }
+  closedir(entries);
+  return found;
+}
+
+struct Waiter {
+  int listener = -1;
+  pid_t thread = 0;
+  int result = -1;
+  int error = 0;
+};
+
+void* wait_in_accept(void* argument) {
+  Waiter* waiter = static_cast<Waiter*>(argument);
+  sockaddr_storage peer{};
+  socklen_t length = sizeof peer;
+  waiter->result = accept(waiter->listener, reinterpret_cast<sockaddr*>(&peer), &length);
+  waiter->error = errno;
+  return nullptr;
+}
+
+}  // namespace
+
+// accept-fsuid: a server that dropped its file-system uid and gid to 65534 (setfsuid, as a
+// root server does before it serves) accepts a connection: the kernel makes the socket theirs
+// (fstat's owner; netfilter's meta skuid). Without privileges the drop fails: "kept".
+int scenario_accept_fsuid(const std::vector<std::string>&) {
+  const int listener = make_listener();
+  client_from(kMatchingPeer, port_of(listener));
+  setfsgid(65534);
+  setfsuid(65534);
+  const bool dropped = setfsuid(static_cast<uid_t>(-1)) == 65534;  // -1: only asks
+  put("fsuid", dropped ? "dropped" : "kept");
+  const int fd = accept(listener, nullptr, nullptr);
+  put_accept("accepted", fd, errno);
+  struct stat status {};
+  fstat(fd, &status);
+  put("owner", std::to_string(status.st_uid) + ":" + std::to_string(status.st_gid));
+  put("values_accepted", values_of(fd));
+  return 0;
+}
+
+// accept-nondumpable [supervised]: a thread waits in accept (asking for the peer's address)
+// while the main thread makes the process non-dumpable (prctl(PR_SET_DUMPABLE, 0), as agents
+// holding secrets do), then one client connects. "supervised": first wait until the parent
+// (the supervisor) holds its copy of the listener, so that the accept is the supervisor's.
+// "returned": whether the accept came back within 5 s, with no other client.
+int scenario_accept_nondumpable(const std::vector<std::string>& args) {
+  Waiter waiter;
+  waiter.listener = make_listener();
+  struct stat listener_status {};
+  fstat(waiter.listener, &listener_status);
+  pthread_t thread;
+  if (pthread_create(&thread, nullptr, wait_in_accept, &waiter) != 0) die("pthread_create");
+  // The waiting thread's id, as /proc names it: the only other task of this process.
+  within_5s([&] {
+    DIR* tasks = opendir("/proc/self/task");
+    while (const dirent* entry = tasks == nullptr ? nullptr : readdir(tasks)) {
+      const pid_t task = static_cast<pid_t>(std::atoi(entry->d_name));
+      if (task > 0 && task != getpid()) waiter.thread = task;
+    }
+    if (tasks != nullptr) closedir(tasks);
+    return waiter.thread > 0 && in_accept(waiter.thread);
+  });
+  if (!args.empty() && args[0] == "supervised") {
+    put("supervisor_holds_listener",
+        within_5s([&] { return holds_socket(getppid(), listener_status.st_ino); }));
+  }
+  prctl(PR_SET_DUMPABLE, 0);
+  const int client = client_from(kMatchingPeer, port_of(waiter.listener));
+  timespec deadline{};
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += 5;
+  const bool returned = pthread_timedjoin_np(thread, nullptr, &deadline) == 0;
+  put("returned", returned);
+  if (returned) put_accept("accepted", waiter.result, waiter.error);
+  if (returned && waiter.result >= 0) put("accepted_connects", connects(waiter.result, client));
+  return 0;
+}
+
+}  // namespace supervise_probe
