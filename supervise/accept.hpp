@@ -14,6 +14,7 @@
 // and the connection stays untuned unless the program sets keep-alive itself.
 #pragma once
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -74,6 +75,17 @@ class Accepts {
   // With lock() held: an accept or accept4 notification.
   void handle(const NotifiedCall& call);
 
+  // The most accepts that wait in threads at once; further blocking accepts continue
+  // untouched (each thread counts against the user's RLIMIT_NPROC and the pids cgroup).
+  static constexpr std::size_t kMaxWaits = 64;
+  // For the event loop's poll(): writes to `entries` (room for kMaxWaits) one entry per
+  // waiting accept, readable once the thread that made the call has exited (it exited, or
+  // another thread exec'd), and returns how many.
+  nfds_t watch_waiting_threads(pollfd* entries);
+  // After poll(), when one of those entries was readable: the waits are checked at once
+  // rather than at the next tick, so that the listener's copy is closed before the program,
+  // or the next one, binds its port again.
+  void check_now();
   // How long the event loop may sleep before tick() is due: -1 while nothing waits.
   int tick_interval_ms();
   // Every tick_interval_ms() at most: notices the waiting accepts whose calls are gone (a
@@ -93,7 +105,8 @@ class Accepts {
     explicit Wait(AcceptRequest waiting) : request(std::move(waiting)) {}
     AcceptRequest request;
     std::thread thread;
-    std::atomic<bool> gone{false};      // the call was interrupted: nothing to answer
+    OwnedFd caller_pidfd;           // of the program's thread that waits: readable once it exits
+    std::atomic<bool> gone{false};  // the call was interrupted: nothing to answer
     std::atomic<bool> stopping{false};  // stop_waiting(): leave the call unanswered
     std::atomic<bool> unanswered{false};
     std::atomic<bool> finished{false};

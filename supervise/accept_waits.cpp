@@ -43,7 +43,11 @@ Accepts::Accepts(Tuner& tuner, bool install_supported)
 
 void Accepts::start_waiting(AcceptRequest request) {
   collect_finished();  // a program restarting an interrupted accept makes many
+  if (waits_.size() >= kMaxWaits) return request.call.continue_call();
+  OwnedFd caller_pidfd = open_thread_pidfd(request.call.thread());
+  if (!caller_pidfd.valid()) return request.call.continue_call();  // gone, or out of descriptors
   Wait& wait = waits_.emplace_back(std::move(request));
+  wait.caller_pidfd = std::move(caller_pidfd);
   try {
     wait.thread = std::thread(&Accepts::wait_for_connection, this, &wait);
   } catch (const std::system_error&) {  // no thread to wait in: the kernel waits
@@ -73,17 +77,17 @@ void Accepts::wait_for_connection(Wait* wait) {
       connection.socket = OwnedFd(fd);
       connection.peer_length = peer_length;
       deliver(request, std::move(connection));  // kept for the next accept if the call is gone
-      break;
-    }
-    if (wait->gone) break;
-    if (wait->stopping) {
+    } else if (wait->stopping && !wait->gone) {
       wait->unanswered = true;
-      break;
-    }
-    if (error != EINTR) {
+    } else if (!wait->gone && error != EINTR) {
       answer_failure(request, error);  // EINVAL after shutdown(SHUT_RD), ...
-      break;
+    } else if (!wait->gone) {
+      continue;
     }
+    // A call gone with its thread (exit, exec) may leave its port to be bound again at once:
+    // the copy of the listener goes now, not when the wait is collected.
+    if (wait->gone) wait->request.listener = OwnedFd();
+    break;
   }
   wait->finished = true;
 }
@@ -110,6 +114,22 @@ void Accepts::on_notification(pid_t thread) {
     wait.gone = true;
     interrupt(wait);
   }
+}
+
+nfds_t Accepts::watch_waiting_threads(pollfd* entries) {
+  std::lock_guard<std::mutex> hold(lock_);
+  nfds_t count = 0;
+  for (const Wait& wait : waits_) {
+    // Those already told to stop are not watched: their pidfds would stay readable.
+    if (wait.finished || wait.gone || wait.stopping || count == kMaxWaits) continue;
+    entries[count++] = {wait.caller_pidfd.get(), POLLIN, 0};
+  }
+  return count;
+}
+
+void Accepts::check_now() {
+  last_check_ = std::chrono::steady_clock::now();
+  check_waits();
 }
 
 int Accepts::tick_interval_ms() {

@@ -10,6 +10,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -34,12 +35,30 @@ void serve_one(int listener, Tuner& tuner, Accepts& accepts) {
   }
 }
 
-// poll() that also keeps the waiting accepts in check (Accepts::tick).
+// poll() that also keeps the waiting accepts in check (Accepts::tick), and watches the
+// program's threads that wait in them: when one exits, at once (Accepts::check_now).
 int poll_and_tick(pollfd* entries, nfds_t count, Accepts& accepts) {
+  constexpr nfds_t kOwn = 2;  // the callers': the signalfd and the notification descriptor
+  pollfd all[kOwn + Accepts::kMaxWaits];
+  count = std::min(count, kOwn);
+  std::copy(entries, entries + count, all);
+  const nfds_t watched = accepts.watch_waiting_threads(all + count);
   const int interval = accepts.tick_interval_ms();
-  const int ready = poll(entries, count, interval);
+  int ready = poll(all, count + watched, interval);
   const int error = errno;
-  if (interval >= 0) accepts.tick();
+  std::copy(all, all + count, entries);
+  bool thread_exited = false;
+  for (nfds_t i = count; ready > 0 && i < count + watched; ++i) {
+    if (all[i].revents != 0) {
+      thread_exited = true;
+      --ready;  // the caller counts its own entries only
+    }
+  }
+  if (thread_exited) {
+    accepts.check_now();
+  } else if (interval >= 0) {
+    accepts.tick();
+  }
   errno = error;  // the caller looks at poll's
   return ready;
 }

@@ -53,7 +53,9 @@ pid_t process_of(pid_t thread) {
   return process;
 }
 
-OwnedFd open_pidfd(pid_t thread) {
+}  // namespace
+
+OwnedFd open_thread_pidfd(pid_t thread) {
   // The thread's own pidfd reaches the descriptor table it uses, even one it unshared.
   int fd = static_cast<int>(syscall(SYS_pidfd_open, thread, PIDFD_THREAD));
   if (fd < 0 && errno == EINVAL) {
@@ -62,8 +64,6 @@ OwnedFd open_pidfd(pid_t thread) {
   }
   return OwnedFd(fd);
 }
-
-}  // namespace
 
 bool NotifiedCall::read_memory(std::uint64_t address, void* into, std::size_t length) const {
   if (address == 0) {  // the kernel's copy faults on NULL; errno must say so, not be stale
@@ -91,7 +91,7 @@ bool NotifiedCall::write_memory(std::uint64_t address, const void* from, std::si
 
 OwnedFd NotifiedCall::duplicate_fd(int fd) const {
   if (fd < 0) return OwnedFd();
-  OwnedFd pidfd = open_pidfd(thread());
+  OwnedFd pidfd = open_thread_pidfd(thread());
   if (!pidfd.valid()) return OwnedFd();
   return OwnedFd(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
 }

@@ -33,6 +33,11 @@ class OwnedFd {
   int fd_ = -1;
 };
 
+// A pidfd of `thread` (PIDFD_THREAD, Linux 6.9: readable once the thread has exited), or
+// before 6.9 of its process (readable once the whole process has exited); invalid when the
+// thread is gone.
+OwnedFd open_thread_pidfd(pid_t thread);
+
 class NotifiedCall {
  public:
   NotifiedCall(int listener, const seccomp_notif& notification)

@@ -208,6 +208,23 @@ TEST(SuperviseAccept, AProgramOutOfReachGetsEconnabortedRatherThanAWait) {
       << supervised.err;
 }
 
+// Each accept the supervisor waits in is a thread of its own, counted against the user's
+// RLIMIT_NPROC and the pids cgroup: it waits in at most 64 at once, and leaves the others to
+// the kernel (untuned), so that a server with many threads in accept still gets them all.
+TEST(SuperviseAccept, AtMost64AcceptsWaitInTheSupervisor) {
+  const ProcessRun plain = run_supervised_probe({"accept-many-waiting", "70", "70"}, {}, false);
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.value("all_waiting"), "1");
+  EXPECT_EQ(plain.value("accepted"), "70");
+  // 70 - 64 left to the kernel.
+  const ProcessRun run = run_supervised_probe({"accept-many-waiting", "70", "6"}, with_peers());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("all_waiting"), "1");
+  EXPECT_EQ(run.value("accepted"), "70");
+  EXPECT_EQ(run.value("tuned"), "64");
+  EXPECT_EQ(notification_count(run, "accept"), 70) << run.err;
+}
+
 // The preload route's error matrix (kashim_probe's "errors" scenario) with accept notified.
 TEST(SuperviseAccept, FailingCallsFailTheSameWithAPeerFilter) {
   KASHIM_SKIP_WHEN_SANITIZED("the probe runs without its sanitizer runtime here");

@@ -53,8 +53,9 @@ int scenario_accept_two_threads(const std::vector<std::string>& args);
 int scenario_accept_emfile_waiting(const std::vector<std::string>& args);
 int scenario_accept_storm(const std::vector<std::string>& args);
 int scenario_daemon_accept(const std::vector<std::string>& args);
-// supervise_probe_accept_credentials.cpp
+// supervise_probe_accept_limits.cpp
 int scenario_accept_fsuid(const std::vector<std::string>& args);
 int scenario_accept_nondumpable(const std::vector<std::string>& args);
+int scenario_accept_many_waiting(const std::vector<std::string>& args);
 
 }  // namespace supervise_probe

@@ -1,5 +1,6 @@
-// supervise_probe's scenarios about an accepting server whose credentials are not those the
-// supervisor started it with: a file-system uid of its own, memory it made unreachable.
+// supervise_probe's scenarios about the accepts the supervisor leaves to the kernel or fails:
+// a server with a file-system uid of its own, memory made unreachable, more waiting threads
+// than the supervisor waits in.
 #include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <ctime>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "supervise_probe.hpp"
 
@@ -126,6 +128,47 @@ int scenario_accept_nondumpable(const std::vector<std::string>& args) {
   put("returned", returned);
   if (returned) put_accept("accepted", waiter.result, waiter.error);
   if (returned && waiter.result >= 0) put("accepted_connects", connects(waiter.result, client));
+  return 0;
+}
+
+// accept-many-waiting N K: N threads wait in accept at once, K of them in the kernel's own
+// (/proc's wchan: inet_csk_accept; the others wait for the supervisor), then N clients
+// connect, one for each. "tuned": how many of the connections came with keep-alive on.
+int scenario_accept_many_waiting(const std::vector<std::string>& args) {
+  const int count = args.size() < 2 ? 0 : std::atoi(args[0].c_str());
+  const int in_kernel = args.size() < 2 ? 0 : std::atoi(args[1].c_str());
+  std::vector<Waiter> waiters(static_cast<std::size_t>(count));
+  std::vector<pthread_t> threads(waiters.size());
+  const int listener = make_listener();
+  for (std::size_t i = 0; i < waiters.size(); ++i) {
+    waiters[i].listener = listener;
+    if (pthread_create(&threads[i], nullptr, wait_in_accept, &waiters[i]) != 0) die("pthread");
+  }
+  // Every thread in accept, each call answered or waited in: each takes exactly one client.
+  const bool all_waiting = within_5s([&] {
+    int in = 0, kernel = 0;
+    DIR* tasks = opendir("/proc/self/task");
+    while (const dirent* entry = tasks == nullptr ? nullptr : readdir(tasks)) {
+      const pid_t task = static_cast<pid_t>(std::atoi(entry->d_name));
+      if (task <= 0 || task == getpid() || !in_accept(task)) continue;
+      ++in;
+      std::ifstream wchan("/proc/self/task/" + std::to_string(task) + "/wchan");
+      std::string where;
+      kernel += wchan >> where && where == "inet_csk_accept";
+    }
+    if (tasks != nullptr) closedir(tasks);
+    return in == count && kernel == in_kernel;
+  });
+  put("all_waiting", all_waiting);
+  for (int i = 0; i < count; ++i) client_from(kMatchingPeer, port_of(listener));
+  int accepted = 0, tuned = 0;
+  for (std::size_t i = 0; i < waiters.size(); ++i) {
+    pthread_join(threads[i], nullptr);
+    accepted += waiters[i].result >= 0;
+    tuned += waiters[i].result >= 0 && get_int(waiters[i].result, SOL_SOCKET, SO_KEEPALIVE) == 1;
+  }
+  put("accepted", accepted);
+  put("tuned", tuned);
   return 0;
 }
 
