@@ -6,7 +6,7 @@
 namespace kashim {
 
 // True in the copy behind: the first libkashim.so among the loaded objects (which come in
-// load order, preloaded ones first) is not this one. No symbol look-up, no system call.
+// load order, preloaded ones first) is not this one. Noted at start (loaded_objects.hpp).
 bool another_kashim_in_front();
 
 }  // namespace kashim

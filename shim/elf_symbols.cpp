@@ -21,12 +21,12 @@ bool same_name(const char* a, const char* b) {
   return *b == '\0';
 }
 
-// What the dynamic linker accepts for a look-up without a version: any symbol but one of a
-// hidden (non-default) version.
+// What dlsym accepts for a name without a version (glibc's DL_LOOKUP_RETURN_NEWEST): any
+// symbol but one of a hidden (non-default) version.
 bool default_version(const DynamicSymbols& table, std::uint32_t index) {
   if (table.versions == nullptr) return true;
   const ElfW(Half) version = table.versions[index];
-  return (version & 0x8000) == 0 || (version & 0x7fff) < 3;
+  return (version & 0x8000) == 0 || (version & 0x7fff) < 2;
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 //   - What fd 2 is now (one fstat): log lines go to stderr only while it is that file.
 //   - Whether standard input is a stream socket (one getsockopt): inetd's connection.
 //   Both without libc (start_calls.hpp): touching libc is what costs at this point.
+//   - Which objects are loaded around this one (loaded_objects.hpp: one walk over the
+//     loader's list, no symbol table read), so that no hook takes the loader's lock later.
 //   - One pass over the environment for the two things that must happen at start:
 //     systemd's LISTEN_FDS, and the --check report (KASHIM_CHECK).
 // Everything else waits for the first hooked call: the configuration, and the real
@@ -13,8 +15,10 @@
 #include <cstddef>
 
 #include "inherited.hpp"
+#include "loaded_objects.hpp"
 #include "runtime.hpp"
 #include "start_calls.hpp"
+#include "start_text.hpp"
 
 extern char** environ;
 
@@ -26,18 +30,10 @@ struct AtStart {
   bool listen_fds = false;  // LISTEN_FDS: systemd handed sockets over
 };
 
-// Whether `entry` is NAME=...: compared here, character by character against constants
-// the compiler writes into the code, rather than with strncmp (an indirect function libc
-// would resolve for us at this point of every process start) or against a string in
-// .rodata (a page of the library that nothing else touches at start: its fault cost more
-// than the whole scan).
+// Whether `entry` is NAME=... (start_text.hpp: no libc, no .rodata).
 template <std::size_t N>
 [[gnu::always_inline]] inline bool names(const char* entry, const char (&name)[N]) {
-#pragma GCC unroll 16
-  for (std::size_t i = 0; i + 1 < N; ++i) {
-    if (entry[i] != name[i]) return false;
-  }
-  return entry[N - 1] == '=';
+  return start::begins_with(entry, name) && entry[N - 1] == '=';
 }
 
 AtStart scan_environment() {
@@ -66,6 +62,7 @@ bool stdin_is_a_stream_socket() {
 }
 
 __attribute__((constructor)) void start_kashim() {
+  note_loaded_objects();
   note_stderr_at_start(stderr_now());
   const AtStart needs = scan_environment();
   if (needs.check) runtime();

@@ -124,5 +124,29 @@ TEST(Torture, TheRealFunctionsAreFoundWithoutDlsym) {
   EXPECT_EQ(trap_calls(report), 0) << "dlsym(RTLD_NEXT) was asked";
 }
 
+// A child forked while another thread of its parent was inside dl_iterate_phdr: glibc
+// leaves the loader's lock taken in the child. The shim notes the loaded objects at start
+// and never takes that lock in a hook, so the child's first socket() returns.
+TEST(Torture, AChildForkedWhileAThreadWalksTheLoadedObjectsCanOpenASocket) {
+  ProcessRun without = run_command({KASHIM_LOADER_CASES_PATH, "fork-in-iterate"}, kTuned);
+  ProcessRun shimmed = run_command({KASHIM_LOADER_CASES_PATH, "fork-in-iterate"},
+                                   with(kTuned, "LD_PRELOAD", KASHIM_LIBRARY_PATH));
+  EXPECT_EQ(without.out, "child: exit 0\n");
+  EXPECT_EQ(shimmed.out, without.out) << shimmed.err;
+}
+
+// libkashim.so dlopen()ed (RTLD_LOCAL), then another library that defines setsockopt: the
+// real setsockopt is libc's, as dlsym(RTLD_NEXT) in the shim's place would find, not the
+// later library's (libkashim_behind.so reports every call that reaches it).
+TEST(Torture, ADlopenedShimDoesNotCallALibraryOpenedAfterIt) {
+  std::string report = scratch_path("dlopen-other");
+  ProcessRun run =
+      run_command({KASHIM_LOADER_CASES_PATH, "dlopen", KASHIM_LIBRARY_PATH, KASHIM_BEHIND_PATH},
+                  with(kTuned, "KASHIM_BEHIND_REPORT", report));
+  EXPECT_EQ(run.out, "setsockopt: 0\n") << run.err;
+  EXPECT_EQ(read_file(report), "") << "calls reached the library opened after the shim";
+  unlink(report.c_str());
+}
+
 }  // namespace
 }  // namespace kashim::testing
