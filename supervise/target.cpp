@@ -161,10 +161,19 @@ bool read_file_credentials(const char* path, unsigned* uid, unsigned* gid) {
 bool has_supervisors_file_credentials(pid_t thread) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/status", static_cast<int>(thread));
-  unsigned uid = 0, gid = 0, own_uid = 0, own_gid = 0;
-  return read_file_credentials(path, &uid, &gid) &&
-         read_file_credentials("/proc/thread-self/status", &own_uid, &own_gid) && uid == own_uid &&
-         gid == own_gid;
+  // The supervisor's own never change: read once, rather than at every accept.
+  struct Credentials {
+    bool known = false;
+    unsigned uid = 0, gid = 0;
+  };
+  static const Credentials own = [] {
+    Credentials credentials;
+    credentials.known =
+        read_file_credentials("/proc/self/status", &credentials.uid, &credentials.gid);
+    return credentials;
+  }();
+  unsigned uid = 0, gid = 0;
+  return own.known && read_file_credentials(path, &uid, &gid) && uid == own.uid && gid == own.gid;
 }
 
 bool has_descriptor_room(pid_t thread) {
