@@ -3,6 +3,7 @@
 #pragma once
 
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cstdio>
@@ -42,6 +43,9 @@ int client_from(const char* source, in_port_t port);
 sockaddr_in local_address(int fd);
 bool connects(int accepted, int client);  // `accepted` is `client`'s connection
 void put_accept(const std::string& key, int fd, int error);
+// Lowers RLIMIT_NOFILE to the lowest free descriptor (the table is full from then on);
+// returns the limit to restore.
+rlimit fill_descriptor_table();
 int scenario_accept_forms(const std::vector<std::string>& args);
 int scenario_accept_nonblocking(const std::vector<std::string>& args);
 int scenario_accept_emfile(const std::vector<std::string>& args);

@@ -58,6 +58,17 @@ void put_accept(const std::string& key, int fd, int error) {
   put(key, outcome(fd, error) + (fd >= 0 ? " fd:" + std::to_string(fd) : ""));
 }
 
+rlimit fill_descriptor_table() {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  const int lowest_free = dup(0);
+  close(lowest_free);
+  rlimit full = limit;
+  full.rlim_cur = static_cast<rlim_t>(lowest_free);
+  setrlimit(RLIMIT_NOFILE, &full);
+  return limit;
+}
+
 namespace {
 
 constexpr const char* kOther = "127.0.0.3";
@@ -196,13 +207,7 @@ int scenario_accept_nonblocking(const std::vector<std::string>&) {
 int scenario_accept_emfile(const std::vector<std::string>&) {
   const int listener = make_listener();
   const int client = client_from(kMatchingPeer, port_of(listener));
-  rlimit limit{};
-  getrlimit(RLIMIT_NOFILE, &limit);
-  const int lowest_free = dup(0);
-  close(lowest_free);
-  rlimit full = limit;
-  full.rlim_cur = static_cast<rlim_t>(lowest_free);
-  setrlimit(RLIMIT_NOFILE, &full);
+  const rlimit limit = fill_descriptor_table();
   int fd = accept(listener, nullptr, nullptr);
   put_accept("full", fd, errno);
   setrlimit(RLIMIT_NOFILE, &limit);

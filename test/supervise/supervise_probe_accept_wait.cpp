@@ -200,13 +200,7 @@ int scenario_accept_emfile_waiting(const std::vector<std::string>&) {
   bind(client, reinterpret_cast<sockaddr*>(&from), sizeof from);
   const pthread_t thread = start_accept(&call);
   wait_for_the_supervisors_wait();  // it has found a free descriptor before the table fills
-  rlimit limit{};
-  getrlimit(RLIMIT_NOFILE, &limit);
-  const int lowest_free = dup(0);
-  close(lowest_free);
-  rlimit full = limit;
-  full.rlim_cur = static_cast<rlim_t>(lowest_free);
-  setrlimit(RLIMIT_NOFILE, &full);
+  const rlimit limit = fill_descriptor_table();
   sockaddr_in to = loopback(port_of(call.listener));
   if (connect(client, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) die("connect");
   pthread_join(thread, nullptr);
