@@ -4,27 +4,15 @@
 
 #include "start_text.hpp"
 
+#ifndef __GLIBC__
+extern "C" ElfW(Dyn) _DYNAMIC[];  // glibc's <link.h> declares it; the linker defines it
+#endif
+
 namespace kashim {
 namespace {
 
 LoadedObjects g_noted;
 std::atomic<bool> g_noted_ready{false};
-
-struct Walk {
-  LoadedObjects* into;
-  bool past_this_library;
-};
-
-bool contains(const dl_phdr_info& object, ElfW(Addr) address) {
-  for (int i = 0; i < object.dlpi_phnum; ++i) {
-    const ElfW(Phdr)& segment = object.dlpi_phdr[i];
-    const ElfW(Addr) start = object.dlpi_addr + segment.p_vaddr;
-    if (segment.p_type == PT_LOAD && address >= start && address - start < segment.p_memsz) {
-      return true;
-    }
-  }
-  return false;
-}
 
 const ElfW(Dyn) * dynamic_section(const dl_phdr_info& object) {
   for (int i = 0; i < object.dlpi_phnum; ++i) {
@@ -45,56 +33,56 @@ bool is_kashim(const char* path) {
   return start::begins_with(name, "libkashim.so") && (name[12] == '\0' || name[12] == '.');
 }
 
-int visit(dl_phdr_info* object, size_t, void* data) {
-  Walk& walk = *static_cast<Walk*>(data);
-  LoadedObjects& objects = *walk.into;
-  if (!walk.past_this_library) {
-    walk.past_this_library = contains(*object, reinterpret_cast<ElfW(Addr)>(&note_loaded_objects));
-    // The first copy in the list works: this one, or another in front of it.
-    if (!walk.past_this_library && is_kashim(object->dlpi_name)) {
-      objects.another_copy_in_front = true;
+// The objects in load order, one at a time, whichever way they are walked. Field by field:
+// zeroing the whole would be a call to libc's memset at start.
+class Noting {
+ public:
+  explicit Noting(LoadedObjects* into) : objects_(*into) {
+    objects_.another_copy_in_front = false;
+    objects_.more_behind = false;
+    objects_.behind_count = 0;
+  }
+  // False once no more can be noted.
+  bool note(ElfW(Addr) base, const char* name, const ElfW(Dyn) * dynamic) {
+    if (!past_this_library_) {
+      past_this_library_ = dynamic == _DYNAMIC;  // this library's own
+      // The first copy in the list works: this one, or another in front of it.
+      if (!past_this_library_ && is_kashim(name)) objects_.another_copy_in_front = true;
+      return true;
     }
-    return 0;
+    if (dynamic == nullptr) return true;  // defines nothing
+    if (objects_.behind_count == LoadedObjects::kMostBehind) {
+      objects_.more_behind = true;
+      return false;
+    }
+    objects_.behind[objects_.behind_count++] = {base, dynamic};
+    return true;
   }
-  const ElfW(Dyn)* dynamic = dynamic_section(*object);
-  if (dynamic == nullptr) return 0;  // defines nothing
-  if (objects.behind_count == LoadedObjects::kMostBehind) {
-    objects.more_behind = true;
-    return 1;
-  }
-  objects.behind[objects.behind_count++] = {object->dlpi_addr, dynamic};
-  return 0;
-}
 
-// Field by field: zeroing the whole would be a call to libc's memset at start.
+ private:
+  LoadedObjects& objects_;
+  bool past_this_library_ = false;
+};
+
 void walk_into(LoadedObjects* objects) {
-  objects->another_copy_in_front = false;
-  objects->more_behind = false;
-  objects->behind_count = 0;
-  Walk walk{objects, false};
-  dl_iterate_phdr(visit, &walk);
+  Noting noting(objects);
+  dl_iterate_phdr(
+      [](dl_phdr_info* object, size_t, void* data) {
+        return static_cast<Noting*>(data)->note(object->dlpi_addr, object->dlpi_name,
+                                                dynamic_section(*object))
+                   ? 0
+                   : 1;
+      },
+      &noting);
 }
 
 #ifdef __GLIBC__
 // The same walk over the loader's list itself, without calling into libc: for the
 // constructor only, which the loader runs while nothing else can change the list.
 void walk_list_into(LoadedObjects* objects) {
-  objects->another_copy_in_front = false;
-  objects->more_behind = false;
-  objects->behind_count = 0;
-  bool past_this_library = false;
+  Noting noting(objects);
   for (const link_map* map = _r_debug.r_map; map != nullptr; map = map->l_next) {
-    if (!past_this_library) {
-      past_this_library = map->l_ld == _DYNAMIC;  // this library's (link.h)
-      if (!past_this_library && is_kashim(map->l_name)) objects->another_copy_in_front = true;
-      continue;
-    }
-    if (map->l_ld == nullptr) continue;
-    if (objects->behind_count == LoadedObjects::kMostBehind) {
-      objects->more_behind = true;
-      break;
-    }
-    objects->behind[objects->behind_count++] = {map->l_addr, map->l_ld};
+    if (!noting.note(map->l_addr, map->l_name, map->l_ld)) break;
   }
 }
 #endif
