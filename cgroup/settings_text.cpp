@@ -1,6 +1,5 @@
 // The settings map's value as one line of text, for `kashim cgroup status`: what the
 // kernel program uses, read back from the map rather than from the caller's environment.
-#include <iterator>
 #include <string>
 
 #include "decide.hpp"
@@ -21,11 +20,6 @@ const char* direction_words(__u8 direction) {
   }
 }
 
-// How the options read in --check: idle/intvl in seconds, user timeout in milliseconds.
-constexpr const char* kOptionNames[] = {"idle", "intvl", "cnt", "user timeout"};
-constexpr const char* kOptionUnits[] = {"s", "s", "", "ms"};
-static_assert(std::size(kOptionNames) == KASHIM_TCP_OPTIONS);
-
 }  // namespace
 
 std::string describe_bpf_settings(const kashim_settings& settings) {
@@ -35,11 +29,11 @@ std::string describe_bpf_settings(const kashim_settings& settings) {
   text += direction_words(settings.direction);
   for (int i = 0; i < KASHIM_TCP_OPTIONS; ++i) {
     text += ", ";
-    text += kOptionNames[i];
+    text += kManagedTcpOptions[i].label;  // tcp_value is in kManagedTcpOptions' order
     if (settings.tcp_set & KASHIM_BIT_TCP(i)) {
       text += ' ';
       text += std::to_string(settings.tcp_value[i]);
-      text += kOptionUnits[i];
+      text += kManagedTcpOptions[i].unit;
     } else {
       text += " unset";
     }

@@ -96,13 +96,15 @@ struct ManagedTcpOption {
   int min;
   int max;
   const char* default_sysctl;
+  const char* label;  // as log lines, status and --check name it: "idle 60s"
+  const char* unit;
 };
 
 inline constexpr ManagedTcpOption kManagedTcpOptions[] = {
-    {TCP_KEEPIDLE, &Config::idle_s, 1, kMaxKeepIdleSeconds, "tcp_keepalive_time"},
-    {TCP_KEEPINTVL, &Config::intvl_s, 1, kMaxKeepIntvlSeconds, "tcp_keepalive_intvl"},
-    {TCP_KEEPCNT, &Config::cnt, 1, kMaxKeepCnt, "tcp_keepalive_probes"},
-    {TCP_USER_TIMEOUT, &Config::user_timeout_ms, 0, INT_MAX, nullptr},
+    {TCP_KEEPIDLE, &Config::idle_s, 1, kMaxKeepIdleSeconds, "tcp_keepalive_time", "idle", "s"},
+    {TCP_KEEPINTVL, &Config::intvl_s, 1, kMaxKeepIntvlSeconds, "tcp_keepalive_intvl", "intvl", "s"},
+    {TCP_KEEPCNT, &Config::cnt, 1, kMaxKeepCnt, "tcp_keepalive_probes", "cnt", ""},
+    {TCP_USER_TIMEOUT, &Config::user_timeout_ms, 0, INT_MAX, nullptr, "user timeout", "ms"},
 };
 
 // Where the parser reads from. `getenv` returns nullptr for an unset variable.

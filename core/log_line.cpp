@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "config.hpp"
 #include "sockets.hpp"
 
 namespace kashim {
@@ -58,10 +59,10 @@ void add_address(LogLine* line, const sockaddr* address, socklen_t length) {
 
 void add_kernel_values(LogLine* line, int fd) {
   line->add(keepalive_on(fd) ? "keep-alive on" : "keep-alive off");
-  line->add(", idle ").add(read_int_option(fd, IPPROTO_TCP, TCP_KEEPIDLE)).add("s");
-  line->add(", intvl ").add(read_int_option(fd, IPPROTO_TCP, TCP_KEEPINTVL)).add("s");
-  line->add(", cnt ").add(read_int_option(fd, IPPROTO_TCP, TCP_KEEPCNT));
-  line->add(", user timeout ").add(read_int_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT)).add("ms");
+  for (const ManagedTcpOption& option : kManagedTcpOptions) {
+    line->add(", ").add(option.label).add(" ");
+    line->add(read_int_option(fd, IPPROTO_TCP, option.optname)).add(option.unit);
+  }
 }
 
 }  // namespace kashim

@@ -35,16 +35,6 @@ bool same_address(const sockaddr_storage& a, const sockaddr_storage& b) {
                      &reinterpret_cast<const sockaddr_in6&>(b).sin6_addr, sizeof(in6_addr)) == 0;
 }
 
-const char* option_label(std::size_t index) {
-  static const char* const kLabels[] = {"idle", "intvl", "cnt", "user timeout"};
-  return kLabels[index];
-}
-
-const char* option_unit(std::size_t index) {
-  static const char* const kUnits[] = {"s", "s", "", "ms"};
-  return kUnits[index];
-}
-
 int current_value(const KeepaliveValues& values, std::size_t index) {
   const int kValues[] = {values.idle_s, values.intvl_s, values.cnt, values.user_timeout_ms};
   return kValues[index];
@@ -127,13 +117,14 @@ Decision decide_socket(const Config& config, Side side, const DiagSocket& socket
     decision.reason = "keep-alive off -> on";
   }
   for (std::size_t i = 0; i < std::size(kManagedTcpOptions); ++i) {
-    const ManagedOption& option = config.*kManagedTcpOptions[i].option;
+    const ManagedTcpOption& managed = kManagedTcpOptions[i];
+    const ManagedOption& option = config.*managed.option;
     const int current = current_value(values, i);
     if (!option.set || option.value == current) continue;
     decision.changes |= managed_option_bit(i);
     if (!decision.reason.empty()) decision.reason += ", ";
-    decision.reason += std::string(option_label(i)) + " " + std::to_string(current) +
-                       option_unit(i) + " -> " + std::to_string(option.value) + option_unit(i);
+    decision.reason += std::string(managed.label) + " " + std::to_string(current) + managed.unit +
+                       " -> " + std::to_string(option.value) + managed.unit;
   }
   decision.verdict = decision.changes == 0 ? Verdict::kAsConfigured : Verdict::kChange;
   if (decision.changes == 0) decision.reason = "as configured";
