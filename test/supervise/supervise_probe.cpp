@@ -77,11 +77,15 @@ int make_listener() {
   return fd;
 }
 
-in_port_t port_of(int fd) {
+sockaddr_in local_address(int fd) {
   sockaddr_in address{};
   socklen_t length = sizeof address;
   getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  return ntohs(address.sin_port);
+  return address;
+}
+
+in_port_t port_of(int fd) {
+  return ntohs(local_address(fd).sin_port);
 }
 
 int connect_to(in_port_t port) {

@@ -26,6 +26,7 @@ std::string outcome(long result, int error);  // "ok" or "fail:ERRNO"
 sockaddr_in loopback(in_port_t port);
 int make_listener();
 in_port_t port_of(int fd);
+sockaddr_in local_address(int fd);
 int connect_to(in_port_t port);
 
 using Scenario = int (*)(const std::vector<std::string>& args);
@@ -40,7 +41,6 @@ int scenario_read_line(const std::vector<std::string>& args);
 // supervise_probe_accept.cpp: clients from a chosen loopback address, and what accept gave.
 inline constexpr const char* kMatchingPeer = "127.0.0.2";  // the tests' KASHIM_PEERS
 int client_from(const char* source, in_port_t port);
-sockaddr_in local_address(int fd);
 bool connects(int accepted, int client);  // `accepted` is `client`'s connection
 void put_accept(const std::string& key, int fd, int error);
 // Lowers RLIMIT_NOFILE to the lowest free descriptor (the table is full from then on);

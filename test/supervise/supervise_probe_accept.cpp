@@ -38,13 +38,6 @@ int client_from(const char* source, in_port_t port) {
   return fd;
 }
 
-sockaddr_in local_address(int fd) {
-  sockaddr_in address{};
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  return address;
-}
-
 // Whether `accepted` is the connection of `client`: its peer is the client's address.
 bool connects(int accepted, int client) {
   sockaddr_in peer{};
