@@ -46,6 +46,8 @@ void put_accept(const std::string& key, int fd, int error);
 // Lowers RLIMIT_NOFILE to the lowest free descriptor (the table is full from then on);
 // returns the limit to restore.
 rlimit fill_descriptor_table();
+// Whether process `pid` holds the socket `inode` (the supervisor's copy of a listener).
+bool holds_socket(pid_t pid, ino_t inode);
 int scenario_accept_forms(const std::vector<std::string>& args);
 int scenario_accept_nonblocking(const std::vector<std::string>& args);
 int scenario_accept_emfile(const std::vector<std::string>& args);

@@ -4,6 +4,7 @@
 // not: the only keys that may differ with the supervisor). Clients connect from 127.0.0.2
 // (the tests' KASHIM_PEERS) or 127.0.0.3 (another peer).
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -49,6 +50,22 @@ bool connects(int accepted, int client) {
 
 void put_accept(const std::string& key, int fd, int error) {
   put(key, outcome(fd, error) + (fd >= 0 ? " fd:" + std::to_string(fd) : ""));
+}
+
+// Whether process `pid` holds the socket `inode` (the supervisor's copy of a listener).
+bool holds_socket(pid_t pid, ino_t inode) {
+  const std::string directory = "/proc/" + std::to_string(pid) + "/fd/";
+  const std::string wanted = "socket:[" + std::to_string(inode) + "]";
+  DIR* entries = opendir(directory.c_str());
+  if (entries == nullptr) return false;
+  bool found = false;
+  while (const dirent* entry = readdir(entries)) {
+    char target[64] = {};
+    const std::string path = directory + entry->d_name;
+    found |= readlink(path.c_str(), target, sizeof target - 1) > 0 && wanted == target;
+  }
+  closedir(entries);
+  return found;
 }
 
 rlimit fill_descriptor_table() {

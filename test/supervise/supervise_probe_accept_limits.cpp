@@ -40,22 +40,6 @@ bool in_accept(pid_t thread) {
   return file >> number && number == SYS_accept;
 }
 
-// Whether process `pid` holds the socket `inode` (the supervisor's copy of a listener).
-bool holds_socket(pid_t pid, ino_t inode) {
-  const std::string directory = "/proc/" + std::to_string(pid) + "/fd/";
-  const std::string wanted = "socket:[" + std::to_string(inode) + "]";
-  DIR* entries = opendir(directory.c_str());
-  if (entries == nullptr) return false;
-  bool found = false;
-  while (const dirent* entry = readdir(entries)) {
-    char target[64] = {};
-    const std::string path = directory + entry->d_name;
-    found |= readlink(path.c_str(), target, sizeof target - 1) > 0 && wanted == target;
-  }
-  closedir(entries);
-  return found;
-}
-
 struct Waiter {
   int listener = -1;
   pid_t thread = 0;

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -78,6 +79,17 @@ void wait_for_the_supervisors_wait() {
              "the supervisor never waited");
 }
 
+// Under a supervisor: waits until it holds its copy of `listener`, that is, until it has
+// taken the accept's notification. A signal before that ends a call the supervisor never
+// saw, and the call's restart is then its first notification, not its second.
+void wait_for_the_supervisors_copy(int listener) {
+  if (status_field("/proc/self/status", "Seccomp:") != 2) return;
+  struct stat status {};
+  fstat(listener, &status);
+  wait_until([&status] { return holds_socket(getppid(), status.st_ino); },
+             "the supervisor never took the accept");
+}
+
 struct BlockedAccept {
   int listener = -1;
   std::atomic<pid_t> tid{0};
@@ -118,6 +130,7 @@ int scenario_accept_signal(const std::vector<std::string>& args) {
   call.listener = make_listener();
   const in_port_t port = port_of(call.listener);
   const pthread_t thread = start_accept(&call);
+  wait_for_the_supervisors_copy(call.listener);
   pthread_kill(thread, SIGUSR1);
   int client = -1;
   if (restart) {
