@@ -46,8 +46,14 @@ void put_accept(const std::string& key, int fd, int error);
 // Lowers RLIMIT_NOFILE to the lowest free descriptor (the table is full from then on);
 // returns the limit to restore.
 rlimit fill_descriptor_table();
-// Whether process `pid` holds the socket `inode` (the supervisor's copy of a listener).
-bool holds_socket(pid_t pid, ino_t inode);
+// Whether the task at `task` (a /proc directory) sits in accept or accept4 now.
+bool in_accept(const std::string& task);
+std::string task_of_this_process(pid_t thread);  // "/proc/self/task/TID"
+// Whether this process runs under the supervisor: its parent is kashim-supervise.
+bool under_supervisor();
+// Whether a thread of the supervisor (the parent) waits in accept on its copy of
+// `listener`: it took the accept's notification and carries the accept out itself.
+bool supervisor_waits_in_accept(int listener);
 int scenario_accept_forms(const std::vector<std::string>& args);
 int scenario_accept_nonblocking(const std::vector<std::string>& args);
 int scenario_accept_emfile(const std::vector<std::string>& args);

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include <cstring>
 #include <ctime>
 #include <set>
+#include <string>
 
 #include "supervise_probe.hpp"
 
@@ -52,20 +54,66 @@ void put_accept(const std::string& key, int fd, int error) {
   put(key, outcome(fd, error) + (fd >= 0 ? " fd:" + std::to_string(fd) : ""));
 }
 
-// Whether process `pid` holds the socket `inode` (the supervisor's copy of a listener).
-bool holds_socket(pid_t pid, ino_t inode) {
-  const std::string directory = "/proc/" + std::to_string(pid) + "/fd/";
-  const std::string wanted = "socket:[" + std::to_string(inode) + "]";
-  DIR* entries = opendir(directory.c_str());
+namespace {
+
+// The system call a task sits in and its first argument, from /proc/.../syscall
+// ("288 0x5 ..."); -1 for a task that runs or is gone.
+long syscall_of(const std::string& task, unsigned long* first_argument) {
+  std::FILE* file = std::fopen((task + "/syscall").c_str(), "re");
+  if (file == nullptr) return -1;
+  long number = -1;
+  unsigned long argument = 0;
+  if (std::fscanf(file, "%ld %lx", &number, &argument) < 1) number = -1;
+  std::fclose(file);
+  if (first_argument != nullptr) *first_argument = argument;
+  return number;
+}
+
+bool is_accept(long number) {
+  return number == SYS_accept || number == SYS_accept4;
+}
+
+// Whether `fd` of process `pid` is the socket `inode`.
+bool is_socket(pid_t pid, unsigned long fd, ino_t inode) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+  char target[64] = {};
+  return readlink(path.c_str(), target, sizeof target - 1) > 0 &&
+         "socket:[" + std::to_string(inode) + "]" == target;
+}
+
+}  // namespace
+
+bool in_accept(const std::string& task) {
+  return is_accept(syscall_of(task, nullptr));
+}
+
+std::string task_of_this_process(pid_t thread) {
+  return "/proc/self/task/" + std::to_string(thread);
+}
+
+bool supervisor_waits_in_accept(int listener) {
+  struct stat status {};
+  if (fstat(listener, &status) != 0) return false;
+  const pid_t supervisor = getppid();
+  const std::string tasks = "/proc/" + std::to_string(supervisor) + "/task";
+  DIR* entries = opendir(tasks.c_str());
   if (entries == nullptr) return false;
-  bool found = false;
+  bool waits = false;
   while (const dirent* entry = readdir(entries)) {
-    char target[64] = {};
-    const std::string path = directory + entry->d_name;
-    found |= readlink(path.c_str(), target, sizeof target - 1) > 0 && wanted == target;
+    unsigned long fd = 0;
+    waits |= entry->d_name[0] != '.' && is_accept(syscall_of(tasks + "/" + entry->d_name, &fd)) &&
+             is_socket(supervisor, fd, status.st_ino);
   }
   closedir(entries);
-  return found;
+  return waits;
+}
+
+bool under_supervisor() {
+  char parent[4096] = {};
+  const std::string link = "/proc/" + std::to_string(getppid()) + "/exe";
+  if (readlink(link.c_str(), parent, sizeof parent - 1) <= 0) return false;
+  const char* name = std::strrchr(parent, '/');
+  return std::strcmp(name == nullptr ? parent : name + 1, "kashim-supervise") == 0;
 }
 
 rlimit fill_descriptor_table() {

@@ -33,13 +33,6 @@ bool within_5s(Ready ready) {
   return false;
 }
 
-// Whether `thread` of this process is in accept() now (/proc/self/task/TID/syscall).
-bool in_accept(pid_t thread) {
-  std::ifstream file("/proc/self/task/" + std::to_string(thread) + "/syscall");
-  long number = -1;
-  return file >> number && number == SYS_accept;
-}
-
 struct Waiter {
   int listener = -1;
   pid_t thread = 0;
@@ -77,16 +70,14 @@ int scenario_accept_fsuid(const std::vector<std::string>&) {
   return 0;
 }
 
-// accept-nondumpable [supervised]: a thread waits in accept (asking for the peer's address)
-// while the main thread makes the process non-dumpable (prctl(PR_SET_DUMPABLE, 0), as agents
-// holding secrets do), then one client connects. "supervised": first wait until the parent
-// (the supervisor) holds its copy of the listener, so that the accept is the supervisor's.
+// accept-nondumpable: a thread waits in accept (asking for the peer's address) while the
+// main thread makes the process non-dumpable (prctl(PR_SET_DUMPABLE, 0), as agents holding
+// secrets do), then one client connects. Under the supervisor, first wait until it waits in
+// the accept itself ("supervisor_waits_in_accept"), so that the accept is the supervisor's.
 // "returned": whether the accept came back within 5 s, with no other client.
-int scenario_accept_nondumpable(const std::vector<std::string>& args) {
+int scenario_accept_nondumpable(const std::vector<std::string>&) {
   Waiter waiter;
   waiter.listener = make_listener();
-  struct stat listener_status {};
-  fstat(waiter.listener, &listener_status);
   pthread_t thread;
   if (pthread_create(&thread, nullptr, wait_in_accept, &waiter) != 0) die("pthread_create");
   // The waiting thread's id, as /proc names it: the only other task of this process.
@@ -97,11 +88,11 @@ int scenario_accept_nondumpable(const std::vector<std::string>& args) {
       if (task > 0 && task != getpid()) waiter.thread = task;
     }
     if (tasks != nullptr) closedir(tasks);
-    return waiter.thread > 0 && in_accept(waiter.thread);
+    return waiter.thread > 0 && in_accept(task_of_this_process(waiter.thread));
   });
-  if (!args.empty() && args[0] == "supervised") {
-    put("supervisor_holds_listener",
-        within_5s([&] { return holds_socket(getppid(), listener_status.st_ino); }));
+  if (under_supervisor()) {
+    put("supervisor_waits_in_accept",
+        within_5s([&] { return supervisor_waits_in_accept(waiter.listener); }));
   }
   prctl(PR_SET_DUMPABLE, 0);
   const int client = client_from(kMatchingPeer, port_of(waiter.listener));
@@ -134,7 +125,7 @@ int scenario_accept_many_waiting(const std::vector<std::string>& args) {
     DIR* tasks = opendir("/proc/self/task");
     while (const dirent* entry = tasks == nullptr ? nullptr : readdir(tasks)) {
       const pid_t task = static_cast<pid_t>(std::atoi(entry->d_name));
-      if (task <= 0 || task == getpid() || !in_accept(task)) continue;
+      if (task <= 0 || task == getpid() || !in_accept(task_of_this_process(task))) continue;
       ++in;
       std::ifstream wchan("/proc/self/task/" + std::to_string(task) + "/wchan");
       std::string where;

@@ -24,28 +24,7 @@
 namespace supervise_probe {
 namespace {
 
-// Waits (bounded by 10 s) until `thread` (of this process, or else the process `pid`) sits
-// in accept or accept4: /proc says which call a blocked thread is in, with or without a
-// supervisor.
-bool in_accept(pid_t thread, bool of_this_process = true) {
-  char path[64];
-  std::snprintf(path, sizeof path,
-                of_this_process ? "/proc/self/task/%d/syscall" : "/proc/%d/syscall",
-                static_cast<int>(thread));
-  for (int i = 0; i < 10000; ++i) {
-    if (FILE* file = std::fopen(path, "re")) {
-      long number = -1;
-      const int read = std::fscanf(file, "%ld", &number);
-      std::fclose(file);
-      if (read == 1 && (number == SYS_accept || number == SYS_accept4)) return true;
-    }
-    timespec pause{0, 1000000};
-    nanosleep(&pause, nullptr);
-  }
-  return false;
-}
-
-// Waits (bounded by 10 s) until another thread of this program has done something.
+// Waits (bounded by 10 s) until another thread or process has done something.
 template <typename Done>
 void wait_until(Done done, const char* what) {
   const std::time_t give_up = std::time(nullptr) + 10;
@@ -55,39 +34,15 @@ void wait_until(Done done, const char* what) {
   }
 }
 
-// A number from a /proc status file ("Threads:", "Seccomp:"), or -1.
-long status_field(const std::string& path, const char* name) {
-  FILE* file = std::fopen(path.c_str(), "re");
-  if (file == nullptr) return -1;
-  char line[256];
-  long value = -1;
-  const std::size_t length = std::strlen(name);
-  while (std::fgets(line, sizeof line, file) != nullptr) {
-    if (std::strncmp(line, name, length) == 0) value = std::atol(line + length);
-  }
-  std::fclose(file);
-  return value;
-}
-
-// Under a supervisor (this process runs under a seccomp filter, and the supervisor is its
-// parent): waits until the supervisor has a thread waiting in accept for us, that is, until
-// it has decided to carry the accept out. Without one, at once.
-void wait_for_the_supervisors_wait() {
-  if (status_field("/proc/self/status", "Seccomp:") != 2) return;
-  const std::string parent = "/proc/" + std::to_string(getppid()) + "/status";
-  wait_until([&parent] { return status_field(parent, "Threads:") >= 2; },
-             "the supervisor never waited");
-}
-
-// Under a supervisor: waits until it holds its copy of `listener`, that is, until it has
-// taken the accept's notification. A signal before that ends a call the supervisor never
-// saw, and the call's restart is then its first notification, not its second.
-void wait_for_the_supervisors_copy(int listener) {
-  if (status_field("/proc/self/status", "Seccomp:") != 2) return;
-  struct stat status {};
-  fstat(listener, &status);
-  wait_until([&status] { return holds_socket(getppid(), status.st_ino); },
-             "the supervisor never took the accept");
+// Under the supervisor: waits until one of its threads waits in accept on its copy of
+// `listener`, that is, until it has taken the accept's notification and carries the accept
+// out. A signal before that ends a call the supervisor never saw (its restart is then the
+// first notification), and a descriptor table filled before that is the kernel's EMFILE.
+// Without a supervisor, at once.
+void wait_for_the_supervisors_accept(int listener) {
+  if (!under_supervisor()) return;
+  wait_until([listener] { return supervisor_waits_in_accept(listener); },
+             "the supervisor never waited in the accept");
 }
 
 struct BlockedAccept {
@@ -109,7 +64,8 @@ pthread_t start_accept(BlockedAccept* call) {
   pthread_t thread;
   pthread_create(&thread, nullptr, accept_in_thread, call);
   wait_until([call] { return call->tid != 0; }, "the accepting thread never started");
-  if (!in_accept(call->tid)) die("the thread never blocked in accept");
+  wait_until([call] { return in_accept(task_of_this_process(call->tid)); },
+             "the thread never blocked in accept");
   return thread;
 }
 
@@ -130,12 +86,13 @@ int scenario_accept_signal(const std::vector<std::string>& args) {
   call.listener = make_listener();
   const in_port_t port = port_of(call.listener);
   const pthread_t thread = start_accept(&call);
-  wait_for_the_supervisors_copy(call.listener);
+  wait_for_the_supervisors_accept(call.listener);
   pthread_kill(thread, SIGUSR1);
   int client = -1;
   if (restart) {
     wait_until([] { return g_handled != 0; }, "the signal was never handled");
-    if (!in_accept(call.tid)) die("the accept did not restart");
+    wait_until([&call] { return in_accept(task_of_this_process(call.tid)); },
+               "the accept did not restart");
     client = client_from(kMatchingPeer, port);
   }
   pthread_join(thread, nullptr);
@@ -212,7 +169,7 @@ int scenario_accept_emfile_waiting(const std::vector<std::string>&) {
   inet_pton(AF_INET, kMatchingPeer, &from.sin_addr);
   bind(client, reinterpret_cast<sockaddr*>(&from), sizeof from);
   const pthread_t thread = start_accept(&call);
-  wait_for_the_supervisors_wait();  // it has found a free descriptor before the table fills
+  wait_for_the_supervisors_accept(call.listener);  // it found a free descriptor before
   const rlimit limit = fill_descriptor_table();
   sockaddr_in to = loopback(port_of(call.listener));
   if (connect(client, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) die("connect");
@@ -304,7 +261,8 @@ int scenario_daemon_accept(const std::vector<std::string>& args) {
     std::fclose(out);
     _exit(0);
   }
-  if (!in_accept(child, /*of_this_process=*/false)) die("the child never blocked in accept");
+  wait_until([child] { return in_accept("/proc/" + std::to_string(child)); },
+             "the child never blocked in accept");
   put("daemon_pid", child);
   put("port", port_of(listener));
   return 0;
