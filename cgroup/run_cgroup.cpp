@@ -1,11 +1,16 @@
 #include "run_cgroup.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -30,10 +35,44 @@ void pause_briefly() {
   nanosleep(&pause, nullptr);
 }
 
+constexpr const char kRunPrefix[] = "kashim-run.";
+
+// The pid a run's cgroup is named after, or 0 for any other name.
+pid_t pid_of_run(const char* name) {
+  constexpr std::size_t length = sizeof kRunPrefix - 1;
+  if (std::strncmp(name, kRunPrefix, length) != 0 || name[length] == '\0') return 0;
+  char* end = nullptr;
+  const long pid = std::strtol(name + length, &end, 10);
+  return *end == '\0' && pid > 0 && pid <= INT32_MAX ? static_cast<pid_t>(pid) : 0;
+}
+
+// A run killed with SIGKILL cannot remove its cgroup (its programs went with its links).
+// Such a cgroup is removed by the next run under the same parent when its run is gone
+// (no process has its pid) and it is over a minute old: a run that has just created its
+// cgroup, in another PID namespace sharing this parent, is not robbed of it. rmdir itself
+// refuses a cgroup that still has processes or children.
+void remove_abandoned_runs(const std::string& parent) {
+  DIR* entries = opendir(parent.c_str());
+  if (entries == nullptr) return;
+  const time_t a_minute_ago = time(nullptr) - 60;
+  while (const dirent* entry = readdir(entries)) {
+    const pid_t pid = pid_of_run(entry->d_name);
+    struct stat status;
+    if (pid == 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH ||
+        fstatat(dirfd(entries), entry->d_name, &status, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISDIR(status.st_mode) || status.st_mtime > a_minute_ago) {
+      continue;
+    }
+    unlinkat(dirfd(entries), entry->d_name, AT_REMOVEDIR);
+  }
+  closedir(entries);
+}
+
 }  // namespace
 
 RunCgroup::RunCgroup(const std::string& parent)
-    : parent_(parent), path_(parent + "/kashim-run." + std::to_string(getpid())) {
+    : parent_(parent), path_(parent + "/" + kRunPrefix + std::to_string(getpid())) {
+  remove_abandoned_runs(parent);
   if (mkdir(path_.c_str(), 0755) != 0) {
     throw Refusal(with_errno("cannot create the cgroup " + path_ +
                                  " (it needs write access to the caller's cgroup; systemd: "

@@ -8,7 +8,8 @@ namespace kashim::cgroup {
 
 class RunCgroup {
  public:
-  // Creates <parent>/kashim-run.<our pid>; Refusal when it cannot.
+  // Creates <parent>/kashim-run.<our pid>, after removing those of runs killed before they
+  // could remove their own; Refusal when it cannot.
   explicit RunCgroup(const std::string& parent);
   // Removes it unless release() did (an error path: nothing ran in it).
   ~RunCgroup();

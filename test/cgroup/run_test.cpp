@@ -1,8 +1,11 @@
 // `kashim cgroup run` as a command runner: the exit status and signals are the command's,
 // the cgroup is gone afterwards, refusals are one line, and the wrapper reaches it.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <fstream>
 
@@ -70,6 +73,51 @@ TEST_F(CgroupRun, ProcessesLeftRunningAreMovedOutAndTheCgroupRemoved) {
   kill(std::stoi(pid), SIGKILL);
   EXPECT_EQ(membership.find("kashim-run."), std::string::npos) << membership;
   EXPECT_NE(run.err.find("1 process left running by sh moved to"), std::string::npos) << run.err;
+}
+
+// The cgroup a process is in (/proc/PID/cgroup's "0::" line), as a path under the mount.
+std::string cgroup_of(const std::string& pid) {
+  for (const std::string& line : lines_of(read_file("/proc/" + pid + "/cgroup"))) {
+    if (line.rfind("0::", 0) == 0) return cgroup2_mount_point() + line.substr(3);
+  }
+  return "";
+}
+
+// A run killed with SIGKILL cannot remove its cgroup; the next run under the same parent
+// removes it once no process has its pid and it is over a minute old (doc/cgroup.md).
+TEST_F(CgroupRun, ACgroupLeftByAKilledRunIsRemovedByTheNextRun) {
+  prctl(PR_SET_CHILD_SUBREAPER, 1);  // the orphaned sleeper is the test's to reap
+  Child killed(cgroup_run({"sh", "-c", "echo $$; exec sleep 30"}), kTuned);
+  const std::string sleeper = killed.out_line();
+  ASSERT_FALSE(sleeper.empty()) << killed.rest_of_err();
+  const std::string left = cgroup_of(sleeper);
+  ASSERT_NE(left.find("/kashim-run." + std::to_string(killed.pid())), std::string::npos);
+  kill(killed.pid(), SIGKILL);
+  EXPECT_EQ(killed.wait(), 128 + SIGKILL);
+  kill(std::stoi(sleeper), SIGKILL);
+  ASSERT_EQ(waitpid(std::stoi(sleeper), nullptr, 0), std::stoi(sleeper));
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+  ASSERT_EQ(read_file(left + "/cgroup.procs"), "");
+  ASSERT_TRUE(exists(left)) << "left behind by SIGKILL";
+
+  // Recent: kept (its run may be one in another PID namespace that is just starting).
+  ASSERT_EQ(run_command(cgroup_run({"true"}), kTuned).exit_code, 0);
+  EXPECT_TRUE(exists(left));
+  const timespec an_hour_ago[2] = {{time(nullptr) - 3600, 0}, {time(nullptr) - 3600, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, left.c_str(), an_hour_ago, 0), 0);
+  // A cgroup named after a process that is alive (the test's own): kept, however old.
+  const std::string parent = left.substr(0, left.rfind('/'));
+  const std::string living = parent + "/kashim-run." + std::to_string(getpid());
+  ASSERT_EQ(mkdir(living.c_str(), 0755), 0);
+  ASSERT_EQ(utimensat(AT_FDCWD, living.c_str(), an_hour_ago, 0), 0);
+
+  const ProcessRun next = run_command(cgroup_run({"true"}), kTuned);
+  EXPECT_EQ(next.exit_code, 0) << next.err;
+  EXPECT_EQ(next.err, "");
+  EXPECT_FALSE(exists(left));
+  EXPECT_TRUE(exists(living));
+  rmdir(living.c_str());
+  rmdir(left.c_str());
 }
 
 TEST_F(CgroupRun, InvalidConfigurationIsOneLineAndNothingRuns) {
