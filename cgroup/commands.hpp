@@ -8,10 +8,16 @@
 
 namespace kashim::cgroup {
 
-// Runs `command` in a new child cgroup of our own with the programs attached through links
-// held by this process; the cgroup is removed when the command exits. Returns the command's
-// exit status; a command killed by a signal makes this process die of the same signal.
-int run(const Config& config, const std::vector<std::string>& command);
+struct RunRequest {
+  std::vector<std::string> command;
+  bool drop_kashim_env = false;     // the wrapper's KASHIM_* variables are not COMMAND's
+  std::vector<std::string> setenv;  // NAME=VALUE: those COMMAND's caller had
+};
+
+// Becomes `command` (exec) in a new child cgroup of the caller's, with the programs attached
+// through links a keeper process holds; the keeper removes the cgroup when the command
+// exits. Returns only when the command cannot run: 126/127 after one line. Refusal before.
+int run(const Config& config, const RunRequest& request);
 
 // Persistent attachment to an existing cgroup; attaching again updates the settings in place.
 int attach(const Config& config, const std::string& cgroup);

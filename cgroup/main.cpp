@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "command.hpp"
 #include "config.hpp"
 #include "process_sources.hpp"
 #include "refusal.hpp"
@@ -45,6 +46,36 @@ int usage_error(const std::string& line) {
 }
 
 #if KASHIM_CGROUP_BPF
+// run [--drop-kashim-env] [--setenv NAME=VALUE]... [--] COMMAND [ARGS...]: the wrapper turns
+// the configuration options into KASHIM_* variables and passes these two itself.
+kashim::cgroup::RunRequest run_request(const std::vector<std::string>& arguments) {
+  using kashim::cgroup::Refusal;
+  kashim::cgroup::RunRequest request;
+  std::size_t i = 0;
+  for (; i < arguments.size(); ++i) {
+    const std::string& argument = arguments[i];
+    if (argument == "--") {
+      ++i;
+      break;
+    } else if (argument == "--drop-kashim-env") {
+      request.drop_kashim_env = true;
+    } else if (argument == "--setenv" && i + 1 < arguments.size() &&
+               arguments[i + 1].find('=') != std::string::npos) {
+      request.setenv.push_back(arguments[++i]);
+    } else if (argument.size() > 1 && argument[0] == '-') {
+      throw Refusal("unknown option '" + argument +
+                        "' for run (accepted: --idle, --intvl, --cnt, --user-timeout, --mode, "
+                        "--peers, --direction, then -- COMMAND)",
+                    kashim::cgroup::kExitUsage);
+    } else {
+      break;
+    }
+  }
+  request.command.assign(arguments.begin() + static_cast<std::ptrdiff_t>(i), arguments.end());
+  if (request.command.empty()) throw Refusal("run needs a COMMAND", kashim::cgroup::kExitUsage);
+  return request;
+}
+
 int dispatch(const std::string& subcommand, const std::vector<std::string>& arguments) {
   using namespace kashim;
   Config config;
@@ -59,10 +90,14 @@ int dispatch(const std::string& subcommand, const std::vector<std::string>& argu
     return arguments.empty() ? "" : arguments[0];
   };
   if (subcommand == "run") {
-    std::vector<std::string> command = arguments;
-    if (!command.empty() && command[0] == "--") command.erase(command.begin());
-    if (command.empty()) throw cgroup::Refusal("run needs a COMMAND", cgroup::kExitUsage);
-    return cgroup::run(config, command);
+    cgroup::RunRequest request = run_request(arguments);
+    // COMMAND's configuration: its KASHIM_PROGRAMS scope and its [program] section, by the
+    // names it will have (the executable exec finds, and argv[0]), as the library decides.
+    const std::string program = resolve_command(request.command[0]);
+    load_configuration_for(ProgramNames{base_name(program), base_name(request.command[0])},
+                           &config);
+    if (!config.error.view().empty()) return usage_error(std::string(config.error.view()));
+    return cgroup::run(config, request);
   }
   if (subcommand == "attach") return cgroup::attach(config, operand(false));
   if (subcommand == "detach") return cgroup::detach(operand(false));

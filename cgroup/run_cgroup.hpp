@@ -17,12 +17,15 @@ class RunCgroup {
   RunCgroup& operator=(const RunCgroup&) = delete;
 
   const std::string& path() const { return path_; }
+  const std::string& parent() const { return parent_; }
   int fd() const { return fd_; }              // the directory, for attaching programs
   int procs_fd() const { return procs_fd_; }  // its cgroup.procs, open for writing
 
   // Moves the processes the command left running back to the parent cgroup and removes
   // this one. Returns how many were moved.
   int release();
+  // In the process that forked the keeper: the keeper releases the cgroup, not this object.
+  void leave_to_keeper() { released_ = true; }
 
  private:
   void close_and_remove();

@@ -12,6 +12,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "accept.hpp"
+#include "command.hpp"
 #include "config.hpp"
 #include "elf_route.hpp"
 #include "event_loop.hpp"
@@ -29,8 +31,6 @@
 #include "process_sources.hpp"
 #include "programs.hpp"
 #include "tuner.hpp"
-
-extern char** environ;
 
 namespace kashim::supervise {
 namespace {
@@ -63,31 +63,8 @@ struct Options {
   std::vector<std::string> command;
 };
 
-// COMMAND's environment: the supervisor's own, less the KASHIM_* variables the wrapper added
-// (with --drop-kashim-env every one; --setenv puts back those COMMAND had before).
 std::vector<std::string> command_environment(const Options& options) {
-  std::vector<std::string> environment;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    if (options.drop_kashim_env && std::strncmp(*entry, "KASHIM_", 7) == 0) continue;
-    environment.emplace_back(*entry);
-  }
-  for (const std::string& entry : options.setenv) environment.push_back(entry);
-  return environment;
-}
-
-// What exec would run: COMMAND itself when it names a path, else the first match in PATH.
-std::string resolve(const std::string& command) {
-  if (command.find('/') != std::string::npos) return command;
-  const char* path = std::getenv("PATH");
-  std::string_view rest = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
-  for (;;) {
-    const std::size_t colon = rest.find(':');
-    std::string directory(rest.substr(0, colon));
-    std::string candidate = (directory.empty() ? "." : directory) + "/" + command;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    if (colon == std::string_view::npos) return command;
-    rest.remove_prefix(colon + 1);
-  }
+  return kashim::command_environment(options.drop_kashim_env, options.setenv);
 }
 
 // Why the route cannot run COMMAND at all, or "".
@@ -120,15 +97,9 @@ void report_unusable(const std::string& reason, bool strict) {
 }
 
 [[noreturn]] void exec_untuned(const Options& options) {
-  std::vector<std::string> environment = command_environment(options);
-  std::vector<char*> argv, envp;
-  for (const std::string& word : options.command) argv.push_back(const_cast<char*>(word.c_str()));
-  argv.push_back(nullptr);
-  for (const std::string& entry : environment) envp.push_back(const_cast<char*>(entry.c_str()));
-  envp.push_back(nullptr);
-  execvpe(argv[0], argv.data(), envp.data());
+  exec_with_environment(options.command, command_environment(options));
   const int error = errno;
-  std::fprintf(stderr, "kashim: %s: %s\n", argv[0], std::strerror(error));
+  std::fprintf(stderr, "kashim: %s: %s\n", options.command[0].c_str(), std::strerror(error));
   std::exit(error == ENOENT ? 127 : 126);
 }
 
@@ -140,7 +111,7 @@ int available(const char* program) {
   LaunchRequest probe;
   probe.probe_only = true;
   probe.argv = {"true"};
-  std::string reason = refusal(program != nullptr ? resolve(program) : "/");
+  std::string reason = refusal(program != nullptr ? resolve_command(program) : "/");
   bool install_supported = false;
   if (reason.empty()) {
     const Launched launched = launch(probe, tuner, &state);
@@ -164,7 +135,7 @@ int available(const char* program) {
   static Config config;  // ~6 KiB: not on the stack
   // The configuration (and its KASHIM_PROGRAMS scope, and the file's [program] section) of
   // COMMAND, by the names COMMAND will have: the executable exec finds, and argv[0].
-  const std::string program = resolve(options.command[0]);
+  const std::string program = resolve_command(options.command[0]);
   load_configuration_for(ProgramNames{base_name(program), base_name(options.command[0])}, &config);
   const StderrIdentity stderr_at_start = identify_stderr();
   if (!config.error.empty() && config.log_level >= LogLevel::kError) {

@@ -103,6 +103,20 @@ int Child::wait() {
   return status_;
 }
 
+bool Child::err_closed(int timeout_ms) {
+  fcntl(err_fd_, F_SETFL, fcntl(err_fd_, F_GETFL) & ~O_NONBLOCK);
+  const long long deadline = now_ms() + timeout_ms;
+  for (long long left; (left = deadline - now_ms()) > 0;) {
+    pollfd ready = {err_fd_, POLLIN, 0};
+    if (poll(&ready, 1, static_cast<int>(left)) <= 0) continue;
+    char chunk[512];
+    const ssize_t got = read(err_fd_, chunk, sizeof chunk);
+    if (got == 0) return true;
+    if (got > 0) err_.append(chunk, static_cast<std::size_t>(got));
+  }
+  return false;
+}
+
 std::map<std::string, int> values_in(const std::string& line) {
   std::map<std::string, int> values;
   std::istringstream words(line);

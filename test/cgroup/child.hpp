@@ -30,6 +30,9 @@ class Child {
   // Waits for the exit: the status, or 128 + signal. Collects the rest of stderr.
   int wait();
   const std::string& rest_of_err() const { return err_; }
+  // Reads stderr to its end: true when every process holding it (the command, and a
+  // kashim-cgroup keeper) has closed it within `timeout_ms`.
+  bool err_closed(int timeout_ms = 20000);
 
  private:
   std::string line(std::string* buffer, int fd, int timeout_ms);

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "cgroup_fixture.hpp"
 
@@ -83,22 +85,66 @@ std::string cgroup_of(const std::string& pid) {
   return "";
 }
 
-// A run killed with SIGKILL cannot remove its cgroup; the next run under the same parent
-// removes it once no process has its pid and it is over a minute old (doc/cgroup.md).
-TEST_F(CgroupRun, ACgroupLeftByAKilledRunIsRemovedByTheNextRun) {
-  prctl(PR_SET_CHILD_SUBREAPER, 1);  // the orphaned sleeper is the test's to reap
-  Child killed(cgroup_run({"sh", "-c", "echo $$; exec sleep 30"}), kTuned);
-  const std::string sleeper = killed.out_line();
-  ASSERT_FALSE(sleeper.empty()) << killed.rest_of_err();
-  const std::string left = cgroup_of(sleeper);
-  ASSERT_NE(left.find("/kashim-run." + std::to_string(killed.pid())), std::string::npos);
+// The keeper of a run: the kashim-cgroup process holding a pidfd of `command` (its
+// /proc/PID/fdinfo says "Pid:\t<command>"), or 0.
+pid_t keeper_of(pid_t command) {
+  const std::string wanted = "Pid:\t" + std::to_string(command) + "\n";
+  for (const auto& process : std::filesystem::directory_iterator("/proc")) {
+    const std::string pid = process.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos ||
+        read_file("/proc/" + pid + "/comm") != "kashim-cgroup\n") {
+      continue;
+    }
+    std::error_code ignored;
+    for (const auto& fd : std::filesystem::directory_iterator(process.path() / "fdinfo", ignored)) {
+      if (read_file(fd.path()).find(wanted) != std::string::npos) return std::stoi(pid);
+    }
+  }
+  return 0;
+}
+
+// kashim-cgroup becomes COMMAND: the process the caller started is COMMAND itself, its child
+// and in its process group, so every signal, stop and exit status is COMMAND's own. Killed
+// with SIGKILL, it still leaves nothing: the keeper removes the cgroup.
+TEST_F(CgroupRun, TheProcessTheCallerStartedIsTheCommand) {
+  Child run(cgroup_run({"sh", "-c", "echo $$ $PPID $(ps -o pgid= $$); exec sleep 30"}), kTuned);
+  std::istringstream ids(run.out_line());
+  pid_t pid = 0, parent = 0, group = 0;
+  ids >> pid >> parent >> group;
+  EXPECT_EQ(pid, run.pid()) << run.rest_of_err();
+  EXPECT_EQ(parent, getpid());
+  EXPECT_EQ(group, getpgid(run.pid()));
+  const std::string cgroup = cgroup_of(std::to_string(run.pid()));
+  ASSERT_NE(cgroup.find("/kashim-run." + std::to_string(run.pid())), std::string::npos);
+  const pid_t keeper = keeper_of(run.pid());
+  ASSERT_GT(keeper, 0);
+  EXPECT_NE(getsid(keeper), getsid(run.pid())) << "a terminal's signals are not the keeper's";
+  kill(run.pid(), SIGKILL);
+  EXPECT_EQ(run.wait(), 128 + SIGKILL);
+  ASSERT_TRUE(run.err_closed()) << "the keeper never ended";
+  EXPECT_FALSE(exists(cgroup));
+}
+
+// Should the keeper itself be killed with SIGKILL, the links go with it and its cgroup stays;
+// the next run under the same parent removes it once no process has its PID and it is over a
+// minute old (doc/cgroup.md).
+TEST_F(CgroupRun, ACgroupLeftByAKilledKeeperIsRemovedByTheNextRun) {
+  Child killed(cgroup_run({"sleep", "30"}), kTuned);
+  const pid_t keeper = [&] {
+    for (int i = 0; i < 2000; ++i, usleep(5000)) {  // until the command is sleep, bounded
+      if (read_file("/proc/" + std::to_string(killed.pid()) + "/comm") == "sleep\n") {
+        return keeper_of(killed.pid());
+      }
+    }
+    return pid_t{0};
+  }();
+  ASSERT_GT(keeper, 0);
+  const std::string left = cgroup_of(std::to_string(killed.pid()));
+  kill(keeper, SIGKILL);
   kill(killed.pid(), SIGKILL);
   EXPECT_EQ(killed.wait(), 128 + SIGKILL);
-  kill(std::stoi(sleeper), SIGKILL);
-  ASSERT_EQ(waitpid(std::stoi(sleeper), nullptr, 0), std::stoi(sleeper));
-  prctl(PR_SET_CHILD_SUBREAPER, 0);
   ASSERT_EQ(read_file(left + "/cgroup.procs"), "");
-  ASSERT_TRUE(exists(left)) << "left behind by SIGKILL";
+  ASSERT_TRUE(exists(left)) << "left behind when the keeper was killed";
 
   // Recent: kept (its run may be one in another PID namespace that is just starting).
   ASSERT_EQ(run_command(cgroup_run({"true"}), kTuned).exit_code, 0);
@@ -118,6 +164,57 @@ TEST_F(CgroupRun, ACgroupLeftByAKilledRunIsRemovedByTheNextRun) {
   EXPECT_TRUE(exists(living));
   rmdir(living.c_str());
   rmdir(left.c_str());
+}
+
+// COMMAND gets the KASHIM_* variables its caller had, not those the wrapper made of its
+// options, as on the supervisor route.
+TEST_F(CgroupRun, TheCommandGetsItsCallersEnvironment) {
+  const ProcessRun run =
+      run_command({KASHIM_WRAPPER_PATH, "cgroup", "run", "--idle", "41", "--", "env"},
+                  {{"KASHIM_LIBRARY", KASHIM_LIBRARY_PATH}, {"KASHIM_MODE", "fallback"}});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::vector<std::string> kashim_variables;
+  for (const std::string& line : lines_of(run.out)) {
+    if (line.rfind("KASHIM_", 0) == 0) kashim_variables.push_back(line);
+  }
+  EXPECT_EQ(kashim_variables, (std::vector<std::string>{"KASHIM_LIBRARY=" KASHIM_LIBRARY_PATH,
+                                                        "KASHIM_MODE=fallback"}))
+      << run.out;
+}
+
+TEST_F(CgroupRun, OptionsOtherThanTheConfigurationsAreRefusedInOneLine) {
+  for (const std::string option : {"--bogus", "--check", "--program=x"}) {
+    const ProcessRun run =
+        run_command({KASHIM_WRAPPER_PATH, "cgroup", "run", option, "--", "sh", "-c", "echo ran"},
+                    {{"KASHIM_LIBRARY", KASHIM_LIBRARY_PATH}});
+    EXPECT_EQ(run.exit_code, 2) << option;
+    EXPECT_EQ(run.out, "") << option;
+    EXPECT_NE(run.err.find(option.substr(0, option.find('='))), std::string::npos) << run.err;
+  }
+}
+
+// The scope and the [program] sections are COMMAND's, by its names, as the library decides.
+TEST_F(CgroupRun, TheScopeAndProgramSectionsAreTheCommands) {
+  const ProcessRun outside = run_command(cgroup_run({"cat", "/proc/self/cgroup"}),
+                                         {{"KASHIM_IDLE", "31"}, {"KASHIM_PROGRAMS", "nginx"}});
+  ASSERT_EQ(outside.exit_code, 0) << outside.err;
+  EXPECT_EQ(outside.out.find("kashim-run."), std::string::npos) << outside.out;
+
+  const std::string client = test_program("static_client");
+  KASHIM_REQUIRE_PROGRAM(client);
+  const std::string file = scratch_path("kashim.conf");
+  {
+    std::ofstream config(file);
+    config << "idle = 60\n[program static_client]\nidle = 77\n";
+  }
+  Listener listener("127.0.0.1");
+  Child child(cgroup_run({client, "127.0.0.1", listener.port_text()}), {{"KASHIM_CONFIG", file}});
+  const int accepted = listener.accept_one();
+  ASSERT_GE(accepted, 0);
+  auto values = values_in(child.err_line());
+  close(accepted);
+  EXPECT_EQ(child.wait(), 0) << child.rest_of_err();
+  EXPECT_EQ(values["idle"], 77);
 }
 
 TEST_F(CgroupRun, InvalidConfigurationIsOneLineAndNothingRuns) {

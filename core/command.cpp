@@ -1,0 +1,48 @@
+#include "command.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+extern char** environ;
+
+namespace kashim {
+
+std::string resolve_command(const std::string& command) {
+  if (command.find('/') != std::string::npos) return command;
+  const char* path = std::getenv("PATH");
+  std::string_view rest = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (;;) {
+    const std::size_t colon = rest.find(':');
+    std::string directory(rest.substr(0, colon));
+    std::string candidate = (directory.empty() ? "." : directory) + "/" + command;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (colon == std::string_view::npos) return command;
+    rest.remove_prefix(colon + 1);
+  }
+}
+
+std::vector<std::string> command_environment(bool drop_kashim_env,
+                                             const std::vector<std::string>& setenv) {
+  std::vector<std::string> environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (drop_kashim_env && std::strncmp(*entry, "KASHIM_", 7) == 0) continue;
+    environment.emplace_back(*entry);
+  }
+  for (const std::string& entry : setenv) environment.push_back(entry);
+  return environment;
+}
+
+void exec_with_environment(const std::vector<std::string>& argv,
+                           const std::vector<std::string>& environment) {
+  std::vector<char*> words, entries;
+  for (const std::string& word : argv) words.push_back(const_cast<char*>(word.c_str()));
+  words.push_back(nullptr);
+  for (const std::string& entry : environment) entries.push_back(const_cast<char*>(entry.c_str()));
+  entries.push_back(nullptr);
+  execvpe(words[0], words.data(), entries.data());
+}
+
+}  // namespace kashim

@@ -1,0 +1,24 @@
+// What the routes that start COMMAND themselves (kashim-supervise, kashim-cgroup run) share:
+// where exec will find it, and the environment COMMAND gets. Not part of libkashim.so.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace kashim {
+
+// What exec would run: COMMAND itself when it names a path, else the first executable match
+// in PATH (or COMMAND unchanged when there is none).
+std::string resolve_command(const std::string& command);
+
+// COMMAND's environment: this process's own, less the KASHIM_* variables when
+// `drop_kashim_env` (the wrapper set them from its options), plus `setenv` (NAME=VALUE: the
+// KASHIM_* variables COMMAND's caller had, which the wrapper passes back).
+std::vector<std::string> command_environment(bool drop_kashim_env,
+                                             const std::vector<std::string>& setenv);
+
+// exec with `environment`, searching PATH as execvp does. Returns only on failure (errno).
+void exec_with_environment(const std::vector<std::string>& argv,
+                           const std::vector<std::string>& environment);
+
+}  // namespace kashim
