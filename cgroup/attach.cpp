@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "cgroup_tree.hpp"
 #include "commands.hpp"
@@ -31,25 +33,31 @@ bool fully_pinned(const std::string& directory) {
   return true;
 }
 
-void make_directory(const std::string& path) {
-  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    throw Refusal(with_errno("cannot create " + path, errno));
-  }
-}
-
-// Removes whatever was pinned unless the attachment completed.
+// Undoes exactly what this attach pinned and created, unless the attachment completed:
+// never a pin of another process's (PinLock keeps them out anyway).
 class PinGuard {
  public:
-  explicit PinGuard(std::uint64_t id) : id_(id) {}
   ~PinGuard() {
-    if (!done_) remove_pins(id_);
+    if (done_) return;
+    for (auto path = pinned_.rbegin(); path != pinned_.rend(); ++path) unlink(path->c_str());
+    if (!directory_.empty()) rmdir(directory_.c_str());
   }
+  void make_directory(const std::string& path) {
+    if (mkdir(path.c_str(), 0700) != 0) throw Refusal(with_errno("cannot create " + path, errno));
+    directory_ = path;
+  }
+  std::vector<std::string>* pinned() { return &pinned_; }
   void done() { done_ = true; }
 
  private:
-  std::uint64_t id_;
+  std::vector<std::string> pinned_;
+  std::string directory_;  // "" unless this attach made it
   bool done_ = false;
 };
+
+// The root cgroup's id (cgroup2's root directory is inode 1): every process of the system,
+// and the kernel's own sockets (kernel threads live there).
+constexpr std::uint64_t kRootCgroupId = 1;
 
 }  // namespace
 
@@ -61,21 +69,26 @@ int attach(const Config& config, const std::string& name) {
   const std::uint64_t id = cgroup_id(path);
   const std::string directory = pin_directory(id);
   const kashim_settings settings = to_bpf_settings(config);
+  const PinLock lock(true);  // until we are done: another attach or detach waits
+  bool detached_outside = false;
   if (fully_pinned(directory)) {
-    // Attached already: new settings in place, for the connections established from now on.
-    const int fd =
-        open_pinned_map(directory + "/" + kPinSettings, BPF_MAP_TYPE_ARRAY, sizeof settings);
-    write_settings(fd, settings);
-    close(fd);
-    std::printf("kashim cgroup: settings of %s updated: %s\n", path.c_str(),
-                describe_bpf_settings(settings).c_str());
-    return 0;
+    if (pinned_links_attached(id)) {
+      // Attached already: new settings in place, for the connections established from now on.
+      const int fd =
+          open_pinned_map(directory + "/" + kPinSettings, BPF_MAP_TYPE_ARRAY, sizeof settings);
+      write_settings(fd, settings);
+      close(fd);
+      std::printf("kashim cgroup: settings of %s updated: %s\n", path.c_str(),
+                  describe_bpf_settings(settings).c_str());
+      return 0;
+    }
+    detached_outside = true;  // pins whose links something else detached: attach afresh
   }
-  remove_pins(id);  // what an interrupted attach may have left
+  remove_pins(id);  // what an interrupted attach, or a detach from outside, left
   Programs programs(settings);
   const int cgroup_fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (cgroup_fd < 0) throw Refusal(with_errno("cannot open " + path, errno));
-  PinGuard guard(id);
+  PinGuard guard;  // destroyed before `programs`: our links go with their pins
   try {
     programs.attach(cgroup_fd, path);
   } catch (...) {
@@ -83,19 +96,27 @@ int attach(const Config& config, const std::string& name) {
     throw;
   }
   close(cgroup_fd);
-  make_directory(kPinRoot);
-  make_directory(directory);
-  programs.pin(directory);
+  guard.make_directory(directory);
+  programs.pin(directory, guard.pinned());
   guard.done();
-  std::printf("kashim cgroup: attached to %s (cgroup %llu, pinned at %s): %s\n", path.c_str(),
-              static_cast<unsigned long long>(id), directory.c_str(),
-              describe_bpf_settings(settings).c_str());
+  if (id == kRootCgroupId) {
+    std::fprintf(stderr,
+                 "kashim cgroup: %s is the root cgroup: the kernel's own TCP sockets (NFS, "
+                 "iSCSI...) are tuned too\n",
+                 path.c_str());
+  }
+  std::printf(
+      "kashim cgroup: attached to %s (cgroup %llu, pinned at %s%s): %s\n", path.c_str(),
+      static_cast<unsigned long long>(id), directory.c_str(),
+      detached_outside ? "; its links had been detached outside kashim, counters restart" : "",
+      describe_bpf_settings(settings).c_str());
   return 0;
 }
 
 int detach(const std::string& name) {
   const Target target = find_target(name);
-  if (!remove_pins(target.id)) {
+  const PinLock lock(false);
+  if (!lock.held() || !remove_pins(target.id)) {
     throw Refusal("nothing of kashim's is attached to " + target.display());
   }
   std::printf("kashim cgroup: detached from %s\n", target.display().c_str());

@@ -3,7 +3,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/magic.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -20,13 +22,74 @@
 
 namespace kashim::cgroup {
 
+namespace {
+
+// flock(2) that waits, through signals.
+int lock_exclusively(int fd) {
+  int result;
+  while ((result = flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
+  }
+  return result;
+}
+
+bool same_file(int fd, const char* path) {
+  struct stat opened, named;
+  return fstat(fd, &opened) == 0 && stat(path, &named) == 0 && opened.st_dev == named.st_dev &&
+         opened.st_ino == named.st_ino;
+}
+
+}  // namespace
+
 void ensure_bpffs() {
   struct statfs filesystem;
   if (statfs(kBpffs, &filesystem) == 0 && filesystem.f_type == BPF_FS_MAGIC) return;
-  // Only root may pin, and bpffs holds nothing of anyone else's until they pin too.
-  if (mount("bpf", kBpffs, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0) {
-    throw Refusal(with_errno(std::string("cannot mount bpffs at ") + kBpffs, errno));
+  // The directory under the mount point: whoever mounts first makes the others, waiting
+  // here on the same directory, find bpffs mounted rather than mount a second one over it.
+  const int under = open(kBpffs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (under >= 0) lock_exclusively(under);
+  int error = 0;
+  if (statfs(kBpffs, &filesystem) != 0 || filesystem.f_type != BPF_FS_MAGIC) {
+    // Only root may pin, and bpffs holds nothing of anyone else's until they pin too.
+    if (mount("bpf", kBpffs, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0) {
+      error = errno;
+    }
   }
+  if (under >= 0) close(under);
+  if (error != 0) throw Refusal(with_errno(std::string("cannot mount bpffs at ") + kBpffs, error));
+}
+
+PinLock::PinLock(bool create) {
+  // Bounded: each retry means another process removed kPinRoot in between, i.e. finished.
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    if (create && mkdir(kPinRoot, 0700) != 0 && errno != EEXIST) {
+      throw Refusal(with_errno(std::string("cannot create ") + kPinRoot, errno));
+    }
+    const int fd = open(kPinRoot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT && create) continue;  // removed between mkdir and open
+      if (errno == ENOENT) return;
+      throw Refusal(with_errno(std::string("cannot open ") + kPinRoot, errno));
+    }
+    if (lock_exclusively(fd) != 0) {
+      const int error = errno;
+      close(fd);
+      throw Refusal(with_errno(std::string("cannot lock ") + kPinRoot, error));
+    }
+    // The holder before us may have removed it on release: then it is a new one (or none)
+    // that the others lock, and ours locks nothing.
+    if (same_file(fd, kPinRoot)) {
+      fd_ = fd;
+      return;
+    }
+    close(fd);
+  }
+  throw Refusal(std::string("cannot lock ") + kPinRoot + ": removed and made again 1000 times");
+}
+
+PinLock::~PinLock() {
+  if (fd_ < 0) return;
+  rmdir(kPinRoot);  // fails, harmlessly, while some cgroup is attached
+  close(fd_);
 }
 
 std::string pin_directory(std::uint64_t cgroup_id) {
@@ -68,8 +131,22 @@ bool remove_pins(std::uint64_t cgroup_id) {
     if (unlink(path.c_str()) == 0) removed = true;
   }
   if (rmdir(directory.c_str()) == 0) removed = true;
-  rmdir(kPinRoot);  // fails, harmlessly, while other cgroups are attached
   return removed;
+}
+
+bool pinned_links_attached(std::uint64_t cgroup_id) {
+  const std::string directory = pin_directory(cgroup_id);
+  for (const char* name : {kPinSockopsLink, kPinSetsockoptLink}) {
+    const int fd = bpf_obj_get((directory + "/" + name).c_str());
+    if (fd < 0) return false;
+    bpf_link_info info{};
+    __u32 length = sizeof info;
+    const bool attached = bpf_obj_get_info_by_fd(fd, &info, &length) == 0 &&
+                          info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id == cgroup_id;
+    close(fd);
+    if (!attached) return false;
+  }
+  return true;
 }
 
 int open_pinned_map(const std::string& path, std::uint32_t type, std::uint32_t value_size) {

@@ -100,19 +100,20 @@ void Programs::attach(int cgroup_fd, const std::string& cgroup_path) {
   }
 }
 
-void Programs::pin(const std::string& directory) {
-  auto check = [&](int error, const char* name) {
-    if (error != 0) throw Refusal(with_errno("cannot pin " + directory + "/" + name, -error));
+void Programs::pin(const std::string& directory, std::vector<std::string>* pinned) {
+  auto check = [&](int error, const std::string& path) {
+    if (error != 0) throw Refusal(with_errno("cannot pin " + path, -error));
+    pinned->push_back(path);
   };
-  check(bpf_link__pin(skeleton_->links.kashim_sockops, (directory + "/" + kPinSockopsLink).c_str()),
-        kPinSockopsLink);
-  check(bpf_link__pin(skeleton_->links.kashim_setsockopt,
-                      (directory + "/" + kPinSetsockoptLink).c_str()),
-        kPinSetsockoptLink);
-  check(bpf_map__pin(skeleton_->maps.settings, (directory + "/" + kPinSettings).c_str()),
-        kPinSettings);
-  check(bpf_map__pin(skeleton_->maps.counters, (directory + "/" + kPinCounters).c_str()),
-        kPinCounters);
+  const std::string sockops_link = directory + "/" + kPinSockopsLink;
+  check(bpf_link__pin(skeleton_->links.kashim_sockops, sockops_link.c_str()), sockops_link);
+  const std::string setsockopt_link = directory + "/" + kPinSetsockoptLink;
+  check(bpf_link__pin(skeleton_->links.kashim_setsockopt, setsockopt_link.c_str()),
+        setsockopt_link);
+  const std::string settings = directory + "/" + kPinSettings;
+  check(bpf_map__pin(skeleton_->maps.settings, settings.c_str()), settings);
+  const std::string counters = directory + "/" + kPinCounters;
+  check(bpf_map__pin(skeleton_->maps.counters, counters.c_str()), counters);
 }
 
 int Programs::counters_fd() const {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "bpf/settings.h"
 
@@ -30,8 +31,9 @@ class Programs {
   // object holds: closing them (the destructor, or the process's exit) detaches them.
   void attach(int cgroup_fd, const std::string& cgroup_path);
   // Pins both links and the settings and counters maps in `directory` (on bpffs), under
-  // the names below, so that the attachment outlives this process.
-  void pin(const std::string& directory);
+  // the names below, so that the attachment outlives this process. Each path pinned is
+  // added to `pinned` as it is made, so that a failure part way can undo exactly those.
+  void pin(const std::string& directory, std::vector<std::string>* pinned);
 
   int counters_fd() const;
 

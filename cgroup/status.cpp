@@ -16,7 +16,9 @@ namespace kashim::cgroup {
 
 namespace {
 
-void print_attachment(const Target& target) {
+// Prints what the pins say; returns false when the attachment is DETACHED: its cgroup is
+// still there but its links were detached from outside kashim (the pins stay).
+bool print_attachment(const Target& target) {
   const std::string directory = pin_directory(target.id);
   const int settings_fd =
       open_pinned_map(directory + "/" + kPinSettings, BPF_MAP_TYPE_ARRAY, sizeof(kashim_settings));
@@ -26,11 +28,17 @@ void print_attachment(const Target& target) {
       open_pinned_map(directory + "/" + kPinCounters, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u64));
   const Counters counters = read_counters(counters_fd);
   close(counters_fd);
+  const bool attached = target.path.empty() || pinned_links_attached(target.id);
   if (target.path.empty()) {
     std::printf("%s\n", target.display().c_str());
-  } else {
+  } else if (attached) {
     std::printf("%s (cgroup %llu)\n", target.path.c_str(),
                 static_cast<unsigned long long>(target.id));
+  } else {
+    std::printf(
+        "%s (cgroup %llu) DETACHED: its links were detached outside kashim, nothing is "
+        "tuned (kashim cgroup attach attaches again, detach removes the pins)\n",
+        target.path.c_str(), static_cast<unsigned long long>(target.id));
   }
   std::printf("  settings: %s\n", describe_bpf_settings(settings).c_str());
   std::printf(
@@ -44,6 +52,7 @@ void print_attachment(const Target& target) {
               static_cast<unsigned long long>(counters[KASHIM_REWRITTEN]),
               static_cast<unsigned long long>(counters[KASHIM_SET_FAILED]));
   std::printf("  pinned at %s\n", directory.c_str());
+  return attached;
 }
 
 }  // namespace
@@ -54,23 +63,23 @@ int status(const std::string& name) {
     if (access(pin_directory(target.id).c_str(), F_OK) != 0) {
       throw Refusal(target.display() + ": not attached (kashim cgroup attach CGROUP attaches)");
     }
-    print_attachment(target);
-    return 0;
+    return print_attachment(target) ? 0 : kExitRefused;
   }
   const std::vector<std::uint64_t> ids = pinned_cgroup_ids();
   if (ids.empty()) {
     std::printf(
         "kashim cgroup: no persistent attachment (kashim cgroup attach CGROUP makes one)\n");
   }
+  int exit_code = 0;
   for (std::uint64_t id : ids) {
     try {
-      print_attachment(target_of(id));
+      if (!print_attachment(target_of(id))) exit_code = kExitRefused;
     } catch (const Refusal&) {
       // Detached while we listed: gone, not an error. Anything else is.
       if (access(pin_directory(id).c_str(), F_OK) == 0) throw;
     }
   }
-  return 0;
+  return exit_code;
 }
 
 }  // namespace kashim::cgroup
