@@ -99,15 +99,26 @@ std::string listen_pid_for_command(const std::string& entry, pid_t supervisor) {
     tuner.tune_inherited_sockets();  // before the filter, which would notify these calls
     std::vector<sock_filter> code = notifying_filter(accepts_need_notifying(tuner.config()));
     sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-      report = {ChildReport::kNoNewPrivsFailed, errno, -1};
-    } else {
-      // SPEC_ALLOW: the filter is no sandbox. Without it, kernels before 5.16 (whose default
-      // is spec_store_bypass_disable=seccomp, spectre_v2_user=seccomp) force speculation
-      // mitigations on COMMAND: slower, and shown in its /proc/PID/status.
-      listener = static_cast<int>(
+    // SPEC_ALLOW: the filter is no sandbox. Without it, kernels before 5.16 (whose default
+    // is spec_store_bypass_disable=seccomp, spectre_v2_user=seccomp) force speculation
+    // mitigations on COMMAND: slower, and shown in its /proc/PID/status.
+    auto install = [&program] {
+      return static_cast<int>(
           syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                   SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_SPEC_ALLOW, &program));
+    };
+    // The kernel wants no_new_privs only from a caller without CAP_SYS_ADMIN: a supervisor
+    // running as root leaves set-user-ID programs and file capabilities working in COMMAND's
+    // tree (a service that drops to a user and runs ping, say), as without kashim.
+    listener = install();
+    if (listener < 0 && errno == EACCES) {
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        report = {ChildReport::kNoNewPrivsFailed, errno, -1};
+      } else {
+        listener = install();
+      }
+    }
+    if (report.stage != ChildReport::kNoNewPrivsFailed) {
       report = listener < 0 ? ChildReport{ChildReport::kSeccompFailed, errno, -1}
                             : ChildReport{ChildReport::kListening, 0, listener};
     }

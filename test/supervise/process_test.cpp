@@ -200,6 +200,39 @@ TEST(SuperviseProcess, TheFilterLeavesTheProgramsSpeculationControlsAlone) {
   EXPECT_NE(calls.find("SECCOMP_FILTER_FLAG_SPEC_ALLOW"), std::string::npos) << calls;
 }
 
+// The kernel asks no_new_privs only of a filter installed without CAP_SYS_ADMIN. Run as
+// root, the supervisor sets none: a set-user-ID program in COMMAND's tree (run after COMMAND
+// dropped to another user) keeps its privileges. Without privileges it must set it.
+TEST(SuperviseProcess, RunAsRootSetUserIdProgramsInTheTreeKeepTheirPrivileges) {
+  KASHIM_REQUIRE(geteuid() == 0, "root");
+  KASHIM_REQUIRE(access("/usr/bin/setpriv", X_OK) == 0, "setpriv (util-linux)");
+  const std::string id = scratch_path("setuid_id");
+  std::filesystem::copy_file("/usr/bin/id", id, std::filesystem::copy_options::overwrite_existing);
+  ASSERT_EQ(chmod(id.c_str(), 04755), 0);
+  const std::vector<std::string> as_nobody = {"setpriv", "--reuid=65534", "--regid=65534",
+                                              "--clear-groups"};
+  std::vector<std::string> command = as_nobody;
+  command.insert(command.end(), {id, "-u"});
+  std::vector<std::string> supervised = {supervisor_path(), "--"};
+  supervised.insert(supervised.end(), command.begin(), command.end());
+  const ProcessRun plain_run = run_command(command, kTuned);
+  KASHIM_REQUIRE(plain_run.out == "0\n", "a scratch directory that honours set-user-ID");
+  const ProcessRun supervised_run = run_command(supervised, kTuned);
+  EXPECT_EQ(supervised_run.out, "0\n") << supervised_run.err;
+  std::filesystem::remove(id);
+
+  const std::vector<std::string> show = {"grep", "^NoNewPrivs", "/proc/self/status"};
+  std::vector<std::string> as_root = {supervisor_path(), "--"};
+  as_root.insert(as_root.end(), show.begin(), show.end());
+  EXPECT_EQ(run_command(as_root, kTuned).out, run_command(show, kTuned).out);
+  std::vector<std::string> unprivileged = as_nobody;
+  unprivileged.insert(unprivileged.end(), {"--inh-caps=-all", "--bounding-set=-all"});
+  unprivileged.insert(unprivileged.end(), as_root.begin(), as_root.end());
+  const ProcessRun unprivileged_run = run_command(unprivileged, kTuned);
+  EXPECT_EQ(unprivileged_run.exit_code, 0) << unprivileged_run.err;
+  EXPECT_EQ(unprivileged_run.out, "NoNewPrivs:\t1\n") << unprivileged_run.err;
+}
+
 TEST(SuperviseProcess, AnInvalidConfigurationIsReportedAndTheProgramRunsUntuned) {
   ProcessRun run = run_supervised_probe({"connect"}, {{"KASHIM_IDLE", "soon"}});
   EXPECT_EQ(run.exit_code, 0) << run.err;
