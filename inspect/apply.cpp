@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <iterator>
+#include <map>
 #include <string>
 
 #include "decide.hpp"
@@ -29,12 +30,13 @@ bool holds_configuration(const Config& config, const KeepaliveValues& values) {
 struct Result {
   int status = kExitOk;
   std::string text;
+  bool closed = false;  // the descriptor was closed meanwhile: nothing was tuned
 };
 
 // Sets what `decision` names on a fresh duplicate of the socket, and reads it back.
 Result tune(const ProcessView& process, const SocketView& socket, const Config& config,
             const Decision& decision) {
-  Duplicate duplicate = duplicate_socket(process.pidfd.get(), socket.fd, socket.diag.inode);
+  Duplicate duplicate = duplicate_socket(process.files_pidfd(), socket.fd, socket.diag.inode);
   switch (duplicate.outcome) {
     case Duplicate::Outcome::kOk:
       break;
@@ -42,7 +44,7 @@ Result tune(const ProcessView& process, const SocketView& socket, const Config& 
       return {kExitIncomplete, "NOT tuned: the descriptor now holds another file (reused)"};
     case Duplicate::Outcome::kClosed:
       if (!process_exited(process.pidfd.get()))
-        return {kExitOk, "closed meanwhile: nothing to tune"};
+        return {kExitOk, "closed meanwhile: nothing to tune", true};
       [[fallthrough]];
     case Duplicate::Outcome::kExited:
       return {kExitNoProcess, "NOT tuned: the process exited"};
@@ -85,8 +87,18 @@ int apply_to_process(const ProcessView& process, const Config& config, bool dry_
       "pid " + std::to_string(process.pid) + " (" + printable(process.comm) + ")";
   if (process.sockets.empty()) std::fprintf(out, "%s: no TCP sockets\n", who.c_str());
   int status = kExitOk;
-  int tuned = 0, unchanged = 0, left = 0, failed = 0;
+  // The counts are of sockets: a socket held under several descriptors (dup, SCM_RIGHTS to
+  // itself) is decided and tuned once, under the first.
+  int tuned = 0, unchanged = 0, left = 0, failed = 0, closed = 0, duplicates = 0;
+  std::map<ino_t, int> first_fd;
   for (const SocketView& socket : process.sockets) {
+    const auto [seen, first] = first_fd.try_emplace(socket.diag.inode, socket.fd);
+    if (!first && !socket.reused) {
+      ++duplicates;
+      std::fprintf(out, "%s fd %d %s: the same socket as fd %d\n", who.c_str(), socket.fd,
+                   describe(socket).c_str(), seen->second);
+      continue;
+    }
     const Decision decision = decision_for(config, socket);
     Result result;
     switch (decision.verdict) {
@@ -105,7 +117,12 @@ int apply_to_process(const ProcessView& process, const Config& config, bool dry_
       case Verdict::kChange:
         result = dry_run ? Result{kExitOk, "would be tuned (" + decision.reason + ")"}
                          : tune(process, socket, config, decision);
-        if (result.status == kExitOk) ++tuned;
+        if (result.closed) {
+          ++closed;
+          first_fd.erase(socket.diag.inode);  // another descriptor may still hold it
+        } else if (result.status == kExitOk) {
+          ++tuned;
+        }
         break;
     }
     if (result.status != kExitOk) ++failed;
@@ -114,8 +131,17 @@ int apply_to_process(const ProcessView& process, const Config& config, bool dry_
                  result.text.c_str());
     if (status == kExitNoProcess) break;  // the process is gone or shut us out
   }
-  std::fprintf(out, "%s: %d %s, %d already as configured, %d left alone, %d not tuned\n",
-               who.c_str(), tuned, dry_run ? "would be tuned" : "tuned", unchanged, left, failed);
+  std::string extra;
+  if (closed > 0) extra += ", " + std::to_string(closed) + " closed meanwhile";
+  if (duplicates > 0) {
+    const std::size_t descriptors = process.sockets.size();
+    const std::size_t sockets = descriptors - static_cast<std::size_t>(duplicates);
+    extra += " (counted by socket: " + std::to_string(descriptors) + " descriptors, " +
+             std::to_string(sockets) + " socket" + (sockets == 1 ? "" : "s") + ")";
+  }
+  std::fprintf(out, "%s: %d %s, %d already as configured, %d left alone, %d not tuned%s\n",
+               who.c_str(), tuned, dry_run ? "would be tuned" : "tuned", unchanged, left, failed,
+               extra.c_str());
   return status;
 }
 

@@ -1,7 +1,10 @@
 #include "inspection.hpp"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -29,12 +32,60 @@ void classify(std::vector<SocketView>* sockets) {
   for (SocketView& socket : *sockets) socket.side = side_of(socket.diag, listeners);
 }
 
+ino_t own_namespace() {
+  static const ino_t own = network_namespace_of("/proc/self");
+  return own;
+}
+
+// A connection the process's namespace does not list (sock_diag's table for it): one it
+// received from a process in another network namespace, or one made after the listing.
+// Its own namespace is asked (SIOCGSKNS, then sock_diag there); otherwise `timer_note` says
+// why TIMER stays unknown.
+void find_timer_elsewhere(int socket_fd, ino_t process_netns, DiagCache& cache,
+                          SocketView* socket) {
+  UniqueFd netns_fd(ioctl(socket_fd, SIOCGSKNS));
+  if (!netns_fd) {
+    socket->timer_note =
+        std::string("sock_diag does not list it in the process's network ") +
+        "namespace, and its own cannot be found (SIOCGSKNS: " + std::strerror(errno) + ")";
+    return;
+  }
+  struct stat status {};
+  const ino_t netns = fstat(netns_fd.get(), &status) == 0 ? status.st_ino : 0;
+  if (netns == 0 || netns == process_netns) {
+    socket->timer_note = "sock_diag did not list it (it changed state meanwhile; run again)";
+    return;
+  }
+  std::string why;
+  const DiagTable& table = cache.table_in(netns_fd.get(), netns, &why);
+  auto found = table.find(socket->diag.inode);
+  if (found != table.end()) {
+    socket->diag = found->second;
+    socket->timer_known = true;
+    return;
+  }
+  socket->timer_note = "its connection lives in another network namespace (net:[" +
+                       std::to_string(netns) + "])" +
+                       (why.empty() ? ", where sock_diag did not list it" : ": " + why);
+}
+
 }  // namespace
 
-const DiagTable& DiagCache::table_for(pid_t pid, std::string* note) {
-  static const ino_t own = network_namespace_of(getpid());
-  ino_t netns = network_namespace_of(pid);
-  if (netns == 0) netns = own;  // unreadable: the listing will say why
+const DiagTable& DiagCache::table_for(const std::string& proc_dir, std::string* note) {
+  ino_t netns = network_namespace_of(proc_dir);
+  if (netns == 0) netns = own_namespace();  // unreadable: the listing will say why
+  if (netns == own_namespace()) return table_in(-1, netns, note);
+  const std::string path = proc_dir + "/ns/net";
+  UniqueFd namespace_fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!namespace_fd && tables_.find(netns) == tables_.end()) {
+    tables_[netns];
+    notes_[netns] = "no kernel timers (sock_diag: " + path + ": " + std::strerror(errno) +
+                    "); it lives in another network namespace";
+  }
+  return table_in(namespace_fd.get(), netns, note);
+}
+
+const DiagTable& DiagCache::table_in(int netns_fd, ino_t netns, std::string* note) {
   auto found = tables_.find(netns);
   if (found != tables_.end()) {
     *note = notes_[netns];
@@ -42,19 +93,13 @@ const DiagTable& DiagCache::table_for(pid_t pid, std::string* note) {
   }
   DiagTable& table = tables_[netns];
   std::string error;
-  bool dumped = false;
-  if (netns == own) {
-    dumped = dump_tcp_sockets(&table, &error);
-  } else {
-    const std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
-    UniqueFd namespace_fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    dumped = namespace_fd ? dump_tcp_sockets_in(namespace_fd.get(), &table, &error) : false;
-    if (!namespace_fd) error = path + ": " + std::strerror(errno);
-  }
+  const bool own = netns == own_namespace();
+  const bool dumped =
+      own ? dump_tcp_sockets(&table, &error) : dump_tcp_sockets_in(netns_fd, &table, &error);
   if (!dumped) {
     table.clear();
     notes_[netns] = "no kernel timers (sock_diag: " + error + ")" +
-                    (netns == own ? "" : "; it lives in another network namespace");
+                    (own ? "" : "; it lives in another network namespace");
   }
   *note = notes_[netns];
   return table;
@@ -88,11 +133,21 @@ ProcessView inspect_process(pid_t pid, DiagCache& cache) {
     process.problem = ProcessProblem::kExited;
     return process;
   }
+  process.executable = listing.executable;
+  process.invoked = listing.invoked;
+  process.thread = listing.thread;
   if (!process.pidfd) {  // a kernel older than 5.3: nothing can be duplicated either
     process.problem = ProcessProblem::kNoDuplicates;
     process.error = pidfd_error;
+  } else if (process.thread != 0) {
+    process.thread_pidfd = open_thread(process.thread);
+    if (!process.thread_pidfd) {  // before Linux 6.9 (EINVAL), or the thread exited (ESRCH)
+      process.problem = ProcessProblem::kNoDuplicates;
+      process.error = errno;
+    }
   }
-  const DiagTable& table = cache.table_for(pid, &process.note);
+  const DiagTable& table = cache.table_for(listing.proc_dir, &process.note);
+  const ino_t netns = network_namespace_of(listing.proc_dir);
   for (const SocketFd& listed : listing.sockets) {
     SocketView socket;
     socket.fd = listed.fd;
@@ -108,7 +163,7 @@ ProcessView inspect_process(pid_t pid, DiagCache& cache) {
       if (in_table) process.sockets.push_back(socket);
       continue;
     }
-    Duplicate duplicate = duplicate_socket(process.pidfd.get(), listed.fd, listed.inode);
+    Duplicate duplicate = duplicate_socket(process.files_pidfd(), listed.fd, listed.inode);
     switch (duplicate.outcome) {
       case Duplicate::Outcome::kOk:
         break;
@@ -130,7 +185,13 @@ ProcessView inspect_process(pid_t pid, DiagCache& cache) {
         continue;
     }
     // Not in sock_diag's table: TCP in another namespace, not yet connected, or not TCP.
-    if (!in_table && !describe_from_descriptor(duplicate.fd.get(), &socket.diag)) continue;
+    if (!in_table) {
+      if (!describe_from_descriptor(duplicate.fd.get(), &socket.diag)) continue;
+      // Connected or listening, so the kernel has timers for it: in which namespace?
+      if (socket.diag.state != TCP_CLOSE) {
+        find_timer_elsewhere(duplicate.fd.get(), netns, cache, &socket);
+      }
+    }
     socket.values = read_keepalive_values(duplicate.fd.get());
     process.sockets.push_back(socket);
   }
@@ -160,6 +221,11 @@ std::string problem_text(const ProcessView& process) {
                      "): keep-alive values unknown, its sockets " +
                      "cannot be duplicated (pidfd_getfd: " + std::strerror(process.error) + ")";
   if (process.error == ENOSYS) return text + ": Linux 5.6 or later is needed";
+  if (process.thread != 0 && process.error == EINVAL) {
+    return who + " (" + printable(process.comm) +
+           "): keep-alive values unknown: its main thread has exited, and its descriptors are "
+           "reached only through a live thread's pidfd (PIDFD_THREAD, Linux 6.9 or later)";
+  }
   if (process.error != EPERM && process.error != EACCES) return text;
   const std::string scope = yama_scope();
   if (!scope.empty() && scope != "0") {

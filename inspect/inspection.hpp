@@ -21,6 +21,7 @@ struct SocketView {
   DiagSocket diag;           // from sock_diag, or from the duplicate when it had no entry
   bool timer_known = false;  // sock_diag listed it (the timer comes from nowhere else)
   bool reused = false;       // the number held another file when duplicated: not read
+  std::string timer_note;    // why the timer is unknown for a connection sock_diag missed
   Side side = Side::kUnconnected;
   KeepaliveValues values;  // values.read false: no duplicate
 };
@@ -41,13 +42,28 @@ struct ProcessView {
   int error = 0;     // the errno behind `problem`
   std::string note;  // something else worth one line (another network namespace)
   UniqueFd pidfd;    // kept, so that `apply` reaches the same process and no successor
+  // The main thread has exited: `thread` is the live thread whose descriptor table (shared
+  // by all of them) was read, and `thread_pidfd` reaches it (PIDFD_THREAD).
+  pid_t thread = 0;
+  UniqueFd thread_pidfd;
+  // The program's names (proc_fds.hpp), by which its configuration is chosen.
+  std::string executable, invoked;
+  // The configuration for this program (KASHIM_PROGRAMS, [program] sections); nullptr: the
+  // command's own.
+  const Config* config = nullptr;
+
+  // The pidfd pidfd_getfd duplicates through.
+  int files_pidfd() const { return thread != 0 ? thread_pidfd.get() : pidfd.get(); }
 };
 
 // sock_diag dumps, one per network namespace, made when first needed.
 class DiagCache {
  public:
-  // The table for the namespace `pid` lives in; `note` says why it is empty when it is.
-  const DiagTable& table_for(pid_t pid, std::string* note);
+  // The table for the namespace of the process /proc directory `proc_dir` describes; `note`
+  // says why it is empty when it is.
+  const DiagTable& table_for(const std::string& proc_dir, std::string* note);
+  // The table for namespace `netns` (inode), which `netns_fd` refers to.
+  const DiagTable& table_in(int netns_fd, ino_t netns, std::string* note);
 
  private:
   std::map<ino_t, DiagTable> tables_;

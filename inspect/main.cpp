@@ -18,6 +18,7 @@
 #include "inspection.hpp"
 #include "proc_fds.hpp"
 #include "process_sources.hpp"
+#include "program_config.hpp"
 #include "status_output.hpp"
 
 namespace kashim::inspect {
@@ -56,12 +57,22 @@ pid_t parse_pid(const char* command, std::string_view text) {
   return pid;
 }
 
-// The configuration every route reads: KASHIM_* variables through the library's parser.
+// The command's configuration: KASHIM_* variables and the file's global part, through the
+// library's parser. Each process is then decided by its program's (decide_scope).
 std::unique_ptr<Config> read_configuration(const char* command) {
   auto config = std::make_unique<Config>();
   parse_config(process_sources(), config.get());
   if (!config->error.empty()) usage_error(command, std::string(config->error.view()));
   return config;
+}
+
+// The configuration of the program `process` runs (KASHIM_PROGRAMS, [program] sections),
+// given to it; an invalid one ends the command as the command's own would.
+void decide_scope(const char* command, ProgramConfigurations& configurations,
+                  ProcessView* process) {
+  const Config& config = configurations.for_program(process->executable, process->invoked);
+  if (!config.error.empty()) usage_error(command, std::string(config.error.view()));
+  process->config = &config;
 }
 
 int status_exit(const ProcessView& process) {
@@ -95,12 +106,14 @@ int run_status(int argc, char** argv) {
   all = pids.empty();
   const auto config = read_configuration("status");
   DiagCache cache;
+  ProgramConfigurations configurations;
   std::vector<ProcessView> views;
   int status = kExitOk, left_out = 0;
   for (pid_t pid : all ? all_processes() : pids) {
     if (all && pid == getpid()) continue;
     ProcessView view = inspect_process(pid, cache);
     view.pidfd.reset();  // status keeps none open: --all may meet thousands of processes
+    view.thread_pidfd.reset();
     if (all) {
       // Every process the caller may inspect that holds a TCP socket.
       if (view.problem == ProcessProblem::kNotPermitted) ++left_out;
@@ -114,13 +127,14 @@ int run_status(int argc, char** argv) {
         std::fprintf(stderr, "kashim status: %s\n", problem_text(view).c_str());
       }
     }
+    if (!view.sockets.empty()) decide_scope("status", configurations, &view);
     views.push_back(std::move(view));
   }
   if (json) {
     print_json(views, *config, stdout);
   } else {
     print_table(views, *config, stdout);
-    for (const std::string& line : footnotes(views)) std::printf("%s\n", line.c_str());
+    for (const std::string& line : footnotes(views, *config)) std::printf("%s\n", line.c_str());
   }
   if (left_out > 0) {
     std::fprintf(stderr,
@@ -158,10 +172,12 @@ int run_apply(int argc, char** argv) {
                 "kashim is disabled (KASHIM_DISABLE=1 or KEEPALIVE=off): nothing to apply");
   }
   DiagCache cache;
+  ProgramConfigurations configurations;
   int status = kExitOk;
   for (pid_t pid : pids) {
-    const ProcessView view = inspect_process(pid, cache);
-    status = worse(status, apply_to_process(view, *config, dry_run, stdout, stderr));
+    ProcessView view = inspect_process(pid, cache);
+    decide_scope("apply", configurations, &view);
+    status = worse(status, apply_to_process(view, *view.config, dry_run, stdout, stderr));
   }
   return status;
 }

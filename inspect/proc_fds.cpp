@@ -23,15 +23,67 @@ bool parse_number(std::string_view text, Number* value) {
   return error == std::errc() && end == text.data() + text.size();
 }
 
-std::string read_comm(pid_t pid) {
-  std::string path = "/proc/" + std::to_string(pid) + "/comm";
+// The start of a small /proc file ("" when it cannot be read).
+std::string read_small_file(const std::string& path) {
   UniqueFd file(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  char text[64];
+  char text[512];
   ssize_t got = file ? read(file.get(), text, sizeof text) : -1;
-  if (got <= 0) return "?";
-  std::string comm(text, static_cast<std::size_t>(got));
+  return got > 0 ? std::string(text, static_cast<std::size_t>(got)) : std::string();
+}
+
+std::string read_comm(pid_t pid) {
+  std::string comm = read_small_file("/proc/" + std::to_string(pid) + "/comm");
+  if (comm.empty()) return "?";
   if (comm.back() == '\n') comm.pop_back();
   return comm;
+}
+
+std::string base_name_of(std::string_view path) {
+  const auto slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+// The state letter of /proc/.../stat ("pid (comm) S ..."; comm may hold ')' itself).
+char thread_state(const std::string& stat_path) {
+  const std::string stat = read_small_file(stat_path);
+  const auto close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
+}
+
+bool is_dead(char state) {
+  return state == 'Z' || state == 'X';
+}
+
+// A thread of `pid` other than the main one that has not exited, or 0.
+pid_t live_thread(pid_t pid) {
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* entries = opendir(tasks.c_str());
+  if (entries == nullptr) return 0;
+  pid_t found = 0;
+  while (dirent* entry = readdir(entries)) {
+    pid_t tid = 0;
+    if (!parse_number(entry->d_name, &tid) || tid == pid) continue;
+    if (!is_dead(thread_state(tasks + "/" + entry->d_name + "/stat"))) {
+      found = tid;
+      break;
+    }
+  }
+  closedir(entries);
+  return found;
+}
+
+void read_names(ProcessListing* listing) {
+  char target[4096];
+  const std::string exe = listing->proc_dir + "/exe";
+  const ssize_t length = readlink(exe.c_str(), target, sizeof target);
+  if (length > 0) {
+    std::string_view path(target, static_cast<std::size_t>(length));
+    constexpr std::string_view kDeleted = " (deleted)";  // the file was replaced or removed
+    if (path.ends_with(kDeleted)) path.remove_suffix(kDeleted.size());
+    listing->executable = base_name_of(path);
+  }
+  const std::string cmdline = read_small_file(listing->proc_dir + "/cmdline");
+  listing->invoked = base_name_of(std::string_view(cmdline.c_str()));  // up to the first NUL
 }
 
 }  // namespace
@@ -39,7 +91,16 @@ std::string read_comm(pid_t pid) {
 ProcessListing list_socket_fds(pid_t pid) {
   ProcessListing listing;
   listing.comm = read_comm(pid);  // anyone may read it, even where the descriptors are hidden
-  const std::string directory = "/proc/" + std::to_string(pid) + "/fd";
+  listing.proc_dir = "/proc/" + std::to_string(pid);
+  if (is_dead(thread_state(listing.proc_dir + "/stat"))) {
+    // The main thread has exited: its threads' shared descriptor table is read through one
+    // that lives. None: the whole process is exiting, and its empty table says so.
+    if (const pid_t thread = live_thread(pid); thread != 0) {
+      listing.thread = thread;
+      listing.proc_dir += "/task/" + std::to_string(thread);
+    }
+  }
+  const std::string directory = listing.proc_dir + "/fd";
   UniqueFd handle(open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!handle) {
     listing.error = errno;
@@ -74,13 +135,14 @@ ProcessListing list_socket_fds(pid_t pid) {
     if (parse_number(link, &inode)) listing.sockets.push_back({fd, inode});
   }
   closedir(entries);
+  read_names(&listing);
   std::sort(listing.sockets.begin(), listing.sockets.end(),
             [](const SocketFd& a, const SocketFd& b) { return a.fd < b.fd; });
   return listing;
 }
 
-ino_t network_namespace_of(pid_t pid) {
-  std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
+ino_t network_namespace_of(const std::string& proc_dir) {
+  const std::string path = proc_dir + "/ns/net";
   struct stat status {};
   return stat(path.c_str(), &status) == 0 ? status.st_ino : 0;
 }

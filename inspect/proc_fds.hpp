@@ -2,6 +2,11 @@
 // socket's inode (the link /proc/PID/fd/N -> socket:[INODE]), which is how sock_diag's
 // entries are matched to descriptors. Reading the links needs ptrace read permission over
 // the process (its user, or root).
+//
+// A process whose main thread has exited (pthread_exit) while others run on shows an empty
+// /proc/PID/fd: the zombie main thread holds no descriptor table any more. Its threads
+// share one, so the listing then reads a live thread's (/proc/PID/task/TID), and the
+// program's names and network namespace are read there too.
 #pragma once
 
 #include <sys/types.h>
@@ -20,12 +25,23 @@ struct ProcessListing {
   int error = 0;     // 0, or errno: ENOENT/ESRCH no such process, EACCES/EPERM not permitted
   std::string comm;  // the program's name, "?" when it cannot be read
   std::vector<SocketFd> sockets;
+  // Where the descriptors were read: "/proc/PID", or "/proc/PID/task/TID" when the main
+  // thread has exited and `thread` (TID) is the live thread read instead.
+  std::string proc_dir;
+  pid_t thread = 0;
+  // The names the library and the supervisor scope a program by (KASHIM_PROGRAMS, the
+  // configuration file's [program] sections): the base names of the executable
+  // (/proc/PID/exe, without " (deleted)") and of argv[0] (/proc/PID/cmdline). Empty when
+  // they cannot be read (a kernel thread).
+  std::string executable;
+  std::string invoked;
 };
 
 ProcessListing list_socket_fds(pid_t pid);
 
-// The inode of the network namespace the process lives in (0 when it cannot be read).
-ino_t network_namespace_of(pid_t pid);
+// The inode of the network namespace of the process /proc directory `proc_dir` describes
+// (0 when it cannot be read).
+ino_t network_namespace_of(const std::string& proc_dir);
 
 // Every process in /proc, in increasing order.
 std::vector<pid_t> all_processes();

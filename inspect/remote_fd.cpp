@@ -1,5 +1,6 @@
 #include "remote_fd.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -12,6 +13,11 @@ namespace kashim::inspect {
 // Through syscall(): glibc has had wrappers only since 2.36, and older headers lack them.
 UniqueFd open_process(pid_t pid) {
   return UniqueFd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+}
+
+UniqueFd open_thread(pid_t tid) {
+  constexpr unsigned kPidfdThread = O_EXCL;  // PIDFD_THREAD (linux/pidfd.h, Linux 6.9)
+  return UniqueFd(static_cast<int>(syscall(SYS_pidfd_open, tid, kPidfdThread)));
 }
 
 bool process_exited(int pidfd) {

@@ -16,6 +16,12 @@ namespace kashim::inspect {
 // A pidfd for `pid`, or an empty one with errno set (ESRCH: no such process).
 UniqueFd open_process(pid_t pid);
 
+// A pidfd for thread `tid` of a process (PIDFD_THREAD, Linux 6.9), through which
+// pidfd_getfd reaches the descriptor table that thread uses: the way in when the main thread
+// has exited. Empty with errno set otherwise (EINVAL: a kernel without PIDFD_THREAD, where
+// a process's pidfd reaches only its main thread's table, which an exited one no longer has).
+UniqueFd open_thread(pid_t tid);
+
 // True once the process behind `pidfd` has exited (its pidfd turns readable). A listing
 // read from /proc/PID after that may belong to a new process that got the same number.
 bool process_exited(int pidfd);

@@ -21,7 +21,9 @@ std::string configuration_json(const Config& config) {
          ",\"peer_patterns\":" + std::to_string(config.peers.count) +
          ",\"idle_s\":" + option_json(config.idle_s) +
          ",\"intvl_s\":" + option_json(config.intvl_s) + ",\"cnt\":" + option_json(config.cnt) +
-         ",\"user_timeout_ms\":" + option_json(config.user_timeout_ms) + "}";
+         ",\"user_timeout_ms\":" + option_json(config.user_timeout_ms) +
+         ",\"programs\":" + (config.programs[0] == '\0' ? "null" : json_string(config.programs)) +
+         ",\"in_scope\":" + (config.out_of_scope ? "false" : "true") + "}";
 }
 
 std::string socket_json(const Config& config, const SocketView& socket) {
@@ -47,6 +49,8 @@ std::string socket_json(const Config& config, const SocketView& socket) {
   text += ",\"timer\":" + (has_timer ? json_string(timer_name(socket.diag.timer)) : "null");
   text += ",\"timer_expires_ms\":" + number_or_null(has_timer, socket.diag.timer_expires_ms);
   text += ",\"probes\":" + number_or_null(socket.timer_known, socket.diag.probes);
+  text +=
+      ",\"timer_note\":" + (socket.timer_note.empty() ? "null" : json_string(socket.timer_note));
   text += ",\"kashim\":" + json_string(kashim_label(config, decision));
   text += ",\"kashim_reason\":" + json_string(decision.reason) + "}";
   return text;
@@ -58,16 +62,17 @@ void print_json(const std::vector<ProcessView>& processes, const Config& config,
   std::string text = "{\"configuration\":" + configuration_json(config) + ",\"processes\":[";
   for (std::size_t p = 0; p < processes.size(); ++p) {
     const ProcessView& process = processes[p];
+    const Config& own = config_of(process, config);
     const std::string problem = problem_text(process);
     if (p > 0) text += ",";
     text += "{\"pid\":" + std::to_string(process.pid) + ",\"comm\":" + json_string(process.comm) +
             ",\"complete\":" + (process.problem == ProcessProblem::kNone ? "true" : "false") +
             ",\"problem\":" + (problem.empty() ? "null" : json_string(problem)) +
             ",\"note\":" + (process.note.empty() ? "null" : json_string(process.note)) +
-            ",\"sockets\":[";
+            ",\"configuration\":" + configuration_json(own) + ",\"sockets\":[";
     for (std::size_t s = 0; s < process.sockets.size(); ++s) {
       if (s > 0) text += ",";
-      text += socket_json(config, process.sockets[s]);
+      text += socket_json(own, process.sockets[s]);
     }
     text += "]}";
   }

@@ -44,14 +44,15 @@ std::string timer_text(const SocketView& socket) {
 void print_table(const std::vector<ProcessView>& processes, const Config& config, std::FILE* out) {
   std::vector<Row> rows;
   for (const ProcessView& process : processes) {
+    const Config& own = config_of(process, config);
     for (const SocketView& socket : process.sockets) {
-      const Decision decision = decision_for(config, socket);
+      const Decision decision = decision_for(own, socket);
       rows.push_back(
           {std::to_string(process.pid) + "/" + printable(process.comm.substr(0, 9)),
            std::to_string(socket.fd), short_state_name(socket.diag.state), side_name(socket.side),
            address_text(socket.diag.local), peer_text(socket.diag),
            socket.reused ? "reused" : keepalive_text(socket.values),
-           user_timeout_text(socket.values), timer_text(socket), kashim_label(config, decision)});
+           user_timeout_text(socket.values), timer_text(socket), kashim_label(own, decision)});
     }
   }
   if (rows.empty()) return;

@@ -85,6 +85,25 @@ TEST(InspectRace, ADescriptorReusedAfterListingIsLeftAlone) {
   EXPECT_FALSE(duplicate.fd);
 }
 
+TEST(InspectRace, ADescriptorClosedAfterListingIsNotCountedAsTuned) {
+  Child target = start_target();
+  const std::string listening = target.ask("listen 127.0.0.1");
+  const int client = fd_in(target.ask("connect 127.0.0.1 " + std::to_string(port_in(listening))));
+  ASSERT_GE(client, 0);
+  inspect::DiagCache cache;
+  const ProcessView view = inspect::inspect_process(target.pid(), cache);
+  ASSERT_EQ(view.sockets.size(), 2u);
+
+  ASSERT_EQ(target.ask("close " + std::to_string(client)), "ok");
+  const Applied result = apply(view, *configuration({{"KASHIM_IDLE", "60"}}));
+  EXPECT_EQ(result.status, inspect::kExitOk) << result.out;
+  EXPECT_NE(result.out.find("closed meanwhile: nothing to tune"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find(": 1 tuned, 0 already as configured, 0 left alone, 0 not tuned, 1 "
+                            "closed meanwhile\n"),
+            std::string::npos)
+      << result.out;
+}
+
 TEST(InspectRace, AProcessThatExitsMidwayEndsWithAMessage) {
   Child target = start_target();
   const std::string listening = target.ask("listen 127.0.0.1");

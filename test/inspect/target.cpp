@@ -12,20 +12,28 @@
 //   replace FD              -> "fd N"          (another TCP socket takes number FD)
 //   pairs COUNT             -> "fd FIRST..LAST" (a listener and COUNT connections to it,
 //                                                both ends held: 2 x COUNT + 1 sockets)
+//   dup FD                  -> "fd N"          (the same socket under another number)
+//   close FD                -> "ok"
+//   main-exits              -> "ok"            (the main thread calls pthread_exit; a new
+//                                                thread answers, once the main one is a zombie)
 //   values FD               -> "keepalive K idle I intvl V cnt C user_timeout U"
 //   exit                    -> exits 0
 // Errors answer "error WHAT: STRERROR". ADDRESS is numeric IPv4 or IPv6.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -141,6 +149,11 @@ std::string run(const std::string& line) {
     return "fd " + std::to_string(number);
   }
   if (command == "pairs" && words >> number) return pairs(number);
+  if (command == "dup" && words >> number) {
+    const int copy = dup(number);
+    return copy < 0 ? failed("dup") : "fd " + std::to_string(copy);
+  }
+  if (command == "close" && words >> number) return close(number) == 0 ? "ok" : failed("close");
   if (command == "values" && words >> number) {
     return "keepalive " + std::to_string(option(number, SOL_SOCKET, SO_KEEPALIVE)) + " idle " +
            std::to_string(option(number, IPPROTO_TCP, TCP_KEEPIDLE)) + " intvl " +
@@ -151,12 +164,44 @@ std::string run(const std::string& line) {
   return "error unknown command: " + line;
 }
 
+// The main thread's state letter in /proc (Z once it has exited and its process lives on).
+char main_thread_state() {
+  std::ifstream stat("/proc/self/task/" + std::to_string(getpid()) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  return close == std::string::npos || close + 2 >= text.size() ? '?' : text[close + 2];
+}
+
+void serve(bool in_main_thread);
+
+// Answers for the main thread once the kernel shows it exited: pthread_join returns when
+// its thread ID is cleared, a little before the kernel releases its descriptor table.
+void* take_over(void* main_thread) {
+  pthread_join(*static_cast<pthread_t*>(main_thread), nullptr);
+  for (int i = 0; i < 5000 && main_thread_state() != 'Z'; ++i) usleep(1000);
+  std::cout << (main_thread_state() == 'Z' ? "ok" : "error main thread still running") << std::endl;
+  serve(false);
+  std::exit(0);
+}
+
+void serve(bool in_main_thread) {
+  for (std::string line; std::getline(std::cin, line);) {
+    if (line == "exit") std::exit(0);
+    if (line == "main-exits" && in_main_thread) {
+      static pthread_t main_thread = pthread_self(), successor;
+      if (pthread_create(&successor, nullptr, take_over, &main_thread) != 0) {
+        std::cout << failed("pthread_create") << std::endl;
+        continue;
+      }
+      pthread_exit(nullptr);
+    }
+    std::cout << run(line) << std::endl;  // flushed: the test waits for it
+  }
+  std::exit(0);
+}
+
 }  // namespace
 
 int main() {
-  for (std::string line; std::getline(std::cin, line);) {
-    if (line == "exit") return 0;
-    std::cout << run(line) << std::endl;  // flushed: the test waits for it
-  }
-  return 0;
+  serve(true);
 }
