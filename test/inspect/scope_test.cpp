@@ -28,7 +28,7 @@ Connection connect_to_itself(Child& target) {
 
 // inspect_target under the preload library with `variables` ("NAME=VALUE").
 Child preloaded_target(const std::vector<std::string>& variables) {
-  std::vector<std::string> argv = {"env", std::string("LD_PRELOAD=") + KASHIM_LIBRARY_PATH};
+  std::vector<std::string> argv = {"env", "LD_PRELOAD=" + preload_value(KASHIM_LIBRARY_PATH)};
   argv.insert(argv.end(), variables.begin(), variables.end());
   argv.push_back(KASHIM_INSPECT_TARGET_PATH);
   return Child(argv);
