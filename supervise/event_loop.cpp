@@ -89,8 +89,8 @@ void report_counts(const Tuner& tuner, pid_t child, const char* what) {
 // forked and let its parent exit): their calls must keep being answered, or they would fail
 // with ENOSYS. A detached copy of the supervisor serves them until the last one is gone,
 // while this one ends as COMMAND did.
-void serve_descendants(OwnedFd& listener, Tuner& tuner, Accepts& accepts,
-                       const ProcessState& state) {
+void serve_descendants(OwnedFd& listener, Tuner& tuner, Accepts& accepts, const ProcessState& state,
+                       int signal_fd) {
   // fork() copies only the calling thread: the accepts waiting in threads wait again in the
   // copy's own.
   accepts.stop_waiting();
@@ -102,7 +102,11 @@ void serve_descendants(OwnedFd& listener, Tuner& tuner, Accepts& accepts,
   if (int null = open("/dev/null", O_RDWR | O_CLOEXEC); null >= 0) {
     for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) dup2(null, fd);
   }
-  sigprocmask(SIG_SETMASK, &state.original_mask, nullptr);
+  // Nothing of the session it leaves: its terminal, nor the signals the supervisor took over,
+  // which stay blocked. A hangup or ^C sent to that session before setsid() is pending here,
+  // and would end the copy, leaving the descendants' calls failing with ENOSYS.
+  if (state.terminal >= 0) close(state.terminal);
+  if (signal_fd >= 0) close(signal_fd);
   for (;;) {
     pollfd entry{listener.get(), POLLIN, 0};
     if (poll_and_tick(&entry, 1, accepts) < 0 && errno != EINTR) break;
@@ -233,7 +237,7 @@ void supervise_until_exit(pid_t child, OwnedFd listener, bool install_supported,
     }
   }
   report_counts(tuner, child, WIFSIGNALED(supervision.status()) ? "killed" : "exited");
-  serve_descendants(listener, tuner, accepts, *state);
+  serve_descendants(listener, tuner, accepts, *state, signal_fd.get());
   end_as(supervision.status(), state);
 }
 

@@ -1,9 +1,11 @@
 #include "launch.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -11,6 +13,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -53,16 +56,30 @@ std::string errno_text(int error) {
   return std::string(line.view());
 }
 
-// Socket activation (sd_listen_fds) hands its listeners to the process whose pid is in
-// LISTEN_PID: the one systemd started, which is the supervisor. COMMAND, its child, gets the
-// variable naming itself, as it would have without kashim.
-std::string listen_pid_for_command(const std::string& entry, pid_t supervisor) {
-  static constexpr std::string_view kName = "LISTEN_PID=";
-  if (entry.compare(0, kName.size(), kName) != 0 ||
-      entry.substr(kName.size()) != std::to_string(supervisor)) {
-    return entry;
+// The id of a process's pidfd (its inode on pidfs, Linux 6.9), or "" when there is none.
+std::string pidfd_id(pid_t pid) {
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  struct stat status;
+  const bool known = pidfd >= 0 && fstat(pidfd, &status) == 0;
+  if (pidfd >= 0) close(pidfd);
+  return known ? std::to_string(status.st_ino) : "";
+}
+
+// systemd names the process it started, which is the supervisor, in LISTEN_PID and
+// LISTEN_PIDFDID (socket activation) and WATCHDOG_PID; libsystemd in COMMAND, its child,
+// checks them against COMMAND itself (sd_listen_fds, sd_watchdog_enabled). Those naming the
+// supervisor name COMMAND instead, as they would have without kashim.
+std::string systemd_variable_for_command(const std::string& entry, pid_t supervisor) {
+  const std::size_t equals = entry.find('=');
+  if (equals == std::string::npos) return entry;
+  const std::string_view name(entry.data(), equals), value(entry.data() + equals + 1);
+  if ((name == "LISTEN_PID" || name == "WATCHDOG_PID") && value == std::to_string(supervisor)) {
+    return std::string(name) + "=" + std::to_string(getpid());
   }
-  return std::string(kName) + std::to_string(getpid());
+  if (name == "LISTEN_PIDFDID" && !value.empty() && value == pidfd_id(supervisor)) {
+    return std::string(name) + "=" + pidfd_id(getpid());
+  }
+  return entry;
 }
 
 [[noreturn]] void exec_command(const LaunchRequest& request, const ProcessState& state,
@@ -73,7 +90,7 @@ std::string listen_pid_for_command(const std::string& entry, pid_t supervisor) {
   std::vector<std::string> entries;
   entries.reserve(request.environment.size());
   for (const std::string& entry : request.environment) {
-    entries.push_back(listen_pid_for_command(entry, supervisor));
+    entries.push_back(systemd_variable_for_command(entry, supervisor));
     environment.push_back(const_cast<char*>(entries.back().c_str()));
   }
   environment.push_back(nullptr);
@@ -153,6 +170,18 @@ void hand_terminal(pid_t child, ProcessState* state) {
 }
 
 }  // namespace
+
+std::vector<int> descriptors_from_caller() {
+  std::vector<int> descriptors;
+  DIR* directory = opendir("/proc/self/fd");
+  if (directory == nullptr) return descriptors;
+  while (const dirent* entry = readdir(directory)) {
+    const int fd = std::atoi(entry->d_name);
+    if (fd > STDERR_FILENO && fd != dirfd(directory)) descriptors.push_back(fd);
+  }
+  closedir(directory);
+  return descriptors;
+}
 
 sigset_t supervisor_signals() {
   sigset_t set;

@@ -133,6 +133,7 @@ int available(const char* program) {
 
 [[noreturn]] void run(const Options& options) {
   static Config config;  // ~6 KiB: not on the stack
+  const std::vector<int> commands_descriptors = descriptors_from_caller();
   // The configuration (and its KASHIM_PROGRAMS scope, and the file's [program] section) of
   // COMMAND, by the names COMMAND will have: the executable exec finds, and argv[0].
   const std::string program = resolve_command(options.command[0]);
@@ -183,6 +184,7 @@ int available(const char* program) {
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
   }
+  for (int fd : commands_descriptors) close(fd);
   supervise_until_exit(launched.child, std::move(launched.listener), launched.install_supported,
                        tuner, &state);
 }

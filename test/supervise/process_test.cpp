@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "supervise_helpers.hpp"
 
@@ -111,6 +112,53 @@ TEST(SuperviseProcess, ADaemonOutlivingTheProgramIsStillServed) {
   std::filesystem::remove(report);
 }
 
+// The same on a terminal whose session ends with COMMAND (script -c, ssh -t, a CI runner's
+// pty): the hangup reaches the supervisor's process group as the copy serving the daemon
+// starts, and must not end it (the daemon's calls would fail with ENOSYS from then on).
+TEST(SuperviseProcess, ADaemonIsStillServedAfterItsTerminalHungUp) {
+  KASHIM_REQUIRE(access("/usr/bin/script", X_OK) == 0, "script (bsdutils)");
+  const std::string report = scratch_path("daemon"), go = scratch_path("daemon-go");
+  std::filesystem::remove(go);
+  const std::vector<std::string> on_a_terminal = {
+      "bash",
+      "-c",
+      "exec script -qec \"$(printf '%q ' \"$@\")\" /dev/null",
+      "bash",
+      supervisor_path(),
+      "--"};
+  ProcessRun run =
+      run_probe_program(on_a_terminal, SUPERVISE_PROBE_PATH, {"daemon", report, go}, kTuned);
+  ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
+  const pid_t daemon = std::stoi(run.value("daemon_pid"));
+  std::ofstream(go).put('\n');  // the session is over: script has returned
+  ASSERT_TRUE(process_ends(daemon));
+  const std::string text = read_file(report);
+  EXPECT_NE(text.find("connect=ok\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("daemon=1/31/7/4/2500\n"), std::string::npos) << text;
+  std::filesystem::remove(report);
+  std::filesystem::remove(go);
+}
+
+// The supervisor holds none of the descriptors COMMAND inherited beyond stdio: one COMMAND
+// closes is closed, and a pipe's reader sees its end while COMMAND still runs.
+TEST(SuperviseProcess, ADescriptorTheProgramClosesIsClosed) {
+  // The program waits for a line on stdin after closing fd 9; the pipe must end before.
+  const std::string driver =
+      "import os, select, subprocess, sys\n"
+      "r, w = os.pipe()\n"
+      "os.dup2(w, 9); os.close(w)\n"
+      "p = subprocess.Popen(sys.argv[1:] + ['sh', '-c', 'exec 9>&-; read line'],\n"
+      "                     pass_fds=(9,), stdin=subprocess.PIPE)\n"
+      "os.close(9)\n"
+      "ended = select.select([r], [], [], 10)[0] and os.read(r, 1) == b''\n"
+      "print('end of pipe while the program runs' if ended else 'no end of pipe')\n"
+      "p.stdin.close(); p.wait()\n";
+  EXPECT_EQ(run_command({"python3", "-c", driver}, kTuned).out,
+            "end of pipe while the program runs\n");
+  EXPECT_EQ(run_command({"python3", "-c", driver, supervisor_path(), "--"}, kTuned).out,
+            "end of pipe while the program runs\n");
+}
+
 TEST(SuperviseProcess, TheProgramGetsItsOwnEnvironmentBack) {
   // As the wrapper calls it: every KASHIM_* dropped, the caller's own put back.
   ProcessRun run = run_probe_program(
@@ -124,8 +172,27 @@ TEST(SuperviseProcess, TheProgramGetsItsOwnEnvironmentBack) {
   EXPECT_EQ(run.values.count("env_LD_PRELOAD"), 0u);
 }
 
-// systemd socket activation names the process it started in LISTEN_PID, which is the
-// supervisor; COMMAND checks it against its own pid (sd_listen_fds), so it must name COMMAND.
+// systemd names the process it started, the supervisor, in LISTEN_PID, LISTEN_PIDFDID and
+// WATCHDOG_PID; COMMAND checks them against itself (sd_listen_fds, sd_watchdog_enabled), so
+// they must name COMMAND.
+TEST(SuperviseProcess, SystemdsVariablesNameTheProgram) {
+  ProcessRun run = run_probe_program(
+      {"python3", "-c",
+       "import os, sys\n"
+       "me = str(os.getpid())\n"
+       "os.environ.update(LISTEN_PID=me, WATCHDOG_PID=me, LISTEN_FDS='0', WATCHDOG_USEC='1000',\n"
+       "  LISTEN_PIDFDID=str(os.fstat(os.pidfd_open(os.getpid())).st_ino))\n"
+       "os.execv(sys.argv[1], sys.argv[1:])\n",
+       supervisor_path(), "--"},
+      SUPERVISE_PROBE_PATH, {"environment"}, kTuned);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("env_LISTEN_PID"), run.value("pid"));
+  EXPECT_EQ(run.value("env_WATCHDOG_PID"), run.value("pid"));
+  EXPECT_EQ(run.value("env_LISTEN_PIDFDID"), run.value("pidfd_id"));
+  EXPECT_EQ(run.value("env_LISTEN_FDS"), "0");
+  EXPECT_EQ(run.value("env_WATCHDOG_USEC"), "1000");
+}
+
 TEST(SuperviseProcess, SocketActivationsListenPidNamesTheProgram) {
   ProcessRun run = run_probe_program(
       {"sh", "-c", "LISTEN_PID=$$ LISTEN_FDS=0 exec \"$0\" \"$@\"", supervisor_path(), "--"},

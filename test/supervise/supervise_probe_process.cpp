@@ -2,6 +2,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,6 +32,11 @@ int scenario_daemon(const std::vector<std::string>& args) {
     char byte;
     while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {
     }  // end of file: the parent is gone, and with it the supervisor's main process
+    // With a second argument, also until that file exists (the test makes it when the
+    // supervisor's session is over).
+    for (int i = 0; args.size() > 1 && access(args[1].c_str(), F_OK) != 0 && i < 2000; ++i) {
+      usleep(10000);
+    }
     FILE* out = std::fopen(args.at(0).c_str(), "w");
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address = loopback(port_of(server));
@@ -98,9 +105,12 @@ int scenario_sigchld(const std::vector<std::string>&) {
 // environment: the KASHIM_*, LD_* and LISTEN_* variables the program sees, and its pid.
 int scenario_environment(const std::vector<std::string>&) {
   put("pid", getpid());
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
+  struct stat status {};
+  if (pidfd >= 0 && fstat(pidfd, &status) == 0) put("pidfd_id", std::to_string(status.st_ino));
   for (char** entry = environ; *entry != nullptr; ++entry) {
     if (std::strncmp(*entry, "KASHIM_", 7) == 0 || std::strncmp(*entry, "LD_", 3) == 0 ||
-        std::strncmp(*entry, "LISTEN_", 7) == 0) {
+        std::strncmp(*entry, "LISTEN_", 7) == 0 || std::strncmp(*entry, "WATCHDOG_", 9) == 0) {
       const char* equals = std::strchr(*entry, '=');
       put("env_" + std::string(*entry, static_cast<std::size_t>(equals - *entry)), equals + 1);
     }
