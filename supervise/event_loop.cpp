@@ -153,8 +153,10 @@ class Supervision {
     if (signal == SIGCONT) {
       resume();
     } else if (signal != SIGTTOU && signal != SIGTTIN &&
-               static_cast<pid_t>(info.ssi_pid) != child_) {
-      // COMMAND's own signals to its parent are not sent back to it.
+               static_cast<pid_t>(info.ssi_pid) != child_ &&
+               (state_.command_own_group || info.ssi_code != SI_KERNEL)) {
+      // COMMAND's own signals to its parent are not sent back to it, nor, in a group shared
+      // with COMMAND, the terminal's (^C, ^\, a resize, a hangup), which reached it too.
       kill(child_, signal);
     }
     return false;
@@ -186,14 +188,16 @@ class Supervision {
     if (state_.terminal < 0 || (signal != SIGTSTP && signal != SIGTTIN && signal != SIGTTOU)) {
       return;
     }
-    if (tcgetpgrp(state_.terminal) == child_) tcsetpgrp(state_.terminal, state_.own_group);
+    if (state_.command_own_group && tcgetpgrp(state_.terminal) == child_) {
+      tcsetpgrp(state_.terminal, state_.own_group);
+    }
     kill(getpid(), SIGSTOP);  // resumed by the shell's SIGCONT (fg or bg)
   }
 
   // fg gives the supervisor's group the terminal before its SIGCONT, bg does not: whoever
   // holds it, COMMAND gets it, as a job of its own would.
   void resume() {
-    if (state_.terminal >= 0 && tcgetpgrp(state_.terminal) == state_.own_group) {
+    if (state_.command_own_group && tcgetpgrp(state_.terminal) == state_.own_group) {
       tcsetpgrp(state_.terminal, child_);
     }
     kill(child_, SIGCONT);

@@ -22,6 +22,10 @@
 #include "log_line.hpp"
 
 namespace kashim::supervise {
+
+namespace {
+constexpr unsigned long kWaitKillableRecv = 1UL << 5;  // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+}  // namespace
 namespace {
 
 // What the child tells the supervisor before it execs.
@@ -106,7 +110,7 @@ std::string systemd_variable_for_command(const std::string& entry, pid_t supervi
 // The child, between fork and exec. Never returns.
 [[noreturn]] void run_child(const LaunchRequest& request, Tuner& tuner, const ProcessState& state,
                             int channel, pid_t supervisor) {
-  setpgid(0, 0);
+  if (state.command_own_group) setpgid(0, 0);
   // Should the supervisor die, its notifications would fail with ENOSYS: COMMAND goes with it.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != supervisor) _exit(125);
@@ -114,15 +118,26 @@ std::string systemd_variable_for_command(const std::string& entry, pid_t supervi
   int listener = -1;
   if (request.filter) {
     tuner.tune_inherited_sockets();  // before the filter, which would notify these calls
-    std::vector<sock_filter> code = notifying_filter(accepts_need_notifying(tuner.config()));
+    const bool accepts_notified = accepts_need_notifying(tuner.config());
+    std::vector<sock_filter> code = notifying_filter(accepts_notified);
     sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
     // SPEC_ALLOW: the filter is no sandbox. Without it, kernels before 5.16 (whose default
     // is spec_store_bypass_disable=seccomp, spectre_v2_user=seccomp) force speculation
     // mitigations on COMMAND: slower, and shown in its /proc/PID/status.
-    auto install = [&program] {
-      return static_cast<int>(
-          syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-                  SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_SPEC_ALLOW, &program));
+    // WAIT_KILLABLE_RECV (Linux 5.19): once the supervisor has taken a notification, only a
+    // fatal signal ends the program's wait for the answer, so that a handler installed
+    // without SA_RESTART does not make a connect, listen or setsockopt fail with EINTR, which
+    // they never do without kashim (a signal before the supervisor takes it still can). Not
+    // with accepts notified: a signal must end a blocking accept the supervisor waits in.
+    unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_SPEC_ALLOW |
+                          (accepts_notified ? 0 : kWaitKillableRecv);
+    auto install = [&program, &flags] {
+      int fd = static_cast<int>(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &program));
+      if (fd < 0 && errno == EINVAL && (flags & kWaitKillableRecv) != 0) {
+        flags &= ~kWaitKillableRecv;  // a kernel before 5.19
+        fd = static_cast<int>(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &program));
+      }
+      return fd;
     };
     // The kernel wants no_new_privs only from a caller without CAP_SYS_ADMIN: a supervisor
     // running as root leaves set-user-ID programs and file capabilities working in COMMAND's
@@ -161,11 +176,16 @@ void reap(pid_t child) {
   }
 }
 
+bool is_pipe(int fd) {
+  struct stat status;
+  return fstat(fd, &status) == 0 && S_ISFIFO(status.st_mode);
+}
+
 // Gives the terminal's foreground to COMMAND's process group when the supervisor's group
 // holds it, so that COMMAND reads the terminal and gets ^C, ^Z and SIGWINCH as it would
 // without kashim, while the supervisor stays out of their way.
 void hand_terminal(pid_t child, ProcessState* state) {
-  if (state->terminal < 0 || tcgetpgrp(state->terminal) != state->own_group) return;
+  if (!state->command_own_group || tcgetpgrp(state->terminal) != state->own_group) return;
   tcsetpgrp(state->terminal, child);  // SIGTTOU is blocked
 }
 
@@ -204,6 +224,8 @@ void take_over_signals(ProcessState* state) {
   sigaction(SIGCHLD, &default_action, &state->original_sigchld);
   state->own_group = getpgrp();
   state->terminal = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  state->command_own_group = state->terminal >= 0 && state->own_group == getpid() &&
+                             !is_pipe(STDIN_FILENO) && !is_pipe(STDOUT_FILENO);
 }
 
 Launched launch(const LaunchRequest& request, Tuner& tuner, ProcessState* state) {
@@ -226,8 +248,8 @@ Launched launch(const LaunchRequest& request, Tuner& tuner, ProcessState* state)
     run_child(request, tuner, *state, channel[1], supervisor);
   }
   close(channel[1]);
-  setpgid(child, child);  // as the child does: whichever runs first
-  state->child_group = child;
+  if (state->command_own_group) setpgid(child, child);  // as the child does: whichever runs first
+  state->child_group = state->command_own_group ? child : state->own_group;
   launched.child = child;
 
   ChildReport report;

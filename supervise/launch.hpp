@@ -33,7 +33,14 @@ struct ProcessState {
   struct sigaction original_sigchld {};
   int terminal = -1;  // /dev/tty when there is one
   pid_t own_group = 0;
-  pid_t child_group = 0;  // COMMAND's process group (its pid)
+  // A job of its own on a terminal (the supervisor leads its process group, and neither
+  // stdin nor stdout is a pipe): COMMAND gets a process group of its own, which holds the
+  // terminal while it runs, so that the terminal's signals are COMMAND's alone. Anywhere
+  // else (a pipeline, a script without job control, no terminal) COMMAND stays in the
+  // supervisor's group, where the others in it can still read the terminal and signals to
+  // the group reach all of COMMAND's processes.
+  bool command_own_group = false;
+  pid_t child_group = 0;  // COMMAND's process group: its pid, or own_group
 };
 
 struct Launched {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 
 #include "supervise_helpers.hpp"
 
@@ -106,6 +107,56 @@ TEST(SuperviseJobControl, ABackgroundReaderStopsAndReadsOnceInTheForeground) {
   EXPECT_NE(read_file(results).find("line=hello\n"), std::string::npos) << shell.screen();
   shell.type("exit\n");
   std::filesystem::remove(results);
+}
+
+// Two scripts for the tests below: COMMAND, which says it has started and waits (bounded)
+// until the reader is done, and a reader of the terminal, which waits until COMMAND runs.
+struct TerminalReader {
+  std::string started = scratch_path("started"), done = scratch_path("done");
+  std::string command = scratch_path("command.sh"), reader = scratch_path("reader.sh");
+  TerminalReader() {
+    std::filesystem::remove(started);
+    std::filesystem::remove(done);
+    std::ofstream(command) << "touch " << started << "\n"
+                           << "for i in $(seq 300); do [ -e " << done
+                           << " ] && exit 0; sleep 0.1; done\n";
+    std::ofstream(reader) << "for i in $(seq 300); do [ -e " << started
+                          << " ] && break; sleep 0.1; done\n"
+                          << "read -r x </dev/tty; echo \"got=$x\"; touch " << done << "\n";
+  }
+  ~TerminalReader() {
+    for (const std::string& file : {started, done, command, reader}) std::filesystem::remove(file);
+  }
+};
+
+// In a pipeline the supervisor shares its job with other programs: it hands the terminal to
+// nobody, so that the others (a pager; here a reader of /dev/tty) can still read it.
+TEST(SuperviseJobControl, TheOtherProgramsOfAPipelineKeepTheTerminal) {
+  KASHIM_REQUIRE(access("/bin/bash", X_OK) == 0, "bash");
+  TerminalReader scripts;
+  Terminal shell({"/bin/bash", "--norc", "--noprofile", "-i"});
+  KASHIM_REQUIRE(shell.started(), "a pseudo-terminal (/dev/ptmx)");
+  shell.type("PS1='$ '; KASHIM_IDLE=31 " + supervisor_path() + " -- sh " + scripts.command +
+             " | sh " + scripts.reader + "\n");
+  shell.type("hello\n");
+  EXPECT_TRUE(shell.shows("got=hello")) << shell.screen();
+  EXPECT_EQ(shell.screen().find("Stopped"), std::string::npos) << shell.screen();
+  shell.type("exit\n");
+}
+
+// A script without job control starts the supervised program in the background and reads
+// the terminal itself: the script keeps it.
+TEST(SuperviseJobControl, AScriptThatStartsItInTheBackgroundKeepsTheTerminal) {
+  KASHIM_REQUIRE(access("/bin/bash", X_OK) == 0, "bash");
+  TerminalReader scripts;
+  Terminal shell({"/bin/bash", "--norc", "--noprofile", "-i"});
+  KASHIM_REQUIRE(shell.started(), "a pseudo-terminal (/dev/ptmx)");
+  shell.type("PS1='$ '; bash -c '" + supervisor_path() + " -- sh " + scripts.command + " & . " +
+             scripts.reader + "; wait'\n");
+  shell.type("hello\n");
+  EXPECT_TRUE(shell.shows("got=hello")) << shell.screen();
+  EXPECT_EQ(shell.screen().find("Stopped"), std::string::npos) << shell.screen();
+  shell.type("exit\n");
 }
 
 }  // namespace

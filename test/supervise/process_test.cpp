@@ -267,6 +267,28 @@ TEST(SuperviseProcess, TheFilterLeavesTheProgramsSpeculationControlsAlone) {
   EXPECT_NE(calls.find("SECCOMP_FILTER_FLAG_SPEC_ALLOW"), std::string::npos) << calls;
 }
 
+// Without kashim a signal handler installed without SA_RESTART never makes connect, listen
+// or setsockopt fail with EINTR. Once the supervisor has taken the notification, only a
+// fatal signal ends the program's wait (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, Linux 5.19);
+// not with accepts notified (KASHIM_PEERS), where a signal must end a blocking accept.
+TEST(SuperviseProcess, OnlyAFatalSignalEndsAWaitForTheSupervisorsAnswer) {
+  KASHIM_REQUIRE(access("/usr/bin/strace", X_OK) == 0, "strace");
+  const std::string trace = scratch_path("seccomp-flags");
+  auto flags_with = [&](const Environment& environment) {
+    EXPECT_EQ(run_command({"strace", "-f", "-e", "trace=seccomp", "-o", trace, supervisor_path(),
+                           "--", "true"},
+                          environment)
+                  .exit_code,
+              0);
+    return read_file(trace);
+  };
+  const std::string plain = flags_with(kTuned);
+  EXPECT_NE(plain.find("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"), std::string::npos) << plain;
+  const std::string with_peers = flags_with(with(kTuned, "KASHIM_PEERS", "127.0.0.2"));
+  EXPECT_NE(with_peers.find("SECCOMP_FILTER_FLAG_NEW_LISTENER"), std::string::npos) << with_peers;
+  EXPECT_EQ(with_peers.find("WAIT_KILLABLE_RECV"), std::string::npos) << with_peers;
+}
+
 // The kernel asks no_new_privs only of a filter installed without CAP_SYS_ADMIN. Run as
 // root, the supervisor sets none: a set-user-ID program in COMMAND's tree (run after COMMAND
 // dropped to another user) keeps its privileges. Without privileges it must set it.
