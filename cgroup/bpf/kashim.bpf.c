@@ -1,17 +1,21 @@
 /* The kernel half of `kashim cgroup`: keep-alive for every TCP connection of a cgroup.
  *
- * kashim_sockops runs when a connection of the cgroup is established (the program opened
- * it: out; it accepted it: in) and, if the settings want it (core's wants_connection:
- * direction, then peers), switches SO_KEEPALIVE on and sets the configured TCP options,
- * as core's apply_keepalive does.
+ * kashim_sockops runs when a socket of the cgroup connects (TCP_CONNECT_CB: the program
+ * opened it, out — before its SYN is sent, so that TCP_USER_TIMEOUT bounds connect()
+ * itself) and when a connection it accepted is established (PASSIVE_ESTABLISHED: in), and,
+ * if the settings want it (core's wants_connection: direction, then peers), switches
+ * SO_KEEPALIVE on and sets the configured TCP options, as core's apply_keepalive does.
+ * A passive open of a socket that connected is a simultaneous open (a socket connecting to
+ * its own address): out, and decided already at connect() when a direction is set or the
+ * socket has a record (below); a later connect() of such a socket keeps the decision of its
+ * first.
  *
  * kashim_setsockopt sees the programs' own setsockopt calls of the managed options. Force
  * mode: the configured value replaces the program's (and SO_KEEPALIVE cannot be switched
  * off) — with a filter, only on connections kashim tuned — as core's after_program_set
- * does. Fallback mode:
- * it only remembers which options the program set, and the connection, once established,
- * keeps them. Calls the kernel would refuse (short optlen, a value out of range) pass
- * untouched, so the program gets the kernel's own error.
+ * does. Fallback mode: it only remembers which options the program set, and kashim's
+ * decision, at connect() or acceptance, leaves them alone. Calls the kernel would refuse (short
+ * optlen, a value out of range) pass untouched, so the program gets the kernel's own error.
  *
  * A socket belongs to the cgroup of the process that created it; an accepted one to its
  * listener's. Built with clang -target bpf against <linux/bpf.h>, no vmlinux.h. */
@@ -50,6 +54,10 @@ struct {
 /* What kashim knows about one socket. Cloned from a listener to the connections it
  * accepts (BPF_F_CLONE), as the kernel copies the listener's options to them. */
 struct socket_record {
+  /* The socket's cookie once kashim decided at its connect(). A cookie rather than a flag:
+   * a clone (a connection accepted from a socket that connected once, then listened) gets
+   * a cookie of its own, and is not taken for the socket that connected. */
+  __u64 connected;
   __u8 tuned;       /* with a filter, kashim tuned this connection: force mode keeps its values */
   __u8 program_set; /* option bits the program set itself: fallback mode keeps them */
 };
@@ -103,8 +111,8 @@ static const struct kashim_settings* active_settings(void) {
 }
 
 /* Config::selective: a filter decides connection by connection. Without one, force mode
- * needs no record of which connections were tuned (all of them are), which spares every
- * connection a socket-storage allocation. */
+ * needs no record of which connections were tuned (all of them are), which spares accepted
+ * connections a socket-storage allocation. */
 static __always_inline int selective(const struct kashim_settings* current) {
   return current->peer_count != 0 || current->direction != KASHIM_DIRECTION_BOTH;
 }
@@ -150,32 +158,15 @@ static int peer_matches(const struct kashim_settings* current, struct bpf_sock_o
   return 0;
 }
 
-SEC("sockops")
-int kashim_sockops(struct bpf_sock_ops* skops) {
-  __u8 side;
-  switch (skops->op) {
-    case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
-      side = KASHIM_DIRECTION_OUT;
-      break;
-    case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
-      side = KASHIM_DIRECTION_IN;
-      break;
-    default:
-      return 1;
-  }
-  const struct kashim_settings* current = active_settings();
-  if (!current) return 1;
+/* The decision for one connection, made once: `record` is the socket's, or 0 when it has
+ * none (yet). */
+static __always_inline int decide(struct bpf_sock_ops* skops, struct bpf_sock* sk,
+                                  const struct kashim_settings* current,
+                                  struct socket_record* record, __u8 side) {
   if ((current->direction != KASHIM_DIRECTION_BOTH && current->direction != side) ||
       !peer_matches(current, skops)) {
     count(KASHIM_NOT_WANTED);
     return 1;
-  }
-  struct bpf_sock* sk = skops->sk;
-  if (!sk) return 1;
-  /* Needed in fallback mode, and in force mode with a filter; spared otherwise. */
-  struct socket_record* record = 0;
-  if (current->mode == KASHIM_MODE_FALLBACK || selective(current)) {
-    record = bpf_sk_storage_get(&sockets, sk, 0, 0);
   }
   __u8 skip = 0;
   if (current->mode == KASHIM_MODE_FALLBACK) {
@@ -210,6 +201,38 @@ int kashim_sockops(struct bpf_sock_ops* skops) {
   count(side == KASHIM_DIRECTION_OUT ? KASHIM_TUNED_OUT : KASHIM_TUNED_IN);
   if (failed) count(KASHIM_SET_FAILED);
   return 1;
+}
+
+SEC("sockops")
+int kashim_sockops(struct bpf_sock_ops* skops) {
+  const __u32 op = skops->op;
+  if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) return 1;
+  const struct kashim_settings* current = active_settings();
+  if (!current) return 1;
+  struct bpf_sock* sk = skops->sk;
+  if (!sk) return 1;
+  if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+    /* Connecting sockets are marked, so that a simultaneous open is not decided again as
+     * in. A record is made for it only when a direction is set, where that second decision
+     * would differ (the peer is the same): a socket-storage allocation per connection costs
+     * as much as the rest of kashim (doc/cgroup.md, Cost). Without one, both decisions give
+     * the same values and the connection is counted twice. */
+    const __u64 create =
+        current->direction != KASHIM_DIRECTION_BOTH ? BPF_SK_STORAGE_GET_F_CREATE : 0;
+    struct socket_record* record = bpf_sk_storage_get(&sockets, sk, 0, create);
+    if (record) {
+      const __u64 cookie = bpf_get_socket_cookie(skops);
+      if (record->connected == cookie) return 1; /* decided at its first connect() */
+      record->connected = cookie;
+    }
+    return decide(skops, sk, current, record, KASHIM_DIRECTION_OUT);
+  }
+  /* Most accepted connections have no record: their listener had none to clone. */
+  struct socket_record* record = bpf_sk_storage_get(&sockets, sk, 0, 0);
+  if (record && record->connected && record->connected == bpf_get_socket_cookie(skops)) {
+    return 1; /* a simultaneous open: out, decided at connect() */
+  }
+  return decide(skops, sk, current, record, KASHIM_DIRECTION_IN);
 }
 
 /* The bit of a managed option, and its index among the TCP ones (-1 for SO_KEEPALIVE). */
@@ -253,7 +276,7 @@ int kashim_setsockopt(struct bpf_sockopt* ctx) {
   }
   if (selective(current)) {
     /* Only connections kashim tuned keep its values. Without a filter every connection is
-     * tuned, and a value set before the connection is established is replaced then. */
+     * tuned, and a value set before connect() is replaced then. */
     struct socket_record* record = bpf_sk_storage_get(&sockets, sk, 0, 0);
     if (!record || !record->tuned) return 1;
   }

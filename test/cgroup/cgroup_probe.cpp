@@ -8,7 +8,15 @@
 //   cgroup_probe listen ADDRESS [--before OPTIONS]
 //       listens on ADDRESS, port 0 (the options set on the listener); prints "port=P",
 //       accepts one connection and prints "accepted keepalive=..."
-// Then both read until the peer closes and exit 0; 1 when a call fails. OPTIONS:
+// Then both read until the peer closes and exit 0; 1 when a call fails.
+//   cgroup_probe selfconnect ADDRESS
+//       binds to ADDRESS, port 0, and connects to that same address: a connection the
+//       program opened that the kernel completes by simultaneous open; prints
+//       "selfconnected keepalive=..." and exits 0
+//   cgroup_probe unanswered
+//       connects to a listener of its own whose accept queue is full, so that its SYNs go
+//       unanswered; prints "unanswered errno=NAME" (ETIMEDOUT when TCP_USER_TIMEOUT bounded
+//       the wait, EINTR when alarm(8) ended it) and exits 0. OPTIONS:
 // comma-separated NAME=VALUE with NAME keepalive, idle, intvl, cnt or user_timeout.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,6 +25,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -99,14 +108,71 @@ int read_until_end(int fd) {
   }
 }
 
+int self_connect(const char* text) {
+  sockaddr_storage address;
+  const socklen_t length = parse(text, 0, &address);
+  const int fd = socket(address.ss_family, SOCK_STREAM, 0);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0) fail("bind");
+  socklen_t bound = sizeof address;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &bound);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), bound) != 0) fail("connect");
+  report("selfconnected", fd);
+  return 0;
+}
+
+void on_alarm(int) {}
+
+// The accept queue of a listener with backlog 0 holds one connection: a second one's SYNs
+// are dropped, and its connect() waits as for a peer that does not answer.
+int unanswered() {
+  sockaddr_storage address;
+  const socklen_t length = parse("127.0.0.1", 0, &address);
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  if (bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+      listen(listener, 0) != 0) {
+    fail("bind/listen");
+  }
+  socklen_t bound = sizeof address;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &bound);
+  const int queued = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(queued, reinterpret_cast<sockaddr*>(&address), bound) != 0) fail("connect");
+  // The handshake ends when the listener gets our last ACK, maybe after connect() returned;
+  // a listener's tcpi_unacked is the length of its accept queue.
+  for (int wait = 0; wait < 2000; ++wait) {
+    tcp_info info = {};
+    socklen_t info_length = sizeof info;
+    getsockopt(listener, IPPROTO_TCP, TCP_INFO, &info, &info_length);
+    if (info.tcpi_unacked >= 1) break;
+    usleep(1000);
+  }
+  struct sigaction action = {};
+  action.sa_handler = on_alarm;  // no SA_RESTART: the alarm ends connect() with EINTR
+  sigaction(SIGALRM, &action, nullptr);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  alarm(8);
+  const int result = connect(fd, reinterpret_cast<sockaddr*>(&address), bound);
+  const int error = errno;
+  alarm(0);
+  const char* name = result == 0          ? "none"
+                     : error == ETIMEDOUT ? "ETIMEDOUT"
+                     : error == EINTR     ? "EINTR"
+                                          : std::strerror(error);
+  std::printf("unanswered errno=%s\n", name);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: cgroup_probe connect ADDRESS PORT | listen ADDRESS [...]\n");
+  if (argc < 2 || (argc < 3 && std::string(argv[1]) != "unanswered")) {
+    std::fprintf(stderr,
+                 "usage: cgroup_probe connect ADDRESS PORT | listen ADDRESS [...] | selfconnect "
+                 "ADDRESS | unanswered\n");
     return 2;
   }
   const std::string action = argv[1];
+  if (action == "selfconnect") return self_connect(argv[2]);
+  if (action == "unanswered") return unanswered();
   const bool connecting = action == "connect";
   int next = connecting ? 4 : 3;
   if (argc < next) return 2;

@@ -159,5 +159,79 @@ TEST_P(CgroupDecisions, KernelProgramDecidesAsCore) {
 INSTANTIATE_TEST_SUITE_P(Cases, CgroupDecisions, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// The options are set when connect() sends its SYN, not once the connection is established:
+// a connection the program opened is out however the kernel completes it, and its first SYN
+// is already bounded by TCP_USER_TIMEOUT.
+class CgroupConnect : public ::testing::Test {
+ protected:
+  void SetUp() override { KASHIM_REQUIRE_CGROUP_ROUTE(); }
+};
+
+// A socket connecting to its own address: the kernel completes it by simultaneous open and
+// reports it as a passive open, but the program called connect().
+TEST_F(CgroupConnect, ASimultaneousOpenIsDirectionOut) {
+  for (const char* direction : {"out", "in"}) {
+    const Case c = {"self",
+                    "",
+                    direction,
+                    Direction::kOut,
+                    "127.0.0.1",
+                    "127.0.0.1",
+                    std::string(direction) == "out"};
+    socklen_t length;
+    const auto peer = peer_address("127.0.0.1", 1, false, &length);
+    EXPECT_EQ(core_decision(c, "", peer, length), c.tuned) << "core's wants_connection";
+    Child child(cgroup_run({kCgroupProbe, "selfconnect", "127.0.0.1"}), environment_of(c, ""));
+    const auto values = values_in(child.out_line());
+    EXPECT_EQ(child.wait(), 0) << child.rest_of_err();
+    EXPECT_EQ(values.at("keepalive") == 1 && values.at("idle") == 31, c.tuned)
+        << "--direction " << direction << ": " << describe(values);
+  }
+}
+
+TEST_F(CgroupConnect, TheUserTimeoutBoundsAConnectNobodyAnswers) {
+  // Unbounded, the SYNs are retransmitted for two minutes and the probe's alarm(8) ends it.
+  Child child(cgroup_run({kCgroupProbe, "unanswered"}), {{"KASHIM_USER_TIMEOUT", "1s"}});
+  EXPECT_EQ(child.out_line(), "unanswered errno=ETIMEDOUT");
+  EXPECT_EQ(child.wait(), 0) << child.rest_of_err();
+}
+
+// TCP Fast Open: the client's data rides in its SYN (sendto MSG_FASTOPEN, no connect()), the
+// second time with the cookie the first one got. Both ends are tuned every time.
+constexpr const char kFastOpen[] = R"(
+import socket
+server = socket.socket()
+server.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16)
+server.bind(("127.0.0.1", 0))
+server.listen(8)
+def idle(s):
+    return s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) * s.getsockopt(6, 4)
+for _ in range(2):
+    client = socket.socket()
+    client.sendto(b"x", socket.MSG_FASTOPEN, server.getsockname())
+    accepted, _ = server.accept()
+    print("client", idle(client), "server", idle(accepted), "data", accepted.recv(1).decode())
+    client.close()
+    accepted.close()
+netstat = [line.split() for line in open("/proc/net/netstat") if line.startswith("TcpExt:")]
+print("fast open accepted", netstat[1][netstat[0].index("TCPFastOpenPassive")])
+)";
+
+TEST_F(CgroupConnect, FastOpenClientsAndServersAreTuned) {
+  KASHIM_REQUIRE(access("/usr/bin/unshare", X_OK) == 0, "unshare (util-linux)");
+  // A network namespace of our own, where Fast Open may be switched on for both ends.
+  const std::string script =
+      "ip link set lo up && sysctl -qw net.ipv4.tcp_fastopen=3 && exec \"$@\" && exit 1";
+  std::vector<std::string> argv = {"unshare", "--net", "sh", "-c", script, "sh"};
+  for (const std::string& word : cgroup_run({"python3", "-c", kFastOpen})) argv.push_back(word);
+  const ProcessRun run = run_command(argv, {{"KASHIM_IDLE", "31"}});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  const auto lines = lines_of(run.out);
+  ASSERT_EQ(lines.size(), 3u) << run.out << run.err;
+  EXPECT_EQ(lines[0], "client 31 server 31 data x");
+  EXPECT_EQ(lines[1], "client 31 server 31 data x");
+  EXPECT_EQ(lines[2], "fast open accepted 1") << "the second SYN carried the data";
+}
+
 }  // namespace
 }  // namespace kashim::testing
