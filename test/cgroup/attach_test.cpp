@@ -1,110 +1,12 @@
 // Persistent attachments: attach, status and detach on a cgroup the test makes, the
 // settings changed in place, the counters, and nothing left pinned or attached afterwards.
-#include <dirent.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <linux/bpf.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
-#include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <memory>
-
-#include "cgroup_fixture.hpp"
+#include "attach_fixture.hpp"
 
 namespace kashim::testing {
 namespace {
-
-bool exists(const std::string& path) {
-  struct stat status;
-  return stat(path.c_str(), &status) == 0;
-}
-
-std::string pin_directory_of(const std::string& cgroup) {
-  struct stat status;
-  stat(cgroup.c_str(), &status);  // a cgroup's inode number is its id
-  return "/sys/fs/bpf/kashim/" + std::to_string(status.st_ino);
-}
-
-int bpf(int command, bpf_attr* attributes) {
-  return static_cast<int>(syscall(SYS_bpf, command, attributes, sizeof *attributes));
-}
-
-// How many programs of `type` are attached to `cgroup` itself, as the kernel says.
-int programs_attached(const std::string& cgroup, bpf_attach_type type) {
-  const int fd = open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  bpf_attr query;
-  std::memset(&query, 0, sizeof query);
-  query.query.target_fd = static_cast<__u32>(fd);
-  query.query.attach_type = type;
-  const int result = bpf(BPF_PROG_QUERY, &query);
-  close(fd);
-  return result == 0 ? static_cast<int>(query.query.prog_cnt) : -1;
-}
-
-// "sock_ops N, setsockopt M"
-std::string attached_programs(const std::string& cgroup) {
-  return "sock_ops " + std::to_string(programs_attached(cgroup, BPF_CGROUP_SOCK_OPS)) +
-         ", setsockopt " + std::to_string(programs_attached(cgroup, BPF_CGROUP_SETSOCKOPT));
-}
-
-// What another tool does (bpftool link detach): the pinned link stays, attached to nothing.
-bool detach_pinned_link(const std::string& path) {
-  bpf_attr get;
-  std::memset(&get, 0, sizeof get);
-  get.pathname = reinterpret_cast<std::uintptr_t>(path.c_str());
-  const int fd = bpf(BPF_OBJ_GET, &get);
-  if (fd < 0) return false;
-  bpf_attr detach;
-  std::memset(&detach, 0, sizeof detach);
-  detach.link_detach.link_fd = static_cast<__u32>(fd);
-  const bool detached = bpf(BPF_LINK_DETACH, &detach) == 0;
-  close(fd);
-  return detached;
-}
-
-class CgroupAttach : public ::testing::Test {
- protected:
-  void SetUp() override {
-    KASHIM_REQUIRE_CGROUP_ROUTE();
-    cgroup_ = cgroup2_mount_point() + "/kashim-test." +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name() + "." +
-              std::to_string(getpid());
-    ASSERT_EQ(mkdir(cgroup_.c_str(), 0755), 0) << cgroup_;
-  }
-  void TearDown() override {
-    if (cgroup_.empty()) return;
-    run_command({kCgroupTool, "cgroup", "detach", cgroup_}, {});
-    rmdir(cgroup_.c_str());
-  }
-
-  ProcessRun tool(const std::vector<std::string>& arguments, const Environment& environment = {}) {
-    std::vector<std::string> argv = {kCgroupTool, "cgroup"};
-    argv.insert(argv.end(), arguments.begin(), arguments.end());
-    return run_command(argv, environment);
-  }
-  // argv, started in the test's cgroup.
-  std::vector<std::string> inside(const std::vector<std::string>& argv) const {
-    std::vector<std::string> wrapped = {"sh", "-c", "echo $$ > \"$0\" && exec \"$@\"",
-                                        cgroup_ + "/cgroup.procs"};
-    wrapped.insert(wrapped.end(), argv.begin(), argv.end());
-    return wrapped;
-  }
-  // A connection cgroup_probe makes from inside the cgroup: what it reads back.
-  std::map<std::string, int> connection_inside() {
-    Listener listener("127.0.0.1");
-    Child child(inside({kCgroupProbe, "connect", "127.0.0.1", listener.port_text()}), {});
-    const int accepted = listener.accept_one();
-    auto values = values_in(child.out_line());
-    if (accepted >= 0) close(accepted);
-    EXPECT_EQ(child.wait(), 0) << child.rest_of_err();
-    return values;
-  }
-
-  std::string cgroup_;
-};
 
 TEST_F(CgroupAttach, AttachStatusDetachLeaveNothingBehind) {
   const ProcessRun attached = tool({"attach", cgroup_}, kTuned);
@@ -149,64 +51,6 @@ TEST_F(CgroupAttach, AttachingAgainChangesTheSettingsInPlace) {
   expected["idle"] = 45;
   EXPECT_EQ(describe(connection_inside()), describe(expected));
   EXPECT_NE(tool({"status", cgroup_}).out.find("idle 45s"), std::string::npos);
-}
-
-// attach and detach take turns (a lock): of attaches started together, one attaches and the
-// others change its settings; none reports an attachment that another one undid.
-TEST_F(CgroupAttach, ConcurrentAttachesAttachOnce) {
-  constexpr int kRounds = 3, kTogether = 4;
-  for (int round = 0; round < kRounds; ++round) {
-    std::vector<std::unique_ptr<Child>> attaches;
-    for (int i = 0; i < kTogether; ++i) {
-      attaches.push_back(std::make_unique<Child>(
-          std::vector<std::string>{kCgroupTool, "cgroup", "attach", cgroup_},
-          Environment{{"KASHIM_IDLE", std::to_string(30 + i)}}));
-    }
-    int attached = 0, updated = 0;
-    for (auto& attach : attaches) {
-      const std::string line = attach->out_line();
-      attached += line.find(": attached to " + cgroup_) != std::string::npos;
-      updated += line.find(": settings of " + cgroup_ + " updated") != std::string::npos;
-      EXPECT_EQ(attach->wait(), 0) << attach->rest_of_err();
-    }
-    EXPECT_EQ(attached, 1) << "round " << round;
-    EXPECT_EQ(updated, kTogether - 1) << "round " << round;
-    EXPECT_EQ(attached_programs(cgroup_), "sock_ops 1, setsockopt 1") << "round " << round;
-    const ProcessRun status = tool({"status", cgroup_});
-    EXPECT_EQ(status.exit_code, 0) << status.err;
-    const std::size_t at = status.out.find("idle ");
-    ASSERT_NE(at, std::string::npos) << status.out;
-    const int idle = std::atoi(status.out.c_str() + at + 5);
-    EXPECT_TRUE(idle >= 30 && idle < 30 + kTogether) << status.out;
-    EXPECT_EQ(connection_inside()["idle"], idle) << "the settings of one of the attaches";
-    EXPECT_EQ(tool({"detach", cgroup_}).exit_code, 0);
-    EXPECT_EQ(attached_programs(cgroup_), "sock_ops 0, setsockopt 0");
-  }
-}
-
-// Links detached by another tool: status says so, and attach attaches afresh.
-TEST_F(CgroupAttach, LinksDetachedBehindKashimsBackAreAttachedAgain) {
-  ASSERT_EQ(tool({"attach", cgroup_}, kTuned).exit_code, 0);
-  const std::string pins = pin_directory_of(cgroup_);
-  ASSERT_TRUE(detach_pinned_link(pins + "/sockops_link"));
-  ASSERT_TRUE(detach_pinned_link(pins + "/setsockopt_link"));
-  ASSERT_EQ(attached_programs(cgroup_), "sock_ops 0, setsockopt 0");
-
-  const ProcessRun status = tool({"status", cgroup_});
-  EXPECT_EQ(status.exit_code, 1) << status.out;
-  EXPECT_NE(status.out.find(cgroup_ + " (cgroup "), std::string::npos) << status.out;
-  EXPECT_NE(status.out.find("DETACHED"), std::string::npos) << status.out;
-  EXPECT_EQ(tool({"status"}).exit_code, 1);
-
-  const ProcessRun again = tool({"attach", cgroup_}, {{"KASHIM_IDLE", "45"}});
-  EXPECT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_NE(again.out.find("attached to " + cgroup_), std::string::npos) << again.out;
-  EXPECT_EQ(attached_programs(cgroup_), "sock_ops 1, setsockopt 1");
-  EXPECT_EQ(connection_inside()["idle"], 45) << "the new attachment's settings";
-  const ProcessRun after = tool({"status", cgroup_});
-  EXPECT_EQ(after.exit_code, 0) << after.err;
-  EXPECT_EQ(after.out.find("DETACHED"), std::string::npos) << after.out;
-  EXPECT_NE(after.out.find("connections tuned: 1 out"), std::string::npos) << after.out;
 }
 
 TEST_F(CgroupAttach, CountersSayWhatTheProgramsDid) {

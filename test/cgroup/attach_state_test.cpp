@@ -1,0 +1,91 @@
+// Persistent attachments against others: attaches of one cgroup at the same time, and links
+// detached behind kashim's back.
+#include <gtest/gtest.h>
+#include <linux/bpf.h>
+#include <sys/syscall.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "attach_fixture.hpp"
+
+namespace kashim::testing {
+namespace {
+
+// What another tool does (bpftool link detach): the pinned link stays, attached to nothing.
+bool detach_pinned_link(const std::string& path) {
+  bpf_attr get;
+  std::memset(&get, 0, sizeof get);
+  get.pathname = reinterpret_cast<std::uintptr_t>(path.c_str());
+  const int fd = bpf(BPF_OBJ_GET, &get);
+  if (fd < 0) return false;
+  bpf_attr detach;
+  std::memset(&detach, 0, sizeof detach);
+  detach.link_detach.link_fd = static_cast<__u32>(fd);
+  const bool detached = bpf(BPF_LINK_DETACH, &detach) == 0;
+  close(fd);
+  return detached;
+}
+
+// attach and detach take turns (a lock): of attaches started together, one attaches and the
+// others change its settings; none reports an attachment that another one undid.
+TEST_F(CgroupAttach, ConcurrentAttachesAttachOnce) {
+  constexpr int kRounds = 3, kTogether = 4;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::unique_ptr<Child>> attaches;
+    for (int i = 0; i < kTogether; ++i) {
+      attaches.push_back(std::make_unique<Child>(
+          std::vector<std::string>{kCgroupTool, "cgroup", "attach", cgroup_},
+          Environment{{"KASHIM_IDLE", std::to_string(30 + i)}}));
+    }
+    int attached = 0, updated = 0;
+    for (auto& attach : attaches) {
+      const std::string line = attach->out_line();
+      attached += line.find(": attached to " + cgroup_) != std::string::npos;
+      updated += line.find(": settings of " + cgroup_ + " updated") != std::string::npos;
+      EXPECT_EQ(attach->wait(), 0) << attach->rest_of_err();
+    }
+    EXPECT_EQ(attached, 1) << "round " << round;
+    EXPECT_EQ(updated, kTogether - 1) << "round " << round;
+    EXPECT_EQ(attached_programs(cgroup_), "sock_ops 1, setsockopt 1") << "round " << round;
+    const ProcessRun status = tool({"status", cgroup_});
+    EXPECT_EQ(status.exit_code, 0) << status.err;
+    const std::size_t at = status.out.find("idle ");
+    ASSERT_NE(at, std::string::npos) << status.out;
+    const int idle = std::atoi(status.out.c_str() + at + 5);
+    EXPECT_TRUE(idle >= 30 && idle < 30 + kTogether) << status.out;
+    EXPECT_EQ(connection_inside()["idle"], idle) << "the settings of one of the attaches";
+    EXPECT_EQ(tool({"detach", cgroup_}).exit_code, 0);
+    EXPECT_EQ(attached_programs(cgroup_), "sock_ops 0, setsockopt 0");
+  }
+}
+
+// Links detached by another tool: status says so, and attach attaches afresh.
+TEST_F(CgroupAttach, LinksDetachedBehindKashimsBackAreAttachedAgain) {
+  ASSERT_EQ(tool({"attach", cgroup_}, kTuned).exit_code, 0);
+  const std::string pins = pin_directory_of(cgroup_);
+  ASSERT_TRUE(detach_pinned_link(pins + "/sockops_link"));
+  ASSERT_TRUE(detach_pinned_link(pins + "/setsockopt_link"));
+  ASSERT_EQ(attached_programs(cgroup_), "sock_ops 0, setsockopt 0");
+
+  const ProcessRun status = tool({"status", cgroup_});
+  EXPECT_EQ(status.exit_code, 1) << status.out;
+  EXPECT_NE(status.out.find(cgroup_ + " (cgroup "), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("DETACHED"), std::string::npos) << status.out;
+  EXPECT_EQ(tool({"status"}).exit_code, 1);
+
+  const ProcessRun again = tool({"attach", cgroup_}, {{"KASHIM_IDLE", "45"}});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("attached to " + cgroup_), std::string::npos) << again.out;
+  EXPECT_EQ(attached_programs(cgroup_), "sock_ops 1, setsockopt 1");
+  EXPECT_EQ(connection_inside()["idle"], 45) << "the new attachment's settings";
+  const ProcessRun after = tool({"status", cgroup_});
+  EXPECT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(after.out.find("DETACHED"), std::string::npos) << after.out;
+  EXPECT_NE(after.out.find("connections tuned: 1 out"), std::string::npos) << after.out;
+}
+
+}  // namespace
+}  // namespace kashim::testing
