@@ -62,6 +62,29 @@ TEST_F(CgroupAttach, ConcurrentAttachesAttachOnce) {
   }
 }
 
+// An attach and a detach at once: whichever comes second wins, and what stays is one whole
+// state, never pins without links or links without pins.
+TEST_F(CgroupAttach, AnAttachAndADetachAtOnceLeaveOneWholeState) {
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_EQ(tool({"attach", cgroup_}, kTuned).exit_code, 0);
+    Child attach({kCgroupTool, "cgroup", "attach", cgroup_}, {{"KASHIM_IDLE", "45"}});
+    Child detach({kCgroupTool, "cgroup", "detach", cgroup_}, {});
+    EXPECT_EQ(attach.wait(), 0) << attach.rest_of_err();
+    EXPECT_EQ(detach.wait(), 0) << detach.rest_of_err();
+    const std::string pins = pin_directory_of(cgroup_);
+    if (exists(pins)) {  // the detach came first
+      for (const char* name : {"sockops_link", "setsockopt_link", "settings", "counters"}) {
+        EXPECT_TRUE(exists(pins + "/" + name)) << name;
+      }
+      EXPECT_EQ(attached_programs(cgroup_), "sock_ops 1, setsockopt 1");
+      EXPECT_EQ(connection_inside()["idle"], 45);
+      EXPECT_EQ(tool({"detach", cgroup_}).exit_code, 0);
+    } else {
+      EXPECT_EQ(attached_programs(cgroup_), "sock_ops 0, setsockopt 0");
+    }
+  }
+}
+
 // Links detached by another tool: status says so, and attach attaches afresh.
 TEST_F(CgroupAttach, LinksDetachedBehindKashimsBackAreAttachedAgain) {
   ASSERT_EQ(tool({"attach", cgroup_}, kTuned).exit_code, 0);
