@@ -74,8 +74,13 @@ TEST_F(CgroupAttach, CountersSayWhatTheProgramsDid) {
     close(fd);
     EXPECT_EQ(child.wait(), 0) << child.rest_of_err();
   }
+  {  // A connect() refused: decided, and counted, when it was attempted.
+    const ProcessRun refused = run_command(
+        inside({kCgroupProbe, "connect", "127.0.0.1", std::to_string(free_port("127.0.0.1"))}), {});
+    EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  }
   const ProcessRun status = tool({"status", cgroup_});
-  EXPECT_NE(status.out.find("connections tuned: 1 out, 0 in; left alone: 1 not wanted, 0 with "
+  EXPECT_NE(status.out.find("connections tuned: 2 out, 0 in; left alone: 1 not wanted, 0 with "
                             "the program's own keep-alive"),
             std::string::npos)
       << status.out;
