@@ -204,11 +204,15 @@ std::vector<int> descriptors_from_caller() {
 }
 
 sigset_t supervisor_signals() {
+  // Every signal sent to the supervisor is COMMAND's (forwarded), or its own business (SIGCHLD,
+  // SIGCONT, terminal stops). Never taken over: those that cannot be, those a fault of the
+  // supervisor's raises, SIGPIPE (ignored), and SIGRTMIN, which interrupts its accept
+  // threads (accept_waits.cpp). glibc's own signals are never in a filled set.
   sigset_t set;
-  sigemptyset(&set);
-  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD, SIGCONT,
-                     SIGTTOU, SIGTTIN}) {
-    sigaddset(&set, signal);
+  sigfillset(&set);
+  for (int signal : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT,
+                     SIGPIPE, static_cast<int>(SIGRTMIN)}) {
+    sigdelset(&set, signal);
   }
   return set;
 }
@@ -224,8 +228,9 @@ void take_over_signals(ProcessState* state) {
   sigaction(SIGCHLD, &default_action, &state->original_sigchld);
   state->own_group = getpgrp();
   state->terminal = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-  state->command_own_group = state->terminal >= 0 && state->own_group == getpid() &&
-                             !is_pipe(STDIN_FILENO) && !is_pipe(STDOUT_FILENO);
+  state->command_own_group =
+      state->terminal < 0 ||
+      (state->own_group == getpid() && !is_pipe(STDIN_FILENO) && !is_pipe(STDOUT_FILENO));
 }
 
 Launched launch(const LaunchRequest& request, Tuner& tuner, ProcessState* state) {

@@ -33,12 +33,11 @@ struct ProcessState {
   struct sigaction original_sigchld {};
   int terminal = -1;  // /dev/tty when there is one
   pid_t own_group = 0;
-  // A job of its own on a terminal (the supervisor leads its process group, and neither
-  // stdin nor stdout is a pipe): COMMAND gets a process group of its own, which holds the
-  // terminal while it runs, so that the terminal's signals are COMMAND's alone. Anywhere
-  // else (a pipeline, a script without job control, no terminal) COMMAND stays in the
-  // supervisor's group, where the others in it can still read the terminal and signals to
-  // the group reach all of COMMAND's processes.
+  // COMMAND gets a process group of its own, so that a signal to the supervisor's group
+  // reaches COMMAND once (forwarded), and as a job of its own on a terminal (the supervisor
+  // leads its group, neither stdin nor stdout is a pipe) the terminal while it runs. On a
+  // terminal otherwise (a pipeline, a script without job control) it stays in the
+  // supervisor's group, which others share: they keep the terminal.
   bool command_own_group = false;
   pid_t child_group = 0;  // COMMAND's process group: its pid, or own_group
 };
@@ -56,7 +55,8 @@ struct Launched {
 // pipe's reader sees its end) as it would be without kashim.
 std::vector<int> descriptors_from_caller();
 
-// The signals the supervisor takes over while COMMAND runs (read through a signalfd).
+// The signals the supervisor takes over while COMMAND runs (read through a signalfd): all
+// but a few.
 sigset_t supervisor_signals();
 
 // Blocks supervisor_signals(), ignores SIGPIPE and takes SIGCHLD's default action, saving

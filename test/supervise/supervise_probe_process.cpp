@@ -23,7 +23,13 @@ int scenario_daemon(const std::vector<std::string>& args) {
   int server = make_listener();
   int gate[2];
   if (pipe(gate) != 0) die("pipe");
+  // A daemon ignores the hangup of the session it leaves, from before it is forked.
+  struct sigaction ignore {
+  }, hangup{};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGHUP, &ignore, &hangup);
   pid_t child = fork();
+  if (child != 0) sigaction(SIGHUP, &hangup, nullptr);
   if (child == 0) {
     close(gate[1]);
     int null = open("/dev/null", O_RDWR);
@@ -56,7 +62,8 @@ int scenario_daemon(const std::vector<std::string>& args) {
 int scenario_wait_signal(const std::vector<std::string>&) {
   sigset_t set;
   sigemptyset(&set);
-  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
+  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM,
+                     SIGVTALRM, SIGPWR, static_cast<int>(SIGRTMIN) + 1}) {
     sigaddset(&set, signal);
   }
   sigprocmask(SIG_BLOCK, &set, nullptr);
