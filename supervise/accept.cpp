@@ -5,6 +5,8 @@
 #include <sys/syscall.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include "decide.hpp"
 #include "log_line.hpp"
@@ -15,6 +17,29 @@ namespace {
 
 // A connection kept for the listener's next accept is closed after this long without one.
 constexpr auto kUndeliveredTimeout = std::chrono::seconds(10);
+
+// Why a connection could not be handed over: ENOENT stands for a call a signal ended.
+void add_handover_failure(LogLine* line, int error) {
+  if (error == ENOENT) {
+    line->add("its accept was interrupted by a signal");
+  } else {
+    add_errno(line, error);
+  }
+}
+
+// Whether a thread is stopped by a signal or a tracer (/proc/TID/stat's state T or t).
+bool is_stopped(pid_t thread) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(thread));
+  std::FILE* file = std::fopen(path, "re");
+  if (file == nullptr) return false;
+  char text[512] = {};
+  const std::size_t got = std::fread(text, 1, sizeof text - 1, file);
+  std::fclose(file);
+  // "TID (comm) S ...": the comm may hold spaces and parentheses, the last ')' ends it.
+  const char* end = got > 0 ? std::strrchr(text, ')') : nullptr;
+  return end != nullptr && (end[2] == 'T' || end[2] == 't');
+}
 
 // The kernel's move_addr_to_user(), as accept runs it after taking the connection: the
 // peer's full length goes to *length_address (unless the program's length is negative),
@@ -194,7 +219,7 @@ void Accepts::keep_undelivered(const AcceptRequest& request, AcceptedConnection 
     LogLine line;
     line.add("pid ").add(static_cast<int>(request.call.thread())).add(" fd ").add(request.fd);
     line.add(": a connection accepted for the program could not be handed over (");
-    add_errno(&line, error);
+    add_handover_failure(&line, error);
     line.add("); kept for the next accept on this listener");
     tuner_.log(line);
   }
@@ -213,6 +238,8 @@ bool Accepts::take_undelivered(ino_t listener_inode, AcceptedConnection* connect
 void Accepts::close_expired_undelivered() {
   const auto now = std::chrono::steady_clock::now();
   for (auto kept = undelivered_.begin(); kept != undelivered_.end();) {
+    // A program stopped (^Z, a debugger) accepts again when it continues: its time starts then.
+    if (is_stopped(kept->pid)) kept->since = now;
     if (now - kept->since < kUndeliveredTimeout) {
       ++kept;
       continue;
@@ -225,7 +252,7 @@ void Accepts::close_expired_undelivered() {
       add_address(&line, reinterpret_cast<const sockaddr*>(&kept->connection.peer),
                   kept->connection.peer_length);
       line.add(" accepted for the program could not be handed over (");
-      add_errno(&line, kept->error);
+      add_handover_failure(&line, kept->error);
       line.add(") and no accept on the listener came for 10 s: closed");
       tuner_.log(line);
     }

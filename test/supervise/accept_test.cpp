@@ -5,11 +5,16 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <regex>
+#include <sstream>
+#include <thread>
 
 #include "supervise_helpers.hpp"
 
@@ -207,6 +212,43 @@ TEST(SuperviseAccept, AProgramOutOfReachGetsEconnabortedRatherThanAWait) {
   EXPECT_NE(supervised.err.find("closed, and the accept failed with ECONNABORTED"),
             std::string::npos)
       << supervised.err;
+}
+
+// A server stopped (^Z, a debugger) while it waits in accept: the stop ends the notified
+// call, so a client arriving meanwhile is one the supervisor accepted and could not hand
+// over. Without kashim it waits in the queue however long the stop; with it, it is kept for
+// the accept that restarts when the server continues, however long the stop (not the 10 s
+// a connection is otherwise kept).
+TEST(SuperviseStoppedServer, AClientArrivingWhileItIsStoppedIsServedWhenItContinues) {
+  for (const bool supervised : {false, true}) {
+    const std::string results = scratch_path("stopped");
+    std::vector<std::string> argv;
+    if (supervised) argv = {supervisor_path(), "--"};
+    argv.insert(argv.end(), {SUPERVISE_PROBE_PATH, results, "accept-across-a-stop"});
+    Background server = start_background(argv, with_peers());
+    std::istringstream ids(server.wait_for_output("ready"));
+    int pid = 0, port = 0;
+    ASSERT_TRUE(ids >> pid >> port) << server.err_text;
+    ASSERT_EQ(kill(pid, SIGSTOP), 0);
+    const int client = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in from{}, to{};
+    from.sin_family = to.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.2", &from.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    to.sin_port = htons(static_cast<in_port_t>(port));
+    ASSERT_EQ(bind(client, reinterpret_cast<sockaddr*>(&from), sizeof from), 0);
+    ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+    // The stop itself is what is under test: longer than the 10 s a kept connection waits.
+    std::this_thread::sleep_for(std::chrono::seconds(11));
+    ASSERT_EQ(kill(pid, SIGCONT), 0);
+    const int status = server.wait_status();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << supervised << server.err_text;
+    const std::string text = read_file(results);
+    EXPECT_NE(text.find("result=ok\n"), std::string::npos) << supervised << text << server.err_text;
+    EXPECT_NE(text.find("from_matching_peer=1\n"), std::string::npos) << supervised << text;
+    close(client);
+    std::filesystem::remove(results);
+  }
 }
 
 // Each accept the supervisor waits in is a thread of its own, counted against the user's

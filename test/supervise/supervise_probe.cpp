@@ -301,6 +301,7 @@ int main(int argc, char** argv) {
                          {"accept-ipv6", scenario_accept_ipv6},
                          {"accept-fsuid", scenario_accept_fsuid},
                          {"accept-nondumpable", scenario_accept_nondumpable},
+                         {"accept-across-a-stop", scenario_accept_across_a_stop},
                          {"accept-many-waiting", scenario_accept_many_waiting},
                          {"accept-emfile-waiting", scenario_accept_emfile_waiting},
                          {"daemon-accept", scenario_daemon_accept}};

@@ -61,6 +61,7 @@ int scenario_accept_ipv6(const std::vector<std::string>& args);
 // supervise_probe_accept_wait.cpp
 int scenario_accept_signal(const std::vector<std::string>& args);
 int scenario_accept_shutdown(const std::vector<std::string>& args);
+int scenario_accept_across_a_stop(const std::vector<std::string>& args);
 int scenario_accept_two_threads(const std::vector<std::string>& args);
 int scenario_accept_emfile_waiting(const std::vector<std::string>& args);
 int scenario_accept_storm(const std::vector<std::string>& args);

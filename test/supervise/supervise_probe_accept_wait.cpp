@@ -122,6 +122,29 @@ int scenario_accept_signal(const std::vector<std::string>& args) {
   return 0;
 }
 
+// accept-across-a-stop: a thread waits in accept; once it does (under the supervisor, once
+// the supervisor waits in it) prints this process's pid, the listener's port and "ready".
+// Then reports what the accept returned ("result") and whether it is the connection of a
+// client from 127.0.0.2 ("from_matching_peer"). The test stops and continues this process.
+int scenario_accept_across_a_stop(const std::vector<std::string>&) {
+  BlockedAccept call;
+  call.listener = make_listener();
+  const pthread_t thread = start_accept(&call);
+  wait_for_the_supervisors_accept(call.listener);
+  std::printf("%d %d\nready\n", static_cast<int>(getpid()), port_of(call.listener));
+  std::fflush(stdout);
+  pthread_join(thread, nullptr);
+  put("result", outcome(call.result, call.error));
+  sockaddr_in peer{};
+  socklen_t length = sizeof peer;
+  char text[INET_ADDRSTRLEN] = "";
+  if (getpeername(call.result, reinterpret_cast<sockaddr*>(&peer), &length) == 0) {
+    inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text);
+  }
+  put("from_matching_peer", std::string(text) == kMatchingPeer);
+  return 0;
+}
+
 // accept-shutdown: shutdown(SHUT_RD) on the listener wakes a blocked accept with EINVAL.
 int scenario_accept_shutdown(const std::vector<std::string>&) {
   BlockedAccept call;
