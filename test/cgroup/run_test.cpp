@@ -77,6 +77,21 @@ TEST_F(CgroupRun, ProcessesLeftRunningAreMovedOutAndTheCgroupRemoved) {
   EXPECT_NE(run.err.find("1 process left running by sh moved to"), std::string::npos) << run.err;
 }
 
+// The keep-alive values static_client reports for its connection to a listener of the
+// test's, run as `argv` followed by the listener's address and port.
+std::map<std::string, int> client_values(std::vector<std::string> argv,
+                                         const Environment& environment) {
+  Listener listener("127.0.0.1");
+  argv.insert(argv.end(), {"127.0.0.1", listener.port_text()});
+  Child child(argv, environment);
+  const int accepted = listener.accept_one();
+  EXPECT_GE(accepted, 0);
+  auto values = values_in(child.err_line());
+  close(accepted);
+  EXPECT_EQ(child.wait(), 0) << child.rest_of_err();
+  return values;
+}
+
 // The cgroup a process is in (/proc/PID/cgroup's "0::" line), as a path under the mount.
 std::string cgroup_of(const std::string& pid) {
   for (const std::string& line : lines_of(read_file("/proc/" + pid + "/cgroup"))) {
@@ -207,14 +222,7 @@ TEST_F(CgroupRun, TheScopeAndProgramSectionsAreTheCommands) {
     std::ofstream config(file);
     config << "idle = 60\n[program static_client]\nidle = 77\n";
   }
-  Listener listener("127.0.0.1");
-  Child child(cgroup_run({client, "127.0.0.1", listener.port_text()}), {{"KASHIM_CONFIG", file}});
-  const int accepted = listener.accept_one();
-  ASSERT_GE(accepted, 0);
-  auto values = values_in(child.err_line());
-  close(accepted);
-  EXPECT_EQ(child.wait(), 0) << child.rest_of_err();
-  EXPECT_EQ(values["idle"], 77);
+  EXPECT_EQ(client_values(cgroup_run({client}), {{"KASHIM_CONFIG", file}})["idle"], 77);
 }
 
 TEST_F(CgroupRun, InvalidConfigurationIsOneLineAndNothingRuns) {
@@ -254,15 +262,9 @@ TEST_F(CgroupRun, WithoutACgroup2MountItRefusesInOneLine) {
 TEST_F(CgroupRun, TheWrapperPassesItsOptions) {
   const std::string client = test_program("static_client");
   KASHIM_REQUIRE_PROGRAM(client);
-  Listener listener("127.0.0.1");
-  Child child({KASHIM_WRAPPER_PATH, "cgroup", "run", "--idle", "41", "--cnt", "2", "--", client,
-               "127.0.0.1", listener.port_text()},
-              {{"KASHIM_LIBRARY", KASHIM_LIBRARY_PATH}});
-  const int accepted = listener.accept_one();
-  ASSERT_GE(accepted, 0);
-  auto values = values_in(child.err_line());
-  close(accepted);
-  EXPECT_EQ(child.wait(), 0) << child.rest_of_err();
+  auto values = client_values(
+      {KASHIM_WRAPPER_PATH, "cgroup", "run", "--idle", "41", "--cnt", "2", "--", client},
+      {{"KASHIM_LIBRARY", KASHIM_LIBRARY_PATH}});
   EXPECT_EQ(values["keepalive"], 1);
   EXPECT_EQ(values["idle"], 41);
   EXPECT_EQ(values["cnt"], 2);
