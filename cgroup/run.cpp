@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,15 +32,24 @@ namespace {
 // waits for COMMAND's exit (`command_pidfd`) and cleans up. Every signal it could catch is
 // blocked: only SIGKILL ends it early, and then COMMAND runs on untuned and the next run
 // removes the cgroup (RunCgroup).
-[[noreturn]] void keep(RunCgroup& cgroup, int command_pidfd, const std::string& command_name) {
+[[noreturn]] void keep(RunCgroup& cgroup, int command_pidfd, const std::string& command_name,
+                       const std::vector<int>& commands_descriptors) {
   setsid();
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, nullptr);  // a write to a closed stderr fails with EPIPE
+  // Nothing of COMMAND's: a pipe or socket COMMAND closes must end, a lock it drops must be
+  // free, while the keeper waits. Only a terminal or a file keeps stderr, for the one line
+  // below; a pipe's reader would otherwise wait for the keeper, not for COMMAND.
+  for (int fd : commands_descriptors) close(fd);
+  struct stat error_output;
+  const bool keep_stderr = isatty(STDERR_FILENO) || (fstat(STDERR_FILENO, &error_output) == 0 &&
+                                                     S_ISREG(error_output.st_mode));
   const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null >= 0) {
-    dup2(null, STDIN_FILENO);  // stderr stays, for the one line below
+    dup2(null, STDIN_FILENO);
     dup2(null, STDOUT_FILENO);
+    if (!keep_stderr) dup2(null, STDERR_FILENO);
   }
   pollfd exited{command_pidfd, POLLIN, 0};
   while (poll(&exited, 1, -1) < 0 && errno == EINTR) {
@@ -59,13 +69,14 @@ namespace {
 
 // Forks the keeper through a child that exits at once, so that the keeper is nobody's child
 // here. Refusal when it cannot.
-void start_keeper(RunCgroup& cgroup, int command_pidfd, const std::string& command_name) {
+void start_keeper(RunCgroup& cgroup, int command_pidfd, const std::string& command_name,
+                  const std::vector<int>& commands_descriptors) {
   std::fflush(nullptr);
   const pid_t middle = fork();
   if (middle < 0) throw Refusal(with_errno("fork", errno));
   if (middle == 0) {
     const pid_t keeper = fork();
-    if (keeper == 0) keep(cgroup, command_pidfd, command_name);
+    if (keeper == 0) keep(cgroup, command_pidfd, command_name, commands_descriptors);
     _exit(keeper < 0 ? 1 : 0);
   }
   int status = 0;
@@ -88,6 +99,7 @@ int exec_failure(const std::string& command, int error) {
 }  // namespace
 
 int run(const Config& config, const RunRequest& request) {
+  const std::vector<int> commands_descriptors = descriptors_from_caller();
   const std::vector<std::string> environment =
       command_environment(request.drop_kashim_env, request.setenv);
   if (config.out_of_scope) {  // KASHIM_PROGRAMS leaves COMMAND out: it runs as it is
@@ -103,7 +115,7 @@ int run(const Config& config, const RunRequest& request) {
   // Ours, and COMMAND's after exec: the keeper's way to learn that COMMAND has exited.
   const int own_pidfd = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
   if (own_pidfd < 0) throw Refusal(with_errno("pidfd_open", errno));
-  start_keeper(cgroup, own_pidfd, request.command[0]);
+  start_keeper(cgroup, own_pidfd, request.command[0], commands_descriptors);
   cgroup.leave_to_keeper();
   // Into the cgroup before exec: COMMAND's first socket is already the cgroup's.
   if (write(cgroup.procs_fd(), "0", 1) != 1) {

@@ -1,5 +1,6 @@
 #include "command.hpp"
 
+#include <dirent.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -33,6 +34,18 @@ std::vector<std::string> command_environment(bool drop_kashim_env,
   }
   for (const std::string& entry : setenv) environment.push_back(entry);
   return environment;
+}
+
+std::vector<int> descriptors_from_caller() {
+  std::vector<int> descriptors;
+  DIR* directory = opendir("/proc/self/fd");
+  if (directory == nullptr) return descriptors;
+  while (const dirent* entry = readdir(directory)) {
+    const int fd = std::atoi(entry->d_name);
+    if (fd > STDERR_FILENO && fd != dirfd(directory)) descriptors.push_back(fd);
+  }
+  closedir(directory);
+  return descriptors;
 }
 
 void exec_with_environment(const std::vector<std::string>& argv,

@@ -17,6 +17,11 @@ std::string resolve_command(const std::string& command);
 std::vector<std::string> command_environment(bool drop_kashim_env,
                                              const std::vector<std::string>& setenv);
 
+// The descriptors beyond stdio this process got from its caller. They are COMMAND's: once
+// COMMAND has them, a route's own process closes its copies, so that one COMMAND closes is
+// closed (a pipe's reader sees its end, a lock is released) as it would be without kashim.
+std::vector<int> descriptors_from_caller();
+
 // exec with `environment`, searching PATH as execvp does. Returns only on failure (errno).
 void exec_with_environment(const std::vector<std::string>& argv,
                            const std::vector<std::string>& environment);

@@ -1,6 +1,5 @@
 #include "launch.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
@@ -190,18 +189,6 @@ void hand_terminal(pid_t child, ProcessState* state) {
 }
 
 }  // namespace
-
-std::vector<int> descriptors_from_caller() {
-  std::vector<int> descriptors;
-  DIR* directory = opendir("/proc/self/fd");
-  if (directory == nullptr) return descriptors;
-  while (const dirent* entry = readdir(directory)) {
-    const int fd = std::atoi(entry->d_name);
-    if (fd > STDERR_FILENO && fd != dirfd(directory)) descriptors.push_back(fd);
-  }
-  closedir(directory);
-  return descriptors;
-}
 
 sigset_t supervisor_signals() {
   // Every signal sent to the supervisor is COMMAND's (forwarded), or its own business (SIGCHLD,

@@ -50,11 +50,6 @@ struct Launched {
   std::string unavailable;  // why the route could not run, when it could not
 };
 
-// The descriptors beyond stdio this process got from its caller. They are COMMAND's: once
-// COMMAND has them, the supervisor closes its own, so that one COMMAND closes is closed (a
-// pipe's reader sees its end) as it would be without kashim.
-std::vector<int> descriptors_from_caller();
-
 // The signals the supervisor takes over while COMMAND runs (read through a signalfd): all
 // but a few.
 sigset_t supervisor_signals();

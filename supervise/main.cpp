@@ -6,6 +6,7 @@
 //                                        (one line; exit 0 or 1)
 //
 // The configuration is the KASHIM_* environment, parsed by the library's own parser.
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -184,7 +185,14 @@ int available(const char* program) {
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
   }
+  // COMMAND's descriptors are COMMAND's: a pipe it closes must end while it runs. stderr
+  // stays, where the log lines go.
   for (int fd : commands_descriptors) close(fd);
+  if (int null = open("/dev/null", O_RDWR | O_CLOEXEC); null >= 0) {
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    if (null > STDERR_FILENO) close(null);
+  }
   supervise_until_exit(launched.child, std::move(launched.listener), launched.install_supported,
                        tuner, &state);
 }

@@ -150,24 +150,14 @@ TEST(SuperviseProcess, ADaemonIsStillServedAfterItsTerminalHungUp) {
   for (const std::string& file : {report, go, daemon, starter}) std::filesystem::remove(file);
 }
 
-// The supervisor holds none of the descriptors COMMAND inherited beyond stdio: one COMMAND
-// closes is closed, and a pipe's reader sees its end while COMMAND still runs.
+// The supervisor holds none of the descriptors COMMAND inherited, but stderr (its log
+// lines): one COMMAND closes is closed, and a pipe's reader sees its end while COMMAND
+// still runs (test/helpers/closed_descriptors.py).
 TEST(SuperviseProcess, ADescriptorTheProgramClosesIsClosed) {
-  // The program waits for a line on stdin after closing fd 9; the pipe must end before.
-  const std::string driver =
-      "import os, select, subprocess, sys\n"
-      "r, w = os.pipe()\n"
-      "os.dup2(w, 9); os.close(w)\n"
-      "p = subprocess.Popen(sys.argv[1:] + ['sh', '-c', 'exec 9>&-; read line'],\n"
-      "                     pass_fds=(9,), stdin=subprocess.PIPE)\n"
-      "os.close(9)\n"
-      "ended = select.select([r], [], [], 10)[0] and os.read(r, 1) == b''\n"
-      "print('end of pipe while the program runs' if ended else 'no end of pipe')\n"
-      "p.stdin.close(); p.wait()\n";
-  EXPECT_EQ(run_command({"python3", "-c", driver}, kTuned).out,
-            "end of pipe while the program runs\n");
-  EXPECT_EQ(run_command({"python3", "-c", driver, supervisor_path(), "--"}, kTuned).out,
-            "end of pipe while the program runs\n");
+  const std::string driver = std::string(KASHIM_SOURCE_DIR) + "/test/helpers/closed_descriptors.py";
+  const std::string ended = "fd 9: ended\nfd 1: ended\n";
+  EXPECT_EQ(run_command({"python3", driver, "9,1"}, kTuned).out, ended);
+  EXPECT_EQ(run_command({"python3", driver, "9,1", supervisor_path(), "--"}, kTuned).out, ended);
 }
 
 TEST(SuperviseProcess, TheProgramGetsItsOwnEnvironmentBack) {
