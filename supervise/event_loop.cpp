@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "accept.hpp"
@@ -135,7 +136,7 @@ void serve_descendants(OwnedFd& listener, Tuner& tuner, Accepts& accepts, const 
     sigset_t only;
     sigemptyset(&only);
     sigaddset(&only, signal);
-    kill(getpid(), signal);
+    raise(signal);  // this thread's, not another's
     sigprocmask(SIG_UNBLOCK, &only, nullptr);
     _exit(128 + signal);  // a signal whose default is not to terminate (none we can get)
   }
@@ -152,12 +153,13 @@ class Supervision {
     if (signal == SIGCHLD) return collect();
     if (signal == SIGCONT) {
       resume();
-    } else if (signal != SIGTTOU && signal != SIGTTIN &&
-               static_cast<pid_t>(info.ssi_pid) != child_ &&
-               (state_.command_own_group || info.ssi_code != SI_KERNEL)) {
+    } else if (static_cast<pid_t>(info.ssi_pid) != child_ &&
+               (state_.command_own_group || info.ssi_code != SI_KERNEL) &&
+               !((signal == SIGTTIN || signal == SIGTTOU) && info.ssi_code == SI_KERNEL)) {
       // COMMAND's own signals to its parent are not sent back to it, nor, in a group shared
-      // with COMMAND, the terminal's (^C, ^\, a resize, a hangup), which reached it too.
-      kill(child_, signal);
+      // with COMMAND, the terminal's (^C, ^\, a resize, a hangup, a background read), which
+      // reached it too. A sigqueue()'s value and sender go with it.
+      forward(info);
     }
     return false;
   }
@@ -181,17 +183,47 @@ class Supervision {
     }
   }
 
-  // COMMAND stopped at the terminal (^Z, or a read or write from the background): the
-  // supervisor stops too, so that the shell sees its job stopped and takes the terminal
-  // back. A stop by anyone else's SIGSTOP is COMMAND's own business.
+  void forward(const signalfd_siginfo& info) {
+    const int signal = static_cast<int>(info.ssi_signo);
+    if (info.ssi_code == SI_QUEUE) {
+      siginfo_t queued;
+      std::memset(&queued, 0, sizeof queued);
+      queued.si_signo = signal;
+      queued.si_code = SI_QUEUE;
+      queued.si_pid = static_cast<pid_t>(info.ssi_pid);
+      queued.si_uid = info.ssi_uid;
+      queued.si_value.sival_ptr =
+          reinterpret_cast<void*>(static_cast<std::uintptr_t>(info.ssi_ptr));
+      if (syscall(SYS_rt_sigqueueinfo, child_, signal, &queued) == 0) return;
+    }
+    kill(child_, signal);
+  }
+
+  // COMMAND stopped by a job-control signal (^Z, a read or write from the background, or
+  // one sent): the supervisor stops too, with the same signal, so that its caller (a shell)
+  // sees the job stopped as it would COMMAND, and takes the terminal back. A SIGSTOP of
+  // COMMAND alone is COMMAND's business: the supervisor goes on serving its other
+  // processes.
   void stopped(int signal) {
-    if (state_.terminal < 0 || (signal != SIGTSTP && signal != SIGTTIN && signal != SIGTTOU)) {
-      return;
+    if (signal != SIGTSTP && signal != SIGTTIN && signal != SIGTTOU) return;
+    if (state_.command_own_group && state_.terminal >= 0) {
+      const pid_t foreground = tcgetpgrp(state_.terminal);
+      // fg of a job still running gives the supervisor's group the terminal without a
+      // SIGCONT: COMMAND, stopped at its read, gets it and goes on.
+      if (signal != SIGTSTP && foreground == state_.own_group) {
+        tcsetpgrp(state_.terminal, child_);
+        kill(child_, SIGCONT);
+        return;
+      }
+      if (foreground == child_) tcsetpgrp(state_.terminal, state_.own_group);
     }
-    if (state_.command_own_group && tcgetpgrp(state_.terminal) == child_) {
-      tcsetpgrp(state_.terminal, state_.own_group);
-    }
-    kill(getpid(), SIGSTOP);  // resumed by the shell's SIGCONT (fg or bg)
+    // Taken over (blocked): sent, then let in, it stops this process until a SIGCONT.
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, signal);
+    raise(signal);  // this thread's, not another's
+    sigprocmask(SIG_UNBLOCK, &only, nullptr);
+    sigprocmask(SIG_BLOCK, &only, nullptr);
   }
 
   // fg gives the supervisor's group the terminal before its SIGCONT, bg does not: whoever

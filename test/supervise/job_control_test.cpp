@@ -73,6 +73,8 @@ TEST(SuperviseJobControl, StopResumeAndInterruptInAnInteractiveShell) {
   ASSERT_TRUE(shell.shows("ready")) << shell.screen();
   shell.type("\x1a");  // ^Z
   ASSERT_TRUE(shell.shows("Stopped")) << shell.screen();
+  // By SIGTSTP, as COMMAND was ("Stopped (signal)" is bash's word for a SIGSTOP).
+  EXPECT_EQ(shell.screen().find("Stopped (signal)"), std::string::npos) << shell.screen();
   ASSERT_TRUE(shell.shows("$ ")) << shell.screen();
   shell.type("fg\n");
   // The program runs again, and its process group holds the terminal (the supervisor hands
@@ -157,6 +159,33 @@ TEST(SuperviseJobControl, AScriptThatStartsItInTheBackgroundKeepsTheTerminal) {
   EXPECT_TRUE(shell.shows("got=hello")) << shell.screen();
   EXPECT_EQ(shell.screen().find("Stopped"), std::string::npos) << shell.screen();
   shell.type("exit\n");
+}
+
+// bash's fg of a job still running gives the job's group (the supervisor's) the terminal and
+// sends no SIGCONT: COMMAND, whose group is its own, must still get the terminal when it
+// reads. COMMAND reads once the test has seen fg name the job.
+TEST(SuperviseJobControl, TheForegroundOfAJobStillRunningGetsTheTerminal) {
+  KASHIM_REQUIRE(access("/bin/bash", X_OK) == 0, "bash");
+  const std::string started = scratch_path("fg-started"), go = scratch_path("fg-go");
+  const std::string command = scratch_path("fg-command.sh");
+  std::filesystem::remove(started);
+  std::filesystem::remove(go);
+  std::ofstream(command) << "touch " << started << "\nfor i in $(seq 300); do [ -e " << go
+                         << " ] && break; sleep 0.1; done\nread -r x; echo \"read: $x\"\n";
+  Terminal shell({"/bin/bash", "--norc", "--noprofile", "-i"});
+  KASHIM_REQUIRE(shell.started(), "a pseudo-terminal (/dev/ptmx)");
+  shell.type("PS1='$ '; KASHIM_IDLE=31 " + supervisor_path() + " -- sh " + command + " &\n");
+  ASSERT_TRUE(shell.shows("[1] ")) << shell.screen();  // the job started; past the echo
+  for (int i = 0; i < 2000 && !std::filesystem::exists(started); ++i) usleep(10000);
+  ASSERT_TRUE(std::filesystem::exists(started)) << "COMMAND runs, in the background";
+  shell.type("fg\n");
+  ASSERT_TRUE(shell.shows("sh " + command)) << shell.screen();  // fg names the job
+  std::ofstream(go).put('\n');
+  shell.type("hello\n");
+  EXPECT_TRUE(shell.shows("read: hello")) << shell.screen();
+  EXPECT_EQ(shell.screen().find("Stopped"), std::string::npos) << shell.screen();
+  shell.type("exit\n");
+  for (const std::string& file : {started, go, command}) std::filesystem::remove(file);
 }
 
 }  // namespace

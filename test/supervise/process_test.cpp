@@ -82,6 +82,55 @@ TEST(SuperviseProcess, SignalsAreForwardedOnce) {
   }
 }
 
+// A job-control stop sent to the supervisor (no terminal here) stops COMMAND, and the
+// supervisor with the same signal: its caller sees the stop as it would COMMAND's.
+TEST(SuperviseProcess, AStopSentToTheSupervisorStopsBothWithTheSameSignal) {
+  for (int stop : {SIGTSTP, SIGTTIN, SIGTTOU}) {
+    const std::string results = scratch_path("stop");
+    Background supervised = start_background(
+        {supervisor_path(), "--", SUPERVISE_PROBE_PATH, results, "wait-signal"}, kTuned);
+    ASSERT_NE(supervised.wait_for_output("ready").find("ready"), std::string::npos);
+    const std::string text = read_file(results);
+    const std::size_t at = text.find("pid=");
+    ASSERT_NE(at, std::string::npos) << text;
+    const std::string program = std::to_string(std::stoi(text.substr(at + 4)));
+    ASSERT_EQ(kill(supervised.pid, stop), 0);
+    int status = 0;
+    pid_t got = 0;
+    for (int i = 0; i < 1000 && (got = waitpid(supervised.pid, &status, WNOHANG | WUNTRACED)) == 0;
+         ++i) {
+      usleep(10000);  // bounded (10 s): a supervisor that never stops fails, not hangs
+    }
+    ASSERT_EQ(got, supervised.pid) << stop;
+    EXPECT_TRUE(WIFSTOPPED(status) && WSTOPSIG(status) == stop) << stop << " " << status;
+    const std::string state = read_file("/proc/" + program + "/stat");
+    EXPECT_NE(state.find(") T "), std::string::npos) << stop << " " << state;
+    kill(supervised.pid, SIGCONT);
+    kill(supervised.pid, SIGTERM);
+    EXPECT_EQ(WEXITSTATUS(supervised.wait_status()), 100 + SIGTERM) << stop;
+    std::filesystem::remove(results);
+  }
+}
+
+// A signal queued with a value (sigqueue) reaches COMMAND as queued, from its sender.
+TEST(SuperviseProcess, AQueuedSignalKeepsItsSenderAndKind) {
+  Background supervised =
+      start_background({supervisor_path(), "--", "python3", "-c",
+                        "import signal\n"
+                        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})\n"
+                        "print('ready', flush=True)\n"
+                        "info = signal.sigwaitinfo({signal.SIGUSR1})\n"
+                        "print('code=%d pid=%d' % (info.si_code, info.si_pid), flush=True)\n"},
+                       kTuned);
+  ASSERT_NE(supervised.wait_for_output("ready").find("ready"), std::string::npos);
+  ASSERT_EQ(sigqueue(supervised.pid, SIGUSR1, sigval{4242}), 0);
+  const std::string line = supervised.wait_for_output("pid=");
+  EXPECT_NE(line.find("code=" + std::to_string(SI_QUEUE) + " pid=" + std::to_string(getpid())),
+            std::string::npos)
+      << line << supervised.err_text;
+  EXPECT_EQ(WEXITSTATUS(supervised.wait_status()), 0);
+}
+
 TEST(SuperviseProcess, KillingTheSupervisorTakesTheProgramWithIt) {
   const std::string results = scratch_path("killed");
   Background supervised = start_background(
