@@ -21,6 +21,7 @@
 #include "programs.hpp"
 #include "refusal.hpp"
 #include "run_cgroup.hpp"
+#include "run_as_parent.hpp"
 #include "translate.hpp"
 
 namespace kashim::cgroup {
@@ -112,6 +113,9 @@ int run(const Config& config, const RunRequest& request) {
   Programs programs(to_bpf_settings(config));
   RunCgroup cgroup(parent);
   programs.attach(cgroup.fd(), cgroup.path());
+  if (keeper_would_be_commands_child()) {
+    return run_as_parent(cgroup, request.command, environment, commands_descriptors);
+  }
   // Ours, and COMMAND's after exec: the keeper's way to learn that COMMAND has exited.
   const int own_pidfd = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
   if (own_pidfd < 0) throw Refusal(with_errno("pidfd_open", errno));

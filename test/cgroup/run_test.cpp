@@ -28,67 +28,6 @@ bool exists(const std::string& path) {
   return stat(path.c_str(), &status) == 0;
 }
 
-TEST_F(CgroupRun, ExitStatusIsTheCommands) {
-  EXPECT_EQ(run_command(cgroup_run({"sh", "-c", "exit 7"}), kTuned).exit_code, 7);
-  EXPECT_EQ(run_command(cgroup_run({"true"}), kTuned).exit_code, 0);
-  // Killed by a signal: kashim-cgroup dies of the same signal, as the shell then reports.
-  EXPECT_EQ(run_command(cgroup_run({"sh", "-c", "kill -TERM $$"}), kTuned).exit_code,
-            128 + SIGTERM);
-}
-
-TEST_F(CgroupRun, CommandsThatCannotRunAreReportedAsEnvDoes) {
-  const ProcessRun missing = run_command(cgroup_run({"kashim-no-such-command"}), kTuned);
-  EXPECT_EQ(missing.exit_code, 127);
-  EXPECT_EQ(missing.err, "kashim cgroup: kashim-no-such-command: command not found\n");
-  const ProcessRun directory = run_command(cgroup_run({"/tmp"}), kTuned);
-  EXPECT_EQ(directory.exit_code, 126);
-  EXPECT_EQ(directory.err, "kashim cgroup: /tmp: Permission denied\n");
-}
-
-TEST_F(CgroupRun, SignalsSentToKashimReachTheCommand) {
-  Child child(cgroup_run({"python3", "-c",
-                          "import signal, sys\n"
-                          "signal.signal(signal.SIGUSR1, lambda *_: sys.exit(3))\n"
-                          "print('ready', flush=True)\n"
-                          "signal.pause()\n"}),
-              kTuned);
-  ASSERT_EQ(child.out_line(), "ready");
-  kill(child.pid(), SIGUSR1);
-  EXPECT_EQ(child.wait(), 3) << child.rest_of_err();
-}
-
-TEST_F(CgroupRun, TheCgroupIsRemovedWhenTheCommandExits) {
-  const ProcessRun run = run_command(cgroup_run({"cat", "/proc/self/cgroup"}), kTuned);
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  std::string relative;
-  for (const std::string& line : lines_of(run.out)) {
-    if (line.rfind("0::", 0) == 0) relative = line.substr(3);
-  }
-  ASSERT_NE(relative.find("/kashim-run."), std::string::npos) << run.out;
-  EXPECT_FALSE(exists(cgroup2_mount_point() + relative)) << relative;
-}
-
-// The keeper's one line goes to a terminal or a file (a pipe's reader would wait for it).
-TEST_F(CgroupRun, ProcessesLeftRunningAreMovedOutAndTheCgroupRemoved) {
-  const std::string errors = scratch_path("run-errors");
-  std::vector<std::string> argv = {"sh", "-c", "exec \"$@\" 2>" + errors, "sh"};
-  for (const std::string& word : cgroup_run({"sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $!"})) {
-    argv.push_back(word);
-  }
-  const ProcessRun run = run_command(argv, kTuned);
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  const std::string pid = lines_of(run.out).at(0);
-  std::string line;
-  for (int i = 0; i < 2000 && (line = read_file(errors)).find('\n') == std::string::npos; ++i) {
-    usleep(10000);  // the keeper's line is the signal that it has moved the sleeper; 20 s
-  }
-  const std::string membership = read_file("/proc/" + pid + "/cgroup");
-  kill(std::stoi(pid), SIGKILL);
-  EXPECT_EQ(membership.find("kashim-run."), std::string::npos) << membership;
-  EXPECT_NE(line.find("1 process left running by sh moved to"), std::string::npos) << line;
-  std::filesystem::remove(errors);
-}
-
 // The keep-alive values static_client reports for its connection to a listener of the
 // test's, run as `argv` followed by the listener's address and port.
 std::map<std::string, int> client_values(std::vector<std::string> argv,
@@ -130,6 +69,74 @@ pid_t keeper_of(pid_t command) {
   return 0;
 }
 
+TEST_F(CgroupRun, ExitStatusIsTheCommands) {
+  EXPECT_EQ(run_command(cgroup_run({"sh", "-c", "exit 7"}), kTuned).exit_code, 7);
+  EXPECT_EQ(run_command(cgroup_run({"true"}), kTuned).exit_code, 0);
+  // Killed by a signal: kashim-cgroup dies of the same signal, as the shell then reports.
+  EXPECT_EQ(run_command(cgroup_run({"sh", "-c", "kill -TERM $$"}), kTuned).exit_code,
+            128 + SIGTERM);
+}
+
+TEST_F(CgroupRun, CommandsThatCannotRunAreReportedAsEnvDoes) {
+  const ProcessRun missing = run_command(cgroup_run({"kashim-no-such-command"}), kTuned);
+  EXPECT_EQ(missing.exit_code, 127);
+  EXPECT_EQ(missing.err, "kashim cgroup: kashim-no-such-command: command not found\n");
+  const ProcessRun directory = run_command(cgroup_run({"/tmp"}), kTuned);
+  EXPECT_EQ(directory.exit_code, 126);
+  EXPECT_EQ(directory.err, "kashim cgroup: /tmp: Permission denied\n");
+}
+
+TEST_F(CgroupRun, SignalsSentToKashimReachTheCommand) {
+  Child child(cgroup_run({"python3", "-c",
+                          "import signal, sys\n"
+                          "signal.signal(signal.SIGUSR1, lambda *_: sys.exit(3))\n"
+                          "print('ready', flush=True)\n"
+                          "signal.pause()\n"}),
+              kTuned);
+  ASSERT_EQ(child.out_line(), "ready");
+  kill(child.pid(), SIGUSR1);
+  EXPECT_EQ(child.wait(), 3) << child.rest_of_err();
+}
+
+TEST_F(CgroupRun, TheCgroupIsRemovedWhenTheCommandExits) {
+  Child run(cgroup_run({"sh", "-c", "read line || true"}), kTuned);
+  std::string cgroup;
+  for (int i = 0; i < 2000 && cgroup.find("/kashim-run.") == std::string::npos; ++i) {
+    usleep(10000);  // until COMMAND has moved itself in (20 s at most)
+    cgroup = cgroup_of(std::to_string(run.pid()));
+  }
+  ASSERT_NE(cgroup.find("/kashim-run." + std::to_string(run.pid())), std::string::npos) << cgroup;
+  const int keeper = static_cast<int>(syscall(SYS_pidfd_open, keeper_of(run.pid()), 0));
+  ASSERT_GE(keeper, 0);
+  run.close_in();  // COMMAND exits
+  EXPECT_EQ(run.wait(), 0) << run.rest_of_err();
+  pollfd ended{keeper, POLLIN, 0};
+  ASSERT_EQ(poll(&ended, 1, 20000), 1) << "the keeper never ended";
+  close(keeper);
+  EXPECT_FALSE(exists(cgroup)) << cgroup;
+}
+
+// The keeper's one line goes to a terminal or a file (a pipe's reader would wait for it).
+TEST_F(CgroupRun, ProcessesLeftRunningAreMovedOutAndTheCgroupRemoved) {
+  const std::string errors = scratch_path("run-errors");
+  std::vector<std::string> argv = {"sh", "-c", "exec \"$@\" 2>" + errors, "sh"};
+  for (const std::string& word : cgroup_run({"sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $!"})) {
+    argv.push_back(word);
+  }
+  const ProcessRun run = run_command(argv, kTuned);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string pid = lines_of(run.out).at(0);
+  std::string line;
+  for (int i = 0; i < 2000 && (line = read_file(errors)).find('\n') == std::string::npos; ++i) {
+    usleep(10000);  // the keeper's line is the signal that it has moved the sleeper; 20 s
+  }
+  const std::string membership = read_file("/proc/" + pid + "/cgroup");
+  kill(std::stoi(pid), SIGKILL);
+  EXPECT_EQ(membership.find("kashim-run."), std::string::npos) << membership;
+  EXPECT_NE(line.find("1 process left running by sh moved to"), std::string::npos) << line;
+  std::filesystem::remove(errors);
+}
+
 // kashim-cgroup becomes COMMAND: the process the caller started is COMMAND itself, its child
 // and in its process group, so every signal, stop and exit status is COMMAND's own. Killed
 // with SIGKILL, it still leaves nothing: the keeper removes the cgroup.
@@ -164,6 +171,26 @@ TEST_F(CgroupRun, TheKeeperHoldsNoneOfTheCommandsDescriptors) {
   EXPECT_EQ(run_command(argv, kTuned).out, ended);
   for (const std::string& word : cgroup_run({})) argv.push_back(word);
   EXPECT_EQ(run_command(argv, kTuned).out, ended);
+}
+
+// As PID 1 of a PID namespace (a container's entry point) an orphaned keeper would be
+// COMMAND's child and die with the namespace: kashim-cgroup stays COMMAND's parent, reaps
+// the orphans, and still removes the cgroup, so that the next run can make it again.
+TEST_F(CgroupRun, AsPidOneOfANamespaceItStaysTheCommandsParentAndCleansUp) {
+  KASHIM_REQUIRE(exists("/usr/bin/unshare"), "unshare (util-linux)");
+  std::vector<std::string> argv = {"unshare", "--pid", "--fork", "--mount-proc"};
+  for (const std::string& word :
+       cgroup_run({"sh", "-c", "sleep 0.1 >/dev/null & echo $$ $PPID; wait; exit 3"})) {
+    argv.push_back(word);
+  }
+  const ProcessRun first = run_command(argv, kTuned);
+  EXPECT_EQ(first.exit_code, 3) << first.err;
+  EXPECT_EQ(first.out, "2 1\n") << first.err;
+  const std::string left = cgroup_of(std::to_string(getpid())) + "/kashim-run.1";
+  EXPECT_FALSE(exists(left));
+  const ProcessRun second = run_command(argv, kTuned);
+  EXPECT_EQ(second.exit_code, 3) << second.err;
+  rmdir(left.c_str());
 }
 
 // Should the keeper itself be killed with SIGKILL, the links go with it and its cgroup stays;

@@ -1,0 +1,107 @@
+// `kashim cgroup run` where a keeper cannot outlive COMMAND: as PID 1 of a PID namespace (a
+// container's entry point; the namespace dies with it) or as a child subreaper, an orphaned
+// keeper would be COMMAND's own child. There kashim-cgroup stays COMMAND's parent, as an
+// init does: it passes signals on, reaps every orphan, removes the cgroup and exits as
+// COMMAND did.
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "command.hpp"
+#include "refusal.hpp"
+#include "run_as_parent.hpp"
+
+namespace kashim::cgroup {
+
+namespace {
+
+sigset_t passed_on_signals() {
+  sigset_t set;
+  sigfillset(&set);
+  for (int signal : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT}) {
+    sigdelset(&set, signal);
+  }
+  return set;
+}
+
+// Dies of `signal_number` as COMMAND did, without a core dump of our own (PID 1 cannot be
+// killed by its own signals: it exits with 128 + the signal, as a shell would report it).
+[[noreturn]] void die_of(int signal_number) {
+  const rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  signal(signal_number, SIG_DFL);
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, signal_number);
+  raise(signal_number);
+  sigprocmask(SIG_UNBLOCK, &only, nullptr);
+  _exit(128 + signal_number);
+}
+
+}  // namespace
+
+bool keeper_would_be_commands_child() {
+  int subreaper = 0;
+  return getpid() == 1 || (prctl(PR_GET_CHILD_SUBREAPER, &subreaper) == 0 && subreaper != 0);
+}
+
+int run_as_parent(RunCgroup& cgroup, const std::vector<std::string>& command,
+                  const std::vector<std::string>& environment,
+                  const std::vector<int>& commands_descriptors) {
+  sigset_t passed_on = passed_on_signals(), original_mask;
+  sigprocmask(SIG_BLOCK, &passed_on, &original_mask);
+  struct sigaction default_action {
+  }, original_sigchld{};
+  default_action.sa_handler = SIG_DFL;
+  sigaction(SIGCHLD, &default_action, &original_sigchld);  // an ignored one reaps COMMAND
+  std::fflush(nullptr);
+  const pid_t child = fork();
+  if (child < 0) throw Refusal(with_errno("fork", errno));
+  if (child == 0) {
+    sigaction(SIGCHLD, &original_sigchld, nullptr);
+    sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+    if (write(cgroup.procs_fd(), "0", 1) != 1) {
+      std::fprintf(stderr, "kashim cgroup: %s\n",
+                   with_errno("cannot move the command into " + cgroup.path(), errno).c_str());
+      _exit(kExitRefused);
+    }
+    exec_with_environment(command, environment);
+    const int error = errno;
+    std::fprintf(stderr, "kashim cgroup: %s: %s\n", command[0].c_str(),
+                 error == ENOENT ? "command not found" : std::strerror(error));
+    _exit(error == ENOENT ? 127 : 126);
+  }
+  for (int fd : commands_descriptors) close(fd);
+  int status = 0;
+  for (bool ended = false; !ended;) {
+    siginfo_t info{};
+    const int signal_number = sigwaitinfo(&passed_on, &info);
+    if (signal_number == SIGCHLD) {
+      // Every child that ended: COMMAND, and the orphans a PID 1 inherits.
+      for (pid_t pid; (pid = waitpid(-1, &status, WNOHANG)) > 0;) {
+        if (pid == child) {
+          ended = true;
+          break;
+        }
+      }
+    } else if (signal_number > 0 && info.si_code != SI_KERNEL && info.si_pid != child) {
+      kill(child, signal_number);  // a terminal's own reach COMMAND, in our process group
+    }
+  }
+  if (int moved = cgroup.release(); moved > 0) {
+    std::fprintf(stderr,
+                 "kashim cgroup: %d process%s left running by %s moved to %s; their new "
+                 "connections are no longer tuned\n",
+                 moved, moved == 1 ? "" : "es", command[0].c_str(), cgroup.parent().c_str());
+  }
+  if (WIFSIGNALED(status)) die_of(WTERMSIG(status));
+  return WEXITSTATUS(status);
+}
+
+}  // namespace kashim::cgroup

@@ -1,0 +1,21 @@
+// `kashim cgroup run` as COMMAND's parent, where a keeper could not outlive COMMAND.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "run_cgroup.hpp"
+
+namespace kashim::cgroup {
+
+// Whether an orphaned keeper would be reparented to COMMAND itself: this process is PID 1
+// of its PID namespace, or a child subreaper.
+bool keeper_would_be_commands_child();
+
+// Runs COMMAND as our child in `cgroup`, passing signals on and reaping every child, then
+// releases the cgroup. Returns COMMAND's exit status, or dies of its signal.
+int run_as_parent(RunCgroup& cgroup, const std::vector<std::string>& command,
+                  const std::vector<std::string>& environment,
+                  const std::vector<int>& commands_descriptors);
+
+}  // namespace kashim::cgroup
