@@ -237,7 +237,15 @@ bool Accepts::take_undelivered(ino_t listener_inode, AcceptedConnection* connect
 
 void Accepts::close_expired_undelivered() {
   const auto now = std::chrono::steady_clock::now();
+  // Checked every tick while connections are kept: a longer gap is time the supervisor
+  // itself was stopped (with its job), which counts against no program.
+  const auto previous = last_expiry_check_;
+  const auto unseen = now - previous > std::chrono::seconds(1)
+                          ? now - previous
+                          : std::chrono::steady_clock::duration::zero();
+  last_expiry_check_ = now;
   for (auto kept = undelivered_.begin(); kept != undelivered_.end();) {
+    if (kept->since <= previous) kept->since += unseen;  // kept before the gap
     // A program stopped (^Z, a debugger) accepts again when it continues: its time starts then.
     if (is_stopped(kept->pid)) kept->since = now;
     if (now - kept->since < kUndeliveredTimeout) {

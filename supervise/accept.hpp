@@ -140,6 +140,7 @@ class Accepts {
   std::list<Wait> waits_;
   std::vector<AcceptRequest> stopped_;                // by stop_waiting(), unanswered
   std::chrono::steady_clock::time_point last_check_;  // main thread only
+  std::chrono::steady_clock::time_point last_expiry_check_{std::chrono::steady_clock::now()};
   std::vector<Undelivered> undelivered_;
 };
 
