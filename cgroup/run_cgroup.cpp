@@ -101,11 +101,33 @@ void RunCgroup::close_and_remove() {
 }
 
 int RunCgroup::release() {
+  released_ = true;
+  const int moved = empty_and_remove(path_);
+  if (access(path_.c_str(), F_OK) == 0) {
+    throw Refusal("cannot remove the cgroup " + path_ +
+                  ": processes keep entering it, or a cgroup below it cannot be removed");
+  }
+  return moved;
+}
+
+int RunCgroup::empty_and_remove(const std::string& cgroup) {
   int moved = 0;
+  // The cgroups COMMAND made below its own (a container runtime, a nested run) first: a
+  // cgroup with children cannot be removed.
+  if (DIR* entries = opendir(cgroup.c_str())) {
+    std::vector<std::string> children;
+    while (const dirent* entry = readdir(entries)) {
+      if (entry->d_type == DT_DIR && entry->d_name[0] != '.') {
+        children.push_back(cgroup + "/" + entry->d_name);
+      }
+    }
+    closedir(entries);
+    for (const std::string& child : children) moved += empty_and_remove(child);
+  }
   // Bounded: a process forking as fast as it is moved is not waited for forever.
   for (int round = 0; round < 100; ++round) {
-    const std::vector<std::string> pids = processes_in(path_);
-    if (pids.empty() && rmdir(path_.c_str()) == 0) break;
+    const std::vector<std::string> pids = processes_in(cgroup);
+    if (pids.empty() && rmdir(cgroup.c_str()) == 0) break;
     if (pids.empty()) {
       pause_briefly();  // the last exiting process is still being taken out (EBUSY)
       continue;
@@ -116,10 +138,6 @@ int RunCgroup::release() {
       if (parent_procs) ++moved;
       parent_procs.clear();
     }
-  }
-  released_ = true;
-  if (access(path_.c_str(), F_OK) == 0) {
-    throw Refusal("cannot remove the cgroup " + path_ + ": processes keep entering it");
   }
   return moved;
 }

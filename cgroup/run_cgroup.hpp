@@ -21,14 +21,15 @@ class RunCgroup {
   int fd() const { return fd_; }              // the directory, for attaching programs
   int procs_fd() const { return procs_fd_; }  // its cgroup.procs, open for writing
 
-  // Moves the processes the command left running back to the parent cgroup and removes
-  // this one. Returns how many were moved.
+  // Moves the processes the command left running, in this cgroup or below it, back to the
+  // parent cgroup and removes this one and those below. Returns how many were moved.
   int release();
   // In the process that forked the keeper: the keeper releases the cgroup, not this object.
   void leave_to_keeper() { released_ = true; }
 
  private:
   void close_and_remove();
+  int empty_and_remove(const std::string& cgroup);
 
   std::string parent_;
   std::string path_;

@@ -28,6 +28,25 @@ bool exists(const std::string& path) {
   return stat(path.c_str(), &status) == 0;
 }
 
+// `kashim cgroup run -- command` with its stderr on a file (the keeper writes its line only
+// to a terminal or a file), and the keeper's first line there once it has written it.
+struct RunWithErrorsOnAFile {
+  ProcessRun run;
+  std::string keeper_line;
+};
+RunWithErrorsOnAFile run_with_errors_on_a_file(const std::vector<std::string>& command) {
+  const std::string errors = scratch_path("run-errors");
+  std::vector<std::string> argv = {"sh", "-c", "exec \"$@\" 2>" + errors, "sh"};
+  for (const std::string& word : cgroup_run(command)) argv.push_back(word);
+  RunWithErrorsOnAFile result{run_command(argv, kTuned), ""};
+  for (int i = 0; i < 2000 && result.keeper_line.find('\n') == std::string::npos; ++i) {
+    usleep(10000);  // the line is the signal that the keeper is done; 20 s at most
+    result.keeper_line = read_file(errors);
+  }
+  std::filesystem::remove(errors);
+  return result;
+}
+
 // The keep-alive values static_client reports for its connection to a listener of the
 // test's, run as `argv` followed by the listener's address and port.
 std::map<std::string, int> client_values(std::vector<std::string> argv,
@@ -116,30 +135,17 @@ TEST_F(CgroupRun, TheCgroupIsRemovedWhenTheCommandExits) {
   EXPECT_FALSE(exists(cgroup)) << cgroup;
 }
 
-// The keeper's one line goes to a terminal or a file (a pipe's reader would wait for it).
 TEST_F(CgroupRun, ProcessesLeftRunningAreMovedOutAndTheCgroupRemoved) {
-  const std::string errors = scratch_path("run-errors");
-  std::vector<std::string> argv = {"sh", "-c", "exec \"$@\" 2>" + errors, "sh"};
-  for (const std::string& word : cgroup_run({"sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $!"})) {
-    argv.push_back(word);
-  }
-  const ProcessRun run = run_command(argv, kTuned);
+  const auto [run, line] =
+      run_with_errors_on_a_file({"sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $!"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const std::string pid = lines_of(run.out).at(0);
-  std::string line;
-  for (int i = 0; i < 2000 && (line = read_file(errors)).find('\n') == std::string::npos; ++i) {
-    usleep(10000);  // the keeper's line is the signal that it has moved the sleeper; 20 s
-  }
   const std::string membership = read_file("/proc/" + pid + "/cgroup");
   kill(std::stoi(pid), SIGKILL);
   EXPECT_EQ(membership.find("kashim-run."), std::string::npos) << membership;
   EXPECT_NE(line.find("1 process left running by sh moved to"), std::string::npos) << line;
-  std::filesystem::remove(errors);
 }
 
-// kashim-cgroup becomes COMMAND: the process the caller started is COMMAND itself, its child
-// and in its process group, so every signal, stop and exit status is COMMAND's own. Killed
-// with SIGKILL, it still leaves nothing: the keeper removes the cgroup.
 TEST_F(CgroupRun, TheProcessTheCallerStartedIsTheCommand) {
   Child run(cgroup_run({"sh", "-c", "echo $$ $PPID $(ps -o pgid= $$); exec sleep 30"}), kTuned);
   std::istringstream ids(run.out_line());
@@ -276,6 +282,22 @@ TEST_F(CgroupRun, TheScopeAndProgramSectionsAreTheCommands) {
     config << "idle = 60\n[program static_client]\nidle = 77\n";
   }
   EXPECT_EQ(client_values(cgroup_run({client}), {{"KASHIM_CONFIG", file}})["idle"], 77);
+}
+
+// COMMAND may make cgroups below its own (a container runtime, a nested run) and leave a
+// process there: the keeper moves it out too and removes them all.
+TEST_F(CgroupRun, CgroupsTheCommandMadeBelowItsOwnAreRemovedToo) {
+  const std::string make_inner =
+      "inner=" + cgroup2_mount_point() +
+      "$(sed -n 's/^0:://p' /proc/self/cgroup)/inner && mkdir $inner && "
+      "(sleep 30 >/dev/null 2>&1 & echo $! > $inner/cgroup.procs; echo $!)";
+  const auto [run, line] = run_with_errors_on_a_file({"sh", "-c", make_inner});
+  ASSERT_EQ(run.exit_code, 0) << run.err << line;
+  const std::string pid = lines_of(run.out).at(0);
+  const std::string membership = read_file("/proc/" + pid + "/cgroup");
+  kill(std::stoi(pid), SIGKILL);
+  EXPECT_EQ(membership.find("kashim-run."), std::string::npos) << membership;
+  EXPECT_NE(line.find("1 process left running by sh moved to"), std::string::npos) << line;
 }
 
 TEST_F(CgroupRun, InvalidConfigurationIsOneLineAndNothingRuns) {
