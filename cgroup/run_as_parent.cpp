@@ -21,15 +21,6 @@ namespace kashim::cgroup {
 
 namespace {
 
-sigset_t passed_on_signals() {
-  sigset_t set;
-  sigfillset(&set);
-  for (int signal : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT}) {
-    sigdelset(&set, signal);
-  }
-  return set;
-}
-
 // Dies of `signal_number` as COMMAND did, without a core dump of our own (PID 1 cannot be
 // killed by its own signals: it exits with 128 + the signal, as a shell would report it).
 [[noreturn]] void die_of(int signal_number) {
@@ -54,7 +45,7 @@ bool keeper_would_be_commands_child() {
 int run_as_parent(RunCgroup& cgroup, const std::vector<std::string>& command,
                   const std::vector<std::string>& environment,
                   const std::vector<int>& commands_descriptors) {
-  sigset_t passed_on = passed_on_signals(), original_mask;
+  sigset_t passed_on = signals_to_pass_on(), original_mask;
   sigprocmask(SIG_BLOCK, &passed_on, &original_mask);
   struct sigaction default_action {
   }, original_sigchld{};

@@ -48,6 +48,15 @@ std::vector<int> descriptors_from_caller() {
   return descriptors;
 }
 
+sigset_t signals_to_pass_on() {
+  sigset_t set;
+  sigfillset(&set);
+  for (int signal : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT}) {
+    sigdelset(&set, signal);
+  }
+  return set;
+}
+
 void exec_with_environment(const std::vector<std::string>& argv,
                            const std::vector<std::string>& environment) {
   std::vector<char*> words, entries;

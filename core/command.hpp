@@ -2,6 +2,8 @@
 // where exec will find it, and the environment COMMAND gets. Not part of libkashim.so.
 #pragma once
 
+#include <signal.h>
+
 #include <string>
 #include <vector>
 
@@ -21,6 +23,11 @@ std::vector<std::string> command_environment(bool drop_kashim_env,
 // COMMAND has them, a route's own process closes its copies, so that one COMMAND closes is
 // closed (a pipe's reader sees its end, a lock is released) as it would be without kashim.
 std::vector<int> descriptors_from_caller();
+
+// The signals a process standing in for COMMAND takes over to pass them on: all but those
+// that cannot be caught and those a fault of its own raises (glibc's internal ones are never
+// in a filled set).
+sigset_t signals_to_pass_on();
 
 // exec with `environment`, searching PATH as execvp does. Returns only on failure (errno).
 void exec_with_environment(const std::vector<std::string>& argv,

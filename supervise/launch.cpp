@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "accept.hpp"
+#include "command.hpp"
 #include "filter.hpp"
 #include "log_line.hpp"
 
@@ -192,15 +193,11 @@ void hand_terminal(pid_t child, ProcessState* state) {
 
 sigset_t supervisor_signals() {
   // Every signal sent to the supervisor is COMMAND's (forwarded), or its own business (SIGCHLD,
-  // SIGCONT, terminal stops). Never taken over: those that cannot be, those a fault of the
-  // supervisor's raises, SIGPIPE (ignored), and SIGRTMIN, which interrupts its accept
-  // threads (accept_waits.cpp). glibc's own signals are never in a filled set.
-  sigset_t set;
-  sigfillset(&set);
-  for (int signal : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT,
-                     SIGPIPE, static_cast<int>(SIGRTMIN)}) {
-    sigdelset(&set, signal);
-  }
+  // SIGCONT, terminal stops); but SIGPIPE, which it ignores, and SIGRTMIN, which interrupts
+  // its accept threads (accept_waits.cpp).
+  sigset_t set = signals_to_pass_on();
+  sigdelset(&set, SIGPIPE);
+  sigdelset(&set, SIGRTMIN);
   return set;
 }
 

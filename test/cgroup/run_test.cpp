@@ -47,6 +47,16 @@ RunWithErrorsOnAFile run_with_errors_on_a_file(const std::vector<std::string>& c
   return result;
 }
 
+// COMMAND (sh) printed the pid of the one process it left running: that process is out of
+// the run's cgroup (and killed here), and the keeper's line says it moved one.
+void expect_the_one_left_running_moved_out(const ProcessRun& run, const std::string& line) {
+  const std::string pid = lines_of(run.out).at(0);
+  const std::string membership = read_file("/proc/" + pid + "/cgroup");
+  kill(std::stoi(pid), SIGKILL);
+  EXPECT_EQ(membership.find("kashim-run."), std::string::npos) << membership;
+  EXPECT_NE(line.find("1 process left running by sh moved to"), std::string::npos) << line;
+}
+
 // The keep-alive values static_client reports for its connection to a listener of the
 // test's, run as `argv` followed by the listener's address and port.
 std::map<std::string, int> client_values(std::vector<std::string> argv,
@@ -139,11 +149,7 @@ TEST_F(CgroupRun, ProcessesLeftRunningAreMovedOutAndTheCgroupRemoved) {
   const auto [run, line] =
       run_with_errors_on_a_file({"sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $!"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  const std::string pid = lines_of(run.out).at(0);
-  const std::string membership = read_file("/proc/" + pid + "/cgroup");
-  kill(std::stoi(pid), SIGKILL);
-  EXPECT_EQ(membership.find("kashim-run."), std::string::npos) << membership;
-  EXPECT_NE(line.find("1 process left running by sh moved to"), std::string::npos) << line;
+  expect_the_one_left_running_moved_out(run, line);
 }
 
 TEST_F(CgroupRun, TheProcessTheCallerStartedIsTheCommand) {
@@ -293,11 +299,7 @@ TEST_F(CgroupRun, CgroupsTheCommandMadeBelowItsOwnAreRemovedToo) {
       "(sleep 30 >/dev/null 2>&1 & echo $! > $inner/cgroup.procs; echo $!)";
   const auto [run, line] = run_with_errors_on_a_file({"sh", "-c", make_inner});
   ASSERT_EQ(run.exit_code, 0) << run.err << line;
-  const std::string pid = lines_of(run.out).at(0);
-  const std::string membership = read_file("/proc/" + pid + "/cgroup");
-  kill(std::stoi(pid), SIGKILL);
-  EXPECT_EQ(membership.find("kashim-run."), std::string::npos) << membership;
-  EXPECT_NE(line.find("1 process left running by sh moved to"), std::string::npos) << line;
+  expect_the_one_left_running_moved_out(run, line);
 }
 
 TEST_F(CgroupRun, InvalidConfigurationIsOneLineAndNothingRuns) {

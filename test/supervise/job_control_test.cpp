@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "supervise_helpers.hpp"
 
@@ -131,34 +132,37 @@ struct TerminalReader {
   }
 };
 
-// In a pipeline the supervisor shares its job with other programs: it hands the terminal to
-// nobody, so that the others (a pager; here a reader of /dev/tty) can still read it.
-TEST(SuperviseJobControl, TheOtherProgramsOfAPipelineKeepTheTerminal) {
+// Types `command_line` (made from the two scripts) at an interactive bash, then a line for
+// the reader: the reader reads it, and nothing stops.
+void expect_the_reader_keeps_the_terminal(
+    const std::function<std::string(const TerminalReader&)>& command_line) {
   KASHIM_REQUIRE(access("/bin/bash", X_OK) == 0, "bash");
   TerminalReader scripts;
   Terminal shell({"/bin/bash", "--norc", "--noprofile", "-i"});
   KASHIM_REQUIRE(shell.started(), "a pseudo-terminal (/dev/ptmx)");
-  shell.type("PS1='$ '; KASHIM_IDLE=31 " + supervisor_path() + " -- sh " + scripts.command +
-             " | sh " + scripts.reader + "\n");
+  shell.type("PS1='$ '; " + command_line(scripts) + "\n");
   shell.type("hello\n");
   EXPECT_TRUE(shell.shows("got=hello")) << shell.screen();
   EXPECT_EQ(shell.screen().find("Stopped"), std::string::npos) << shell.screen();
   shell.type("exit\n");
 }
 
+// In a pipeline the supervisor shares its job with other programs: it hands the terminal to
+// nobody, so that the others (a pager; here a reader of /dev/tty) can still read it.
+TEST(SuperviseJobControl, TheOtherProgramsOfAPipelineKeepTheTerminal) {
+  expect_the_reader_keeps_the_terminal([](const TerminalReader& scripts) {
+    return "KASHIM_IDLE=31 " + supervisor_path() + " -- sh " + scripts.command + " | sh " +
+           scripts.reader;
+  });
+}
+
 // A script without job control starts the supervised program in the background and reads
 // the terminal itself: the script keeps it.
 TEST(SuperviseJobControl, AScriptThatStartsItInTheBackgroundKeepsTheTerminal) {
-  KASHIM_REQUIRE(access("/bin/bash", X_OK) == 0, "bash");
-  TerminalReader scripts;
-  Terminal shell({"/bin/bash", "--norc", "--noprofile", "-i"});
-  KASHIM_REQUIRE(shell.started(), "a pseudo-terminal (/dev/ptmx)");
-  shell.type("PS1='$ '; bash -c '" + supervisor_path() + " -- sh " + scripts.command + " & . " +
-             scripts.reader + "; wait'\n");
-  shell.type("hello\n");
-  EXPECT_TRUE(shell.shows("got=hello")) << shell.screen();
-  EXPECT_EQ(shell.screen().find("Stopped"), std::string::npos) << shell.screen();
-  shell.type("exit\n");
+  expect_the_reader_keeps_the_terminal([](const TerminalReader& scripts) {
+    return "bash -c '" + supervisor_path() + " -- sh " + scripts.command + " & . " +
+           scripts.reader + "; wait'";
+  });
 }
 
 // bash's fg of a job still running gives the job's group (the supervisor's) the terminal and
