@@ -20,8 +20,8 @@
 #include "commands.hpp"
 #include "programs.hpp"
 #include "refusal.hpp"
-#include "run_cgroup.hpp"
 #include "run_as_parent.hpp"
+#include "run_cgroup.hpp"
 #include "translate.hpp"
 
 namespace kashim::cgroup {
@@ -56,12 +56,7 @@ namespace {
   while (poll(&exited, 1, -1) < 0 && errno == EINTR) {
   }
   try {
-    if (int moved = cgroup.release(); moved > 0) {
-      std::fprintf(stderr,
-                   "kashim cgroup: %d process%s left running by %s moved to %s; their new "
-                   "connections are no longer tuned\n",
-                   moved, moved == 1 ? "" : "es", command_name.c_str(), cgroup.parent().c_str());
-    }
+    cgroup.release_and_tell(command_name);
   } catch (const Refusal& refusal) {
     std::fprintf(stderr, "kashim cgroup: %s\n", refusal.what());
   }
@@ -86,15 +81,6 @@ void start_keeper(RunCgroup& cgroup, int command_pidfd, const std::string& comma
   // An ignored SIGCHLD reaps the middle child itself (ECHILD): its status is then unknown,
   // and a keeper that could not be forked shows as the cgroup left to the next run.
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0) throw Refusal("cannot fork the keeper");
-}
-
-int exec_failure(const std::string& command, int error) {
-  if (error == ENOENT) {
-    std::fprintf(stderr, "kashim cgroup: %s: command not found\n", command.c_str());
-    return 127;
-  }
-  std::fprintf(stderr, "kashim cgroup: %s: %s\n", command.c_str(), std::strerror(error));
-  return 126;
 }
 
 }  // namespace

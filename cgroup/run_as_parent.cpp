@@ -37,6 +37,15 @@ namespace {
 
 }  // namespace
 
+int exec_failure(const std::string& command, int error) {
+  if (error == ENOENT) {
+    std::fprintf(stderr, "kashim cgroup: %s: command not found\n", command.c_str());
+    return 127;
+  }
+  std::fprintf(stderr, "kashim cgroup: %s: %s\n", command.c_str(), std::strerror(error));
+  return 126;
+}
+
 bool keeper_would_be_commands_child() {
   int subreaper = 0;
   return getpid() == 1 || (prctl(PR_GET_CHILD_SUBREAPER, &subreaper) == 0 && subreaper != 0);
@@ -63,10 +72,7 @@ int run_as_parent(RunCgroup& cgroup, const std::vector<std::string>& command,
       _exit(kExitRefused);
     }
     exec_with_environment(command, environment);
-    const int error = errno;
-    std::fprintf(stderr, "kashim cgroup: %s: %s\n", command[0].c_str(),
-                 error == ENOENT ? "command not found" : std::strerror(error));
-    _exit(error == ENOENT ? 127 : 126);
+    _exit(exec_failure(command[0], errno));
   }
   for (int fd : commands_descriptors) close(fd);
   int status = 0;
@@ -85,12 +91,7 @@ int run_as_parent(RunCgroup& cgroup, const std::vector<std::string>& command,
       kill(child, signal_number);  // a terminal's own reach COMMAND, in our process group
     }
   }
-  if (int moved = cgroup.release(); moved > 0) {
-    std::fprintf(stderr,
-                 "kashim cgroup: %d process%s left running by %s moved to %s; their new "
-                 "connections are no longer tuned\n",
-                 moved, moved == 1 ? "" : "es", command[0].c_str(), cgroup.parent().c_str());
-  }
+  cgroup.release_and_tell(command[0]);
   if (WIFSIGNALED(status)) die_of(WTERMSIG(status));
   return WEXITSTATUS(status);
 }

@@ -8,6 +8,10 @@
 
 namespace kashim::cgroup {
 
+// After a failed exec of `command`: one line (as env(1) puts it) and the exit status, 127
+// when it was not found, else 126. For both ways of running it.
+int exec_failure(const std::string& command, int error);
+
 // Whether an orphaned keeper would be reparented to COMMAND itself: this process is PID 1
 // of its PID namespace, or a child subreaper.
 bool keeper_would_be_commands_child();

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -108,6 +109,15 @@ int RunCgroup::release() {
                   ": processes keep entering it, or a cgroup below it cannot be removed");
   }
   return moved;
+}
+
+void RunCgroup::release_and_tell(const std::string& command_name) {
+  if (const int moved = release(); moved > 0) {
+    std::fprintf(stderr,
+                 "kashim cgroup: %d process%s left running by %s moved to %s; their new "
+                 "connections are no longer tuned\n",
+                 moved, moved == 1 ? "" : "es", command_name.c_str(), parent_.c_str());
+  }
 }
 
 int RunCgroup::empty_and_remove(const std::string& cgroup) {

@@ -11,7 +11,7 @@ class RunCgroup {
   // Creates <parent>/kashim-run.<our pid>, after removing those of runs killed before they
   // could remove their own; Refusal when it cannot.
   explicit RunCgroup(const std::string& parent);
-  // Removes it unless release() did (an error path: nothing ran in it).
+  // Removes it unless release_and_tell() did (an error path: nothing ran in it).
   ~RunCgroup();
   RunCgroup(const RunCgroup&) = delete;
   RunCgroup& operator=(const RunCgroup&) = delete;
@@ -22,13 +22,15 @@ class RunCgroup {
   int procs_fd() const { return procs_fd_; }  // its cgroup.procs, open for writing
 
   // Moves the processes the command left running, in this cgroup or below it, back to the
-  // parent cgroup and removes this one and those below. Returns how many were moved.
-  int release();
+  // parent cgroup and removes this one and those below, with one line on stderr when it
+  // moved any. Refusal when it cannot remove them.
+  void release_and_tell(const std::string& command_name);
   // In the process that forked the keeper: the keeper releases the cgroup, not this object.
   void leave_to_keeper() { released_ = true; }
 
  private:
   void close_and_remove();
+  int release();  // how many processes were moved
   int empty_and_remove(const std::string& cgroup);
 
   std::string parent_;
