@@ -120,6 +120,11 @@ RouteChoice judge(const std::string& path, int depth) {
     const std::string interpreter = line.substr(begin, line.find_first_of(" \t", begin) - begin);
     RouteChoice choice = judge(interpreter, depth + 1);
     choice.reason = "a script for " + interpreter + ", " + choice.reason;
+    // An entry-point script that execs a Go or static server is the common container shape:
+    // the preload cannot follow it there, the supervisor's filter can.
+    if (depth == 0 && !choice.supervise) {
+      choice.reason += "; a Go or statically linked program it starts needs --supervise";
+    }
     return choice;
   }
   if (got < SELFMAG || std::memcmp(start, ELFMAG, SELFMAG) != 0) {

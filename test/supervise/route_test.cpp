@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/stat.h>
+
 #include "supervise_helpers.hpp"
 
 namespace kashim::testing {
@@ -31,6 +33,9 @@ TEST(SuperviseRoute, SupervisorTellsStaticGoAndDynamicProgramsApart) {
   EXPECT_EQ(run.out.rfind("preload: dynamically linked (PT_INTERP ", 0), 0u) << run.out;
   run = run_command({supervisor_path(), "--route", KASHIM_WRAPPER_PATH}, {});
   EXPECT_EQ(run.out.rfind("preload: a script for /usr/bin/env, dynamically linked", 0), 0u)
+      << run.out;
+  EXPECT_NE(run.out.find("; a Go or statically linked program it starts needs --supervise\n"),
+            std::string::npos)
       << run.out;
   run = run_command({supervisor_path(), "--route", "/etc/hostname"}, {});
   EXPECT_EQ(run.out, "preload: not an ELF executable\n");
@@ -93,6 +98,25 @@ TEST(SuperviseRoute, AStaticProgramIsSupervisedAutomatically) {
                                      SUPERVISE_PROBE_PATH, {"connect"}, environment);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.value("client"), "1/31/7/4/2500");
+}
+
+// The common container entry point: a script, which the preload serves, that execs a static
+// program. The preload cannot follow it there (what --check says); --supervise can.
+TEST(SuperviseRoute, AnEntryPointScriptReachesItsStaticProgramOnlyWithSupervise) {
+  const std::string entry = scratch_path("entry");
+  std::ofstream(entry) << "#!/bin/sh\nexec \"$@\"\n";
+  ASSERT_EQ(chmod(entry.c_str(), 0755), 0);
+  EXPECT_NE(route_line({}, entry).find("needs --supervise"), std::string::npos);
+  const Environment environment = with(kWrapper, "KASHIM_LOG", "error");
+  ProcessRun run = run_probe_program({KASHIM_WRAPPER_PATH, "--idle", "31", "--", entry},
+                                     SUPERVISE_PROBE_PATH, {"connect"}, environment);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("client").rfind("0/", 0), 0u) << "untuned: " << run.value("client");
+  run = run_probe_program({KASHIM_WRAPPER_PATH, "--supervise", "--idle", "31", "--", entry},
+                          SUPERVISE_PROBE_PATH, {"connect"}, environment);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("client").rfind("1/31/", 0), 0u) << run.value("client");
+  std::filesystem::remove(entry);
 }
 
 TEST(SuperviseRoute, TheProgramSeesOnlyTheKashimVariablesItsCallerSet) {
