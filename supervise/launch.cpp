@@ -266,6 +266,7 @@ Launched launch(const LaunchRequest& request, Tuner& tuner, ProcessState* state)
   } else if (report.stage == ChildReport::kNoNewPrivsFailed) {
     launched.unavailable = "prctl(PR_SET_NO_NEW_PRIVS) failed, " + errno_text(report.error);
   } else if (report.stage == ChildReport::kSeccompFailed) {
+    launched.another_listener = report.error == EBUSY;
     launched.unavailable = "seccomp(SECCOMP_FILTER_FLAG_NEW_LISTENER) failed, " +
                            errno_text(report.error) +
                            (report.error == EBUSY    ? " (another supervisor's filter is in place)"

@@ -48,6 +48,9 @@ struct Launched {
   // The kernel installs a descriptor in COMMAND while answering (accept.hpp).
   bool install_supported = false;
   std::string unavailable;  // why the route could not run, when it could not
+  // The kernel refused a second listener (EBUSY): a filter in this process's chain already
+  // notifies someone, such as an enclosing kashim-supervise or a container's seccomp agent.
+  bool another_listener = false;
 };
 
 // The signals the supervisor takes over while COMMAND runs (read through a signalfd): all

@@ -92,9 +92,38 @@ std::string refusal(const std::string& program) {
   return "";
 }
 
-void report_unusable(const std::string& reason, bool strict) {
+// The nearest ancestor that is kashim-supervise, or 0. Its filter stays on every process it
+// serves, this one included, so COMMAND runs under it rather than untuned.
+pid_t enclosing_supervisor() {
+  pid_t pid = getppid();
+  for (int depth = 0; depth < 64 && pid > 1; ++depth) {
+    const std::string proc = "/proc/" + std::to_string(pid);
+    char exe[4096];
+    const ssize_t length = readlink((proc + "/exe").c_str(), exe, sizeof exe - 1);
+    if (length > 0) {
+      const std::string_view path(exe, static_cast<std::size_t>(length));
+      if (path.substr(path.rfind('/') + 1) == "kashim-supervise") return pid;
+    }
+    // Field 4 of stat, after the command name in parentheses (which may hold anything).
+    char stat[512] = {};
+    const int fd = open((proc + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    const ssize_t got = read(fd, stat, sizeof stat - 1);
+    close(fd);
+    const char* end = got > 0 ? std::strrchr(stat, ')') : nullptr;
+    if (end == nullptr || std::sscanf(end + 1, " %*c %d", &pid) != 1) return 0;
+  }
+  return 0;
+}
+
+void report_unusable(const std::string& reason, bool strict, bool another_listener = false) {
+  std::string outcome = strict ? "COMMAND not run (--strict)" : "COMMAND runs untuned";
+  if (const pid_t outer = another_listener ? enclosing_supervisor() : 0; outer > 0 && !strict) {
+    outcome = "COMMAND runs under the enclosing kashim-supervise (pid " + std::to_string(outer) +
+              ") with its settings";
+  }
   std::fprintf(stderr, "kashim: the supervisor route cannot run: %s; %s\n", reason.c_str(),
-               strict ? "COMMAND not run (--strict)" : "COMMAND runs untuned");
+               outcome.c_str());
 }
 
 [[noreturn]] void exec_untuned(const Options& options) {
@@ -118,6 +147,10 @@ int available(const char* program) {
     const Launched launched = launch(probe, tuner, &state);
     reason = launched.unavailable;
     install_supported = launched.install_supported;
+    if (const pid_t outer = launched.another_listener ? enclosing_supervisor() : 0; outer > 0) {
+      reason += "; COMMAND would run under the enclosing kashim-supervise (pid " +
+                std::to_string(outer) + ") with its settings";
+    }
   }
   if (!reason.empty()) {
     std::printf("supervise: unavailable: %s\n", reason.c_str());
@@ -160,7 +193,7 @@ int available(const char* program) {
   request.strict = options.strict;
   Launched launched = launch(request, tuner, &state);
   if (!launched.unavailable.empty()) {
-    report_unusable(launched.unavailable, options.strict);
+    report_unusable(launched.unavailable, options.strict, launched.another_listener);
     if (options.strict) std::exit(kNotRun);
     if (launched.child < 0) {  // the child had its filter already: start again without one
       request.filter = false;

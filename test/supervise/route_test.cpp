@@ -119,6 +119,30 @@ TEST(SuperviseRoute, AnEntryPointScriptReachesItsStaticProgramOnlyWithSupervise)
   std::filesystem::remove(entry);
 }
 
+// The kernel allows one listener per filter chain: an inner supervisor cannot start, and
+// COMMAND runs under the outer one. Its line says so rather than "untuned".
+TEST(SuperviseRoute, UnderAnotherSupervisorTheOuterOneServesAndTheLineSaysSo) {
+  const Environment environment = with(kWrapper, "KASHIM_LOG", "error");
+  const std::vector<std::string> outer = {KASHIM_WRAPPER_PATH, "--supervise", "--idle", "100",
+                                          "--"};
+  std::vector<std::string> nested = outer;
+  nested.insert(nested.end(), {KASHIM_WRAPPER_PATH, "--supervise", "--idle", "50", "--"});
+  ProcessRun run = run_probe_program(nested, SUPERVISE_PROBE_PATH, {"connect"}, environment);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("client").rfind("1/100/", 0), 0u) << run.value("client");
+  EXPECT_NE(run.err.find("another supervisor's filter is in place); COMMAND runs under the "
+                         "enclosing kashim-supervise (pid "),
+            std::string::npos)
+      << run.err;
+  EXPECT_EQ(run.err.find("untuned"), std::string::npos) << run.err;
+
+  nested = outer;
+  nested.insert(nested.end(), {KASHIM_WRAPPER_PATH, "--supervise", "--strict", "--"});
+  run = run_probe_program(nested, SUPERVISE_PROBE_PATH, {"connect"}, environment);
+  EXPECT_EQ(run.exit_code, 125) << run.err;
+  EXPECT_NE(run.err.find("COMMAND not run (--strict)"), std::string::npos) << run.err;
+}
+
 TEST(SuperviseRoute, TheProgramSeesOnlyTheKashimVariablesItsCallerSet) {
   Environment environment = kWrapper;
   environment.emplace_back("KASHIM_LOG", "error");
