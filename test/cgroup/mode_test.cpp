@@ -114,6 +114,29 @@ TEST_F(CgroupModes, AnInvalidValueStillFailsAsWithoutKashim) {
   EXPECT_EQ(status, 1);
 }
 
+// To the kernel, the preload library's setsockopt calls are the program's: in force mode the
+// cgroup's values win over a `kashim --idle 50` run inside it (doc/cgroup.md).
+TEST_F(CgroupModes, ForceWinsOverThePreloadLibraryRunInsideTheCgroup) {
+  KASHIM_SKIP_WHEN_SANITIZED("the wrapper preloads without the sanitizer runtime");
+  Listener listener("127.0.0.1");
+  Environment environment = with(in_mode("force"), "KASHIM_LIBRARY", KASHIM_LIBRARY_PATH);
+  Child child(
+      cgroup_run({KASHIM_WRAPPER_PATH, "--preload", "--idle", "50", "--intvl", "50", "--log",
+                  "info", "--", kCgroupProbe, "connect", "127.0.0.1", listener.port_text()}),
+      environment);
+  const int accepted = listener.accept_one();
+  const auto values = values_in(child.out_line());
+  if (accepted >= 0) close(accepted);
+  const int status = child.wait();
+  const std::string err = child.rest_of_err();
+  EXPECT_EQ(status, 0) << err;
+  // The library's line (the values it reads back after tuning: the cgroup's already).
+  EXPECT_NE(err.find("connecting to 127.0.0.1:" + listener.port_text() + ": keep-alive on"),
+            std::string::npos)
+      << "the library tuned it: " << err;
+  EXPECT_EQ(describe(values), describe(tuned_values()));
+}
+
 TEST_F(CgroupModes, FallbackListenerOptionsReachTheConnectionsItAccepts) {
   Child child(cgroup_run({kCgroupProbe, "listen", "127.0.0.1", "--before", "idle=5"}),
               in_mode("fallback"));
