@@ -1,0 +1,108 @@
+// A signal that arrives while libkashim.so looks up the real functions, at the process's
+// first hooked call, and whose handler makes a socket call of its own.
+//
+// Built twice:
+//   libkashim_review_fault.so   linked into the program (DT_NEEDED), so it sits behind a
+//                               preloaded libkashim.so and in front of libc. It interposes
+//                               socket() (a tracer: counts each call, then the next
+//                               definition) and, in its constructor, makes the page of its
+//                               own GNU hash table unreadable. Under LD_BIND_NOW nothing but
+//                               the shim's look-up reads that table after start-up, so the
+//                               SIGSEGV arrives exactly inside that look-up; the handler
+//                               makes the page readable again and calls socket(), as any
+//                               handler may.
+//   kashim_review_first_call    calls socket() once, then prints made=N (socket calls the
+//                               program made, the handler's included), traced=N (calls the
+//                               tracer behind the shim saw) and fault=0|1.
+// Without the shim nothing reads the table (fault=0, made=traced=1). With it, every call
+// the program makes must still reach the interposer behind it exactly once: made=traced.
+#include <dlfcn.h>
+#include <link.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+
+extern "C" int review_made();
+extern "C" int review_traced();
+extern "C" int review_faulted();
+
+#ifdef KASHIM_REVIEW_PROGRAM
+
+int main() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 1;
+  std::printf("made=%d\ntraced=%d\nfault=%d\n", review_made() + 1, review_traced(),
+              review_faulted());
+  return 0;
+}
+
+#else
+
+namespace {
+
+using Socket = int (*)(int, int, int);
+Socket g_next = nullptr;
+std::atomic<int> g_made_in_handler{0};
+std::atomic<int> g_traced{0};
+std::atomic<int> g_faulted{0};
+void* g_page = nullptr;
+long g_page_size = 0;
+
+void on_fault(int, siginfo_t* info, void*) {
+  const auto address = reinterpret_cast<std::uintptr_t>(info->si_addr);
+  const auto page = reinterpret_cast<std::uintptr_t>(g_page);
+  if (g_page == nullptr || address < page || address >= page + g_page_size) {
+    signal(SIGSEGV, SIG_DFL);  // not ours: crash as the program would
+    return;
+  }
+  mprotect(g_page, g_page_size, PROT_READ);
+  g_faulted.store(1);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);  // the handler's own socket call
+  if (fd >= 0) {
+    g_made_in_handler.fetch_add(1);
+    close(fd);
+  }
+}
+
+__attribute__((constructor)) void protect_own_hash_table() {
+  g_next = reinterpret_cast<Socket>(dlsym(RTLD_NEXT, "socket"));
+  const ElfW(Addr) gnu_hash = [] {
+    for (const ElfW(Dyn)* entry = _DYNAMIC; entry->d_tag != DT_NULL; ++entry) {
+      if (entry->d_tag == DT_GNU_HASH) return entry->d_un.d_ptr;
+    }
+    return ElfW(Addr){0};
+  }();
+  if (gnu_hash == 0) return;
+  g_page_size = sysconf(_SC_PAGESIZE);
+  g_page = reinterpret_cast<void*>(gnu_hash & ~static_cast<ElfW(Addr)>(g_page_size - 1));
+  struct sigaction action = {};
+  action.sa_sigaction = on_fault;
+  action.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sigaction(SIGSEGV, &action, nullptr);
+  mprotect(g_page, g_page_size, PROT_NONE);
+}
+
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) int socket(int domain, int type,
+                                                             int protocol) noexcept {
+  g_traced.fetch_add(1);
+  return g_next(domain, type, protocol);
+}
+
+extern "C" int review_made() {
+  return g_made_in_handler.load();
+}
+extern "C" int review_traced() {
+  return g_traced.load();
+}
+extern "C" int review_faulted() {
+  return g_faulted.load();
+}
+
+#endif
