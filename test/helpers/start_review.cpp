@@ -11,9 +11,14 @@
 //                               SIGSEGV arrives exactly inside that look-up; the handler
 //                               makes the page readable again and calls socket(), as any
 //                               handler may.
+//                               Armed only with KASHIM_REVIEW_FAULT=1 in the environment.
 //   kashim_review_first_call    calls socket() once, then prints made=N (socket calls the
 //                               program made, the handler's included), traced=N (calls the
 //                               tracer behind the shim saw) and fault=0|1.
+//   kashim_review_first_call unsetenv NAME...
+//                               removes the variables from its environment (as a daemon
+//                               that keeps only what it knows does), then makes its first
+//                               socket and prints keepalive=N idle=N as the kernel reports.
 // Without the shim nothing reads the table (fault=0, made=traced=1). With it, every call
 // the program makes must still reach the interposer behind it exactly once: made=traced.
 #include <dlfcn.h>
@@ -23,9 +28,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 extern "C" int review_made();
 extern "C" int review_traced();
@@ -33,7 +43,21 @@ extern "C" int review_faulted();
 
 #ifdef KASHIM_REVIEW_PROGRAM
 
-int main() {
+int read_back(int fd, int level, int option) {
+  int value = -1;
+  socklen_t length = sizeof value;
+  return getsockopt(fd, level, option, &value, &length) == 0 ? value : -1;
+}
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "unsetenv") == 0) {
+    for (int i = 2; i < argc; ++i) unsetenv(argv[i]);
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 1;
+    std::printf("keepalive=%d\nidle=%d\n", read_back(fd, SOL_SOCKET, SO_KEEPALIVE),
+                read_back(fd, IPPROTO_TCP, TCP_KEEPIDLE));
+    return 0;
+  }
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return 1;
   std::printf("made=%d\ntraced=%d\nfault=%d\n", review_made() + 1, review_traced(),
@@ -71,6 +95,8 @@ void on_fault(int, siginfo_t* info, void*) {
 
 __attribute__((constructor)) void protect_own_hash_table() {
   g_next = reinterpret_cast<Socket>(dlsym(RTLD_NEXT, "socket"));
+  const char* armed = getenv("KASHIM_REVIEW_FAULT");
+  if (armed == nullptr || std::strcmp(armed, "1") != 0) return;
   const ElfW(Addr) gnu_hash = [] {
     for (const ElfW(Dyn)* entry = _DYNAMIC; entry->d_tag != DT_NULL; ++entry) {
       if (entry->d_tag == DT_GNU_HASH) return entry->d_un.d_ptr;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "harness.hpp"
 
@@ -27,7 +28,8 @@ ProcessRun with_values(ProcessRun run) {
 TEST(StartReview,
      DISABLED_ASignalHandlersSocketCallDuringTheFirstLookUpReachesTheInterposerBehind) {
   KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime binds and looks symbols up at run time");
-  const Environment environment = with(kTuned, "LD_BIND_NOW", "1");
+  const Environment environment =
+      with(with(kTuned, "LD_BIND_NOW", "1"), "KASHIM_REVIEW_FAULT", "1");
   ProcessRun without = with_values(run_command({KASHIM_REVIEW_FIRST_CALL_PATH}, environment));
   ASSERT_EQ(without.exit_code, 0) << without.err;
   EXPECT_EQ(without.value("fault"), "0") << "nothing reads the table without the shim";
@@ -41,6 +43,34 @@ TEST(StartReview,
   EXPECT_EQ(run.value("traced"), run.value("made"))
       << "a socket() made in the handler went past the interposer behind the shim";
   EXPECT_EQ(run.err, "");
+}
+
+// The configuration is the environment the process started with (and the constructor
+// scanned), whatever the program does to its environment before its first socket call.
+// Fails on HEAD since 3f3a6c7: the variables are read at the first hooked call, so a
+// program that drops them first (postfix's clean_env, Python's os.environ.clear(), a
+// sandboxing wrapper) gets the built-in defaults (idle 7200) instead of KASHIM_IDLE=31,
+// and is tuned although KASHIM_DISABLE=1 asked for nothing to change.
+TEST(StartReview, DISABLED_AProgramThatDropsTheVariablesBeforeItsFirstSocketKeepsItsConfiguration) {
+  const std::vector<std::string> drop_tuning = {
+      KASHIM_REVIEW_FIRST_CALL_PATH, "unsetenv", "KASHIM_IDLE", "KASHIM_INTVL", "KASHIM_CNT",
+      "KASHIM_USER_TIMEOUT"};
+  ProcessRun run =
+      with_values(run_command(drop_tuning, with(kTuned, "LD_PRELOAD", KASHIM_LIBRARY_PATH)));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("keepalive"), "1");
+  EXPECT_EQ(run.value("idle"), "31") << "KASHIM_IDLE as the process started with it";
+
+  const std::vector<std::string> drop_disable = {KASHIM_REVIEW_FIRST_CALL_PATH, "unsetenv",
+                                                 "KASHIM_DISABLE"};
+  const Environment disabled = {{"KASHIM_DISABLE", "1"}};
+  ProcessRun without = with_values(run_command(drop_disable, disabled));
+  ProcessRun off =
+      with_values(run_command(drop_disable, with(disabled, "LD_PRELOAD", KASHIM_LIBRARY_PATH)));
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_EQ(without.value("keepalive"), "0");
+  EXPECT_EQ(off.value("keepalive"), without.value("keepalive")) << "KASHIM_DISABLE=1 ignored";
+  EXPECT_EQ(off.value("idle"), without.value("idle"));
 }
 
 }  // namespace
