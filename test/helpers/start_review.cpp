@@ -19,19 +19,28 @@
 //                               removes the variables from its environment (as a daemon
 //                               that keeps only what it knows does), then makes its first
 //                               socket and prints keepalive=N idle=N as the kernel reports.
+//   kashim_review_first_call chroot DIR | no-open
+//                               confines itself before its first socket, as a daemon does:
+//                               chroot(DIR), or a seccomp filter that kills the process at
+//                               any open/openat (a sandbox that allows only network calls);
+//                               then prints the same.
 // Without the shim nothing reads the table (fault=0, made=traced=1). With it, every call
 // the program makes must still reach the interposer behind it exactly once: made=traced.
 #include <dlfcn.h>
 #include <link.h>
-#include <signal.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -49,9 +58,30 @@ int read_back(int fd, int level, int option) {
   return getsockopt(fd, level, option, &value, &length) == 0 ? value : -1;
 }
 
+bool forbid_open() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 1, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_open, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program = {static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
+}
+
 int main(int argc, char** argv) {
-  if (argc >= 2 && std::strcmp(argv[1], "unsetenv") == 0) {
-    for (int i = 2; i < argc; ++i) unsetenv(argv[i]);
+  const bool confine =
+      argc >= 2 && (std::strcmp(argv[1], "chroot") == 0 || std::strcmp(argv[1], "no-open") == 0);
+  if (argc >= 2 && (std::strcmp(argv[1], "unsetenv") == 0 || confine)) {
+    if (std::strcmp(argv[1], "unsetenv") == 0) {
+      for (int i = 2; i < argc; ++i) unsetenv(argv[i]);
+    } else if (std::strcmp(argv[1], "chroot") == 0) {
+      if (argc != 3 || chroot(argv[2]) != 0 || chdir("/") != 0) return 2;
+    } else if (!forbid_open()) {
+      return 2;
+    }
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return 1;
     std::printf("keepalive=%d\nidle=%d\n", read_back(fd, SOL_SOCKET, SO_KEEPALIVE),
