@@ -52,8 +52,10 @@ ssize_t syscall_sendmsg(int fd, const msghdr* message, int flags) {
 }
 
 // Set while this thread is inside dlsym: if dlsym comes back into a hook (an interposed
-// malloc that opens a socket, say), that call goes straight to the system call.
-thread_local bool t_resolving __attribute__((tls_model("initial-exec"))) = false;
+// malloc that opens a socket, say), that call takes what the tables found and the system
+// call for the rest. The tables' walk itself only reads, so a signal handler that interrupts
+// it on the same thread walks them again and reaches the same functions.
+thread_local bool t_in_dlsym __attribute__((tls_model("initial-exec"))) = false;
 
 void resolve_all();
 
@@ -79,10 +81,16 @@ class RealFunction {
 
   // What is behind the hook: `next` (found by reading the loaded objects' tables), else
   // what dlsym finds, else the system call when there is nothing or dlsym hands back the
-  // hook itself (a broken load order).
+  // hook itself (a broken load order). Nothing is stored when the tables had no answer and
+  // dlsym cannot be asked (this thread is inside it already).
   [[gnu::noinline, gnu::cold]] void resolve(void* next) {
     if (resolved_.load(std::memory_order_relaxed) != nullptr) return;
-    if (next == nullptr) next = dlsym(RTLD_NEXT, name_);
+    if (next == nullptr) {
+      if (t_in_dlsym) return;
+      t_in_dlsym = true;
+      next = dlsym(RTLD_NEXT, name_);
+      t_in_dlsym = false;
+    }
     Function resolved = system_call_;
     if (next != nullptr && next != reinterpret_cast<void*>(hook_)) {
       resolved = reinterpret_cast<Function>(next);
@@ -95,7 +103,7 @@ class RealFunction {
   [[gnu::noinline, gnu::cold]] Function first_get() {
     resolve_all();
     Function resolved = resolved_.load(std::memory_order_relaxed);
-    return resolved != nullptr ? resolved : system_call_;  // reached from inside dlsym
+    return resolved != nullptr ? resolved : system_call_;  // from inside dlsym only
   }
 
   const char* name_;
@@ -139,10 +147,6 @@ int kashim::real::setsockopt(int fd, int level, int optname, const void* optval,
 namespace {
 
 void resolve_all() {
-  // dlsym may come back into a hook (an interposed malloc that opens a socket, say): that
-  // call finds nothing resolved yet and must not resolve again.
-  if (t_resolving) return;
-  t_resolving = true;
   const char* const names[] = {g_socket.name(),  g_connect.name(),    g_accept.name(),
                                g_accept4.name(), g_setsockopt.name(), g_sendto.name(),
                                g_sendmsg.name()};
@@ -156,7 +160,6 @@ void resolve_all() {
   g_setsockopt.resolve(next[4]);
   g_sendto.resolve(next[5]);
   g_sendmsg.resolve(next[6]);
-  t_resolving = false;
 }
 
 }  // namespace
