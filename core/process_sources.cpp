@@ -44,7 +44,9 @@ void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& 
                      Config* config) {
   ConfigText text;
   ConfigFile file;
-  read_config_file(environment.get("KASHIM_CONFIG"), &program, &text, &file);
+  if (!environment.no_file()) {
+    read_config_file(environment.get("KASHIM_CONFIG"), &program, &text, &file);
+  }
   Sources sources = environment.sources();
   sources.file = &file;
   sources.program = &program;
@@ -54,10 +56,14 @@ void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& 
 }  // namespace
 
 ProcessEnvironment ProcessEnvironment::capture() {
+  return capture(environ);
+}
+
+ProcessEnvironment ProcessEnvironment::capture(const char* const* entries) {
   ProcessEnvironment environment;
   environment.secure_ = getauxval(AT_SECURE) != 0;
-  if (environment.secure_ || environ == nullptr) return environment;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
+  if (environment.secure_ || entries == nullptr) return environment;
+  for (const char* const* entry = entries; *entry != nullptr; ++entry) {
     const char* text = *entry;
     if (text[0] != 'K' && text[0] != 'L') continue;  // every name kashim reads
     const char* equals = std::strchr(text, '=');

@@ -20,10 +20,16 @@ class ProcessEnvironment {
  public:
   // Empty in a privileged (AT_SECURE) process, as secure_getenv() would be.
   static ProcessEnvironment capture();
+  // The same from entries ("NAME=value", nullptr-terminated) kept earlier: the preload
+  // library keeps them at start (shim/kept_at_start.hpp).
+  static ProcessEnvironment capture(const char* const* entries);
   // nullptr when unset. A name the capture does not know is looked up with secure_getenv.
   const char* get(const char* name) const;
   // The environment and /proc/sys/net/ipv4 as Sources (no file, no program).
   Sources sources() const;
+  // The configuration file was looked for earlier and is not there: no look again.
+  void note_no_file() { no_file_ = true; }
+  bool no_file() const { return no_file_; }
 
   static constexpr const char* kNames[] = {
       "KASHIM_IDLE",     "KASHIM_INTVL",   "KASHIM_CNT",       "KASHIM_USER_TIMEOUT",
@@ -37,6 +43,7 @@ class ProcessEnvironment {
  private:
   const char* values_[kCount] = {};
   bool secure_ = false;
+  bool no_file_ = false;
 };
 
 // This process's names: the basenames of AT_EXECFN and of argv[0] (program_invocation_name).

@@ -8,6 +8,7 @@
 
 #include "copies.hpp"
 #include "guards.hpp"
+#include "kept_at_start.hpp"
 #include "mapped_once.hpp"
 #include "process_sources.hpp"
 
@@ -51,40 +52,68 @@ std::atomic<bool> g_stderr_noted{false};
 
 std::atomic<const Runtime*> detail::g_published{nullptr};
 
-const Runtime& detail::initialize() {
+namespace {
+
+std::atomic<Runtime*> g_prepared{nullptr};  // parsed by the constructor, not yet published
+
+// A slot of its own, parsed; nullptr when every slot is taken or no memory can be mapped.
+Runtime* parse_into_a_slot() {
   int slot = g_slots_taken.fetch_add(1, std::memory_order_relaxed);
-  if (slot >= kSlots) {
-    // More simultaneous first calls than slots: wait briefly for a winner, else forward.
-    for (int attempt = 0; attempt < 1000; ++attempt) {
-      if (const Runtime* published = detail::g_published.load(std::memory_order_acquire)) {
-        return *published;
-      }
-      sched_yield();
-    }
-    return kInert;
-  }
+  if (slot >= kSlots) return nullptr;
   ErrnoGuard keep_errno;
-  NoCancellation no_cancellation;  // reading the sysctls opens files
+  NoCancellation no_cancellation;  // reading the file or the sysctls opens files
   Runtime* memory = mapped_once(g_slots, kSlots);
-  if (memory == nullptr) return kInert;  // no memory: forward only
+  if (memory == nullptr) return nullptr;
   Runtime& fresh = *::new (static_cast<void*>(&memory[slot])) Runtime();
   // A setuid or otherwise privileged (AT_SECURE) process is left exactly as it is, with the
   // shim inert and silent: its environment and stderr may belong to an unprivileged user.
   // So is a copy behind another kashim.
   if (getauxval(AT_SECURE) == 0 && !another_kashim_in_front()) {
-    load_configuration(&fresh.config);
+    // What the process started with (kept_at_start.hpp), else (a hook called from another
+    // library's constructor, before ours) the environment as it is.
+    const char* const* kept = kept_environment();
+    ProcessEnvironment environment =
+        kept != nullptr ? ProcessEnvironment::capture(kept) : ProcessEnvironment::capture();
+    if (no_config_file_at_start()) environment.note_no_file();
+    load_configuration(environment, &fresh.config);
   }
   // Before the constructor (a hook called from another library's constructor) fd 2 is
   // still what it was at start.
   fresh.stderr_at_start =
       g_stderr_noted.load(std::memory_order_acquire) ? g_stderr_at_start : identify_stderr();
+  return &fresh;
+}
+
+// The first to publish reports, once; everyone uses what was published.
+const Runtime& publish(Runtime* fresh) {
+  ErrnoGuard keep_errno;
+  NoCancellation no_cancellation;  // the report may be written to a file
   const Runtime* expected = nullptr;
-  if (detail::g_published.compare_exchange_strong(expected, &fresh, std::memory_order_acq_rel,
+  if (detail::g_published.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel,
                                                   std::memory_order_acquire)) {
-    announce(fresh);
-    expected = &fresh;
+    announce(*fresh);
+    expected = fresh;
   }
   return *expected;
+}
+
+}  // namespace
+
+const Runtime& detail::initialize() {
+  if (Runtime* prepared = g_prepared.load(std::memory_order_acquire)) return publish(prepared);
+  if (Runtime* fresh = parse_into_a_slot()) return publish(fresh);
+  // More simultaneous first calls than slots: wait briefly for a winner, else forward.
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    if (const Runtime* published = detail::g_published.load(std::memory_order_acquire)) {
+      return *published;
+    }
+    sched_yield();
+  }
+  return kInert;
+}
+
+void prepare_runtime_at_start() {
+  if (Runtime* fresh = parse_into_a_slot()) g_prepared.store(fresh, std::memory_order_release);
 }
 
 void note_stderr_at_start(const StderrIdentity& identity) {

@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 namespace kashim::start {
 
 // The raw system call: the kernel's result, a negative errno on failure. errno untouched.

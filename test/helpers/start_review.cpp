@@ -19,6 +19,8 @@
 //                               removes the variables from its environment (as a daemon
 //                               that keeps only what it knows does), then makes its first
 //                               socket and prints keepalive=N idle=N as the kernel reports.
+//   kashim_review_first_call retitle   writes over its environment's strings (a process
+//                               title, as setproctitle does), then the same.
 //   kashim_review_first_call chroot DIR | no-open
 //                               confines itself before its first socket, as a daemon does:
 //                               chroot(DIR), or a seccomp filter that kills the process at
@@ -74,9 +76,16 @@ bool forbid_open() {
 int main(int argc, char** argv) {
   const bool confine =
       argc >= 2 && (std::strcmp(argv[1], "chroot") == 0 || std::strcmp(argv[1], "no-open") == 0);
-  if (argc >= 2 && (std::strcmp(argv[1], "unsetenv") == 0 || confine)) {
+  const bool retitle = argc >= 2 && std::strcmp(argv[1], "retitle") == 0;
+  if (argc >= 2 && (std::strcmp(argv[1], "unsetenv") == 0 || confine || retitle)) {
     if (std::strcmp(argv[1], "unsetenv") == 0) {
       for (int i = 2; i < argc; ++i) unsetenv(argv[i]);
+    } else if (retitle) {
+      // setproctitle() as nginx and PostgreSQL do it: the environment's strings are written
+      // over with the process title.
+      for (char** entry = environ; *entry != nullptr; ++entry) {
+        std::memset(*entry, 'x', std::strlen(*entry));
+      }
     } else if (std::strcmp(argv[1], "chroot") == 0) {
       if (argc != 3 || chroot(argv[2]) != 0 || chdir("/") != 0) return 2;
     } else if (!forbid_open()) {

@@ -151,6 +151,33 @@ TEST(ProcessEnvironment, OnePassFindsEveryNameIncludingSystemds) {
   EXPECT_EQ(environment.get("KASHIM_INTVL"), nullptr);
 }
 
+TEST(ProcessEnvironment, KeptEntriesStandForTheEnvironmentAsItIsNow) {
+  ScopedVariable idle("KASHIM_IDLE", "17");  // what the process has now: not what counts
+  const char* const kept[] = {"KASHIM_IDLE=31", "KASHIM_IDLE=99", "LISTEN_FDS=1", nullptr};
+  ProcessEnvironment environment = ProcessEnvironment::capture(kept);
+  EXPECT_STREQ(environment.get("KASHIM_IDLE"), "31") << "the first definition, as getenv";
+  EXPECT_STREQ(environment.get("LISTEN_FDS"), "1");
+  EXPECT_EQ(environment.get("KASHIM_CNT"), nullptr);
+}
+
+TEST(LoadConfiguration, AFileKnownAbsentIsNotLookedForAgain) {
+  // KASHIM_CONFIG naming a missing file is an error, unless the look was made already.
+  const char* const kept[] = {"KASHIM_CONFIG=/nonexistent/kashim.conf", "KASHIM_IDLE=31", nullptr};
+  Config looked;
+  load_configuration(ProcessEnvironment::capture(kept), &looked);
+  EXPECT_FALSE(looked.active);
+  EXPECT_NE(looked.error.view().find("/nonexistent/kashim.conf: cannot be opened"),
+            std::string_view::npos)
+      << looked.error.view();
+  ProcessEnvironment known = ProcessEnvironment::capture(kept);
+  known.note_no_file();
+  Config config;
+  load_configuration(known, &config);
+  ASSERT_TRUE(config.active) << config.error.view();
+  EXPECT_EQ(config.idle_s.value, 31);
+  EXPECT_STREQ(config.file, "");
+}
+
 TEST(LoadConfiguration, ReadsTheConfiguredFileUnderTheEnvironment) {
   TempDirectory directory;
   std::string path = directory.write("kashim.conf", "idle = 42\nintvl = 9\n");

@@ -1,0 +1,116 @@
+#include "kept_at_start.hpp"
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstddef>
+
+#include "start_calls.hpp"
+#include "start_text.hpp"
+
+extern char** environ;
+
+namespace kashim {
+namespace {
+
+// KASHIM_* values are short; past this much the entry is kept by reference (a process title
+// written over the environment would then change it: documented).
+constexpr std::size_t kCopyBytes = 1024;
+constexpr int kMostEntries = 32;
+
+char g_copies[kCopyBytes];
+const char* g_entries[kMostEntries + 1];
+bool g_kept = false;
+bool g_no_file = false;
+// In .data, not .rodata: a page of the library nothing else touches at start (its fault
+// costs more than the look itself).
+char g_default_path[] = "/etc/kashim.conf";
+
+// Whether `entry` is NAME=... (start_text.hpp: no libc, no .rodata).
+template <std::size_t N>
+[[gnu::always_inline]] inline bool names(const char* entry, const char (&name)[N]) {
+  return start::begins_with(entry, name) && entry[N - 1] == '=';
+}
+
+// The variables kashim reads (core's ProcessEnvironment::kNames) all begin so.
+bool kashim_reads(const char* entry) {
+  if (entry[0] == 'K')
+    return start::begins_with(entry, "KASHIM_") || start::begins_with(entry, "KEEP");
+  return entry[0] == 'L' && start::begins_with(entry, "LISTEN_");
+}
+
+// A copy of `entry` in g_copies, or the entry itself when they are full. The empty asm
+// statements keep the compiler from turning the loops into calls to libc's strlen and memcpy.
+const char* copy_of(const char* entry, std::size_t* used) {
+  std::size_t length = 0;
+  while (entry[length] != '\0') {
+    ++length;
+    asm volatile("" ::: "memory");
+  }
+  if (length + 1 > kCopyBytes - *used) return entry;
+  char* copy = g_copies + *used;
+  for (std::size_t i = 0; i <= length; ++i) {
+    copy[i] = entry[i];
+    asm volatile("" ::: "memory");
+  }
+  *used += length + 1;
+  return copy;
+}
+
+}  // namespace
+
+AtStart keep_at_start() {
+  AtStart needs;
+  const char* config_path = nullptr;
+  if (environ != nullptr) {
+    std::size_t used = 0;
+    int count = 0;
+    bool seen_check = false;
+    for (char** entry = environ; *entry != nullptr && count < kMostEntries; ++entry) {
+      if (!kashim_reads(*entry)) continue;
+      const char* kept = copy_of(*entry, &used);
+      g_entries[count++] = kept;
+      // A name's first definition counts, as with getenv().
+      if (!seen_check && names(kept, "KASHIM_CHECK")) {
+        seen_check = true;
+        needs.check = kept[13] == '1' && kept[14] == '\0';
+      }
+      if (names(kept, "LISTEN_FDS")) needs.listen_fds = true;
+      if (config_path == nullptr && names(kept, "KASHIM_CONFIG")) config_path = kept + 14;
+      // auto: the user timeout comes from the sysctls of what is not configured.
+      if (names(kept, "KASHIM_USER_TIMEOUT") && (kept[20] == 'a' || kept[20] == 'A')) {
+        needs.parse_now = true;
+      }
+    }
+    g_entries[count] = nullptr;
+    g_kept = true;
+  }
+  // One look for the file. None at the default path (the common case): nothing more, now
+  // or at the first hooked call. Anything else (a file, or a path the parse reports on):
+  // parsed now, reported at the first hooked call.
+  const bool chosen = config_path != nullptr && config_path[0] != '\0';
+  const char* path = chosen ? config_path : g_default_path;
+  if (chosen && start::begins_with(path, "/dev/null") && path[9] == '\0') {
+    g_no_file = true;  // the documented way to read no file
+    return needs;
+  }
+  const long fd = start::call(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path),
+                              O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd >= 0) start::call(SYS_close, fd, 0);
+  if (fd == -ENOENT && !chosen) {
+    g_no_file = true;
+  } else {
+    needs.parse_now = true;
+  }
+  return needs;
+}
+
+const char* const* kept_environment() {
+  return g_kept ? g_entries : nullptr;
+}
+
+bool no_config_file_at_start() {
+  return g_no_file;
+}
+
+}  // namespace kashim
