@@ -12,7 +12,7 @@ namespace kashim::start {
 // Whether `text` begins with `literal` (its terminating NUL aside).
 template <std::size_t N>
 [[gnu::always_inline]] inline bool begins_with(const char* text, const char (&literal)[N]) {
-#pragma GCC unroll 16
+#pragma GCC unroll 32
   for (std::size_t i = 0; i + 1 < N; ++i) {
     if (text[i] != literal[i]) return false;
   }
