@@ -22,12 +22,12 @@
 #include <string_view>
 
 #include "elf_symbols.hpp"
+#include "library_name.hpp"
 
 namespace {
 
 constexpr const char* kHooked[] = {"socket",     "connect", "accept", "accept4",
                                    "setsockopt", "sendto",  "sendmsg"};
-constexpr std::string_view kShimName = "libkashim.so";
 
 struct link_map* g_shim = nullptr;  // libkashim.so in the program's namespace, once seen
 bool g_started = false;             // the start-up objects are all in: what opens now is dlopen()ed
@@ -40,13 +40,6 @@ const struct link_map* map_of(uintptr_t cookie) {
 }
 ElfW(Addr) g_hooks[sizeof kHooked / sizeof kHooked[0]] = {};
 bool g_hooks_found = false;
-
-bool is_shim(std::string_view path) {
-  if (path.size() < kShimName.size()) return false;
-  const std::size_t start = path.size() - kShimName.size();
-  return std::string_view(path.data() + start, kShimName.size()) == kShimName &&
-         (start == 0 || path[start - 1] == '/');
-}
 
 int hooked_index(const char* name) {
   for (int i = 0; i < static_cast<int>(sizeof kHooked / sizeof kHooked[0]); ++i) {
@@ -119,7 +112,8 @@ __attribute__((visibility("default"))) unsigned la_objopen(struct link_map* map,
                                                            Lmid_t namespace_id, uintptr_t* cookie) {
   if (namespace_id != LM_ID_BASE) return 0;
   *cookie = reinterpret_cast<uintptr_t>(map) | (g_started ? kOpenedLater : 0);
-  if (g_shim == nullptr && map->l_name != nullptr && is_shim(map->l_name)) g_shim = map;
+  if (g_shim == nullptr && map->l_name != nullptr && kashim::is_kashim_library(map->l_name))
+    g_shim = map;
   return LA_FLG_BINDTO | LA_FLG_BINDFROM;
 }
 

@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-#include "start_text.hpp"
+#include "library_name.hpp"
 
 #ifndef __GLIBC__
 extern "C" ElfW(Dyn) _DYNAMIC[];  // glibc's <link.h> declares it; the linker defines it
@@ -23,16 +23,6 @@ const ElfW(Dyn) * dynamic_section(const dl_phdr_info& object) {
   return nullptr;
 }
 
-// libkashim.so, or a versioned name such as libkashim.so.0, in any directory.
-bool is_kashim(const char* path) {
-  if (path == nullptr) return false;
-  const char* name = path;
-  for (const char* c = path; *c != '\0'; ++c) {
-    if (*c == '/') name = c + 1;
-  }
-  return start::begins_with(name, "libkashim.so") && (name[12] == '\0' || name[12] == '.');
-}
-
 // The objects in load order, one at a time, whichever way they are walked. Field by field:
 // zeroing the whole would be a call to libc's memset at start.
 class Noting {
@@ -47,7 +37,7 @@ class Noting {
     if (!past_this_library_) {
       past_this_library_ = dynamic == _DYNAMIC;  // this library's own
       // The first copy in the list works: this one, or another in front of it.
-      if (!past_this_library_ && is_kashim(name)) objects_.another_copy_in_front = true;
+      if (!past_this_library_ && is_kashim_library(name)) objects_.another_copy_in_front = true;
       return true;
     }
     if (dynamic == nullptr) return true;  // defines nothing

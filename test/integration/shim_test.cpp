@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -428,6 +429,21 @@ TEST(DeepBind, LdPreloadAloneCannotReachADeepBoundLibrary) {
 TEST(DeepBind, TheAuditModuleSendsItsCallsToTheHooks) {
   KASHIM_SKIP_WHEN_SANITIZED(kRefusesDeepBind);
   ProcessRun run = run_probe({"deepbind", KASHIM_DEEPBOUND_PATH}, with_audit(kTuned));
+  expect_clean(run);
+  expect_tuned(run);
+}
+
+// Installed with a version in its name (libkashim.so.0), the library is still the one the
+// audit module sends the calls to: one name rule for both (shim/library_name.hpp).
+TEST(DeepBind, TheAuditModuleFindsTheLibraryUnderAVersionedName) {
+  KASHIM_SKIP_WHEN_SANITIZED(kRefusesDeepBind);
+  const std::string directory = scratch_path("versioned");
+  ASSERT_EQ(mkdir(directory.c_str(), 0755), 0);
+  const std::string versioned = directory + "/libkashim.so.0";
+  std::filesystem::copy_file(KASHIM_LIBRARY_PATH, versioned);
+  ProcessRun run = run_probe({"deepbind", KASHIM_DEEPBOUND_PATH},
+                             with(with_audit(kTuned), "LD_PRELOAD", versioned), false);
+  std::filesystem::remove_all(directory);
   expect_clean(run);
   expect_tuned(run);
 }
