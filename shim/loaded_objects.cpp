@@ -67,9 +67,17 @@ void walk_into(LoadedObjects* objects) {
 }
 
 #ifdef __GLIBC__
-// The same walk over the loader's list itself, without calling into libc: for the
-// constructor only, which the loader runs while nothing else can change the list.
+// The same walk over the loader's list itself, without calling into libc and without the
+// loader's lock: for the constructor only. At process start nothing changes the list but a
+// thread an earlier constructor started, if it opens or fails to open a library meanwhile;
+// then the list says it is not consistent and the walk takes the lock after all (a dlopen
+// beginning during the walk itself is not seen: a window of a few hundred nanoseconds).
+// When libkashim.so is itself dlopen()ed, the caller holds the lock.
 void walk_list_into(LoadedObjects* objects) {
+  if (_r_debug.r_state != r_debug::RT_CONSISTENT) {
+    walk_into(objects);
+    return;
+  }
   Noting noting(objects);
   for (const link_map* map = _r_debug.r_map; map != nullptr; map = map->l_next) {
     if (!noting.note(map->l_addr, map->l_name, map->l_ld)) break;

@@ -3,8 +3,7 @@
 // objects behind it, where the real functions are looked up (next_definition.hpp).
 //
 // Noted once by the constructor, with one walk over the loader's list (_r_debug on glibc,
-// read while the loader runs constructors and nothing else can change it;
-// dl_iterate_phdr elsewhere) that reads no symbol table and calls no libc function, so that
+// when it says it is consistent; dl_iterate_phdr elsewhere) that reads no symbol table and calls no libc function, so that
 // no hook ever takes the loader's lock afterwards: glibc does not reset that lock in
 // a forked child, and a child forked while another thread of a threaded parent held it would
 // wait for ever at its first socket call. What is behind this library at start is also what

@@ -1,6 +1,8 @@
-// From a hostile review of the start-up and first-call path (hooks.cpp's real-function
-// table): what a first hooked call must keep even where it is made from a signal handler.
-// Each run is compared with the same program without the shim.
+// What the process started with stands at its first hooked call: the functions behind the
+// hooks (found even from a signal handler that interrupts the look-up), and the
+// configuration (kept at start, whatever the program does to its environment, its root, its
+// user or its system calls before its first socket). Each run is compared with the same
+// program without the shim.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,7 +32,7 @@ ProcessRun with_values(ProcessRun run) {
 // socket(); the handler calls socket() itself. Every call must reach that interposer once:
 // the handler's call walks the tables again (they are only read) rather than taking the
 // system call because a look-up is under way on its thread (made=2, traced=1).
-TEST(StartReview, ASignalHandlersSocketCallDuringTheFirstLookUpReachesTheInterposerBehind) {
+TEST(FirstCall, ASignalHandlersSocketCallDuringTheFirstLookUpReachesTheInterposerBehind) {
   KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime binds and looks symbols up at run time");
   const Environment environment =
       with(with(kTuned, "LD_BIND_NOW", "1"), "KASHIM_REVIEW_FAULT", "1");
@@ -54,7 +56,7 @@ TEST(StartReview, ASignalHandlersSocketCallDuringTheFirstLookUpReachesTheInterpo
 // (A program that drops them first: postfix's clean_env, Python's os.environ.clear(), a
 // sandboxing wrapper; read at the first hooked call, they gave the built-in defaults, idle
 // 7200, and tuning although KASHIM_DISABLE=1 asked for nothing to change.)
-TEST(StartReview, AProgramThatDropsTheVariablesBeforeItsFirstSocketKeepsItsConfiguration) {
+TEST(AsStarted, AProgramThatDropsTheVariablesBeforeItsFirstSocketKeepsItsConfiguration) {
   const std::vector<std::string> drop_tuning = {
       KASHIM_REVIEW_FIRST_CALL_PATH, "unsetenv", "KASHIM_IDLE", "KASHIM_INTVL", "KASHIM_CNT",
       "KASHIM_USER_TIMEOUT"};
@@ -76,7 +78,7 @@ TEST(StartReview, AProgramThatDropsTheVariablesBeforeItsFirstSocketKeepsItsConfi
   EXPECT_EQ(off.value("idle"), without.value("idle"));
 }
 
-TEST(StartReview, AProgramThatWritesItsTitleOverItsEnvironmentKeepsItsConfiguration) {
+TEST(AsStarted, AProgramThatWritesItsTitleOverItsEnvironmentKeepsItsConfiguration) {
   ProcessRun run = with_values(run_command({KASHIM_REVIEW_FIRST_CALL_PATH, "retitle"},
                                            with(kTuned, "LD_PRELOAD", KASHIM_LIBRARY_PATH)));
   ASSERT_EQ(run.exit_code, 0) << run.err;
@@ -88,7 +90,7 @@ TEST(StartReview, AProgramThatWritesItsTitleOverItsEnvironmentKeepsItsConfigurat
 // The file is read at start, but what it says (a mistake included) is reported when the
 // program first calls a socket function, as for the variables: never by a process that
 // opens no socket.
-TEST(StartReview, AFileReadAtStartIsReportedAtTheFirstSocketCallOnly) {
+TEST(AsStarted, AFileReadAtStartIsReportedAtTheFirstSocketCallOnly) {
   const std::string file = scratch_path("kashim.conf");
   {
     std::FILE* out = std::fopen(file.c_str(), "w");
@@ -111,12 +113,28 @@ TEST(StartReview, AFileReadAtStartIsReportedAtTheFirstSocketCallOnly) {
   EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << "one line";
 }
 
+// Only KASHIM_CHECK=1 asks for the report at start; any other value leaves the configuration
+// to the first hooked call, so a process that opens no socket stays silent.
+TEST(AsStarted, OnlyKashimCheckOneReportsAtStart) {
+  for (const char* value : {"0", "", "yes"}) {
+    ProcessRun run = run_command(
+        {"/bin/true"},
+        {{"LD_PRELOAD", KASHIM_LIBRARY_PATH}, {"KASHIM_CHECK", value}, {"KASHIM_IDLE", "soon"}});
+    EXPECT_EQ(run.exit_code, 0);
+    EXPECT_EQ(run.err, "") << "KASHIM_CHECK=" << value;
+  }
+  ProcessRun run = run_command(
+      {"/bin/true"},
+      {{"LD_PRELOAD", KASHIM_LIBRARY_PATH}, {"KASHIM_CHECK", "1"}, {"KASHIM_IDLE", "soon"}});
+  EXPECT_NE(run.err.find("KASHIM_IDLE=soon"), std::string::npos) << run.err;
+}
+
 // A program that confines itself before its first socket must meet the configuration it
 // was started with, and must not be killed for it: the file is looked for at start, and a
 // first hooked call without one opens nothing (shim/kept_at_start.hpp). Opened at the first
 // call instead, a seccomp filter refusing open killed the program there (SIGSYS, exit 159),
 // and inside a chroot KASHIM_CONFIG's file was gone: an error line, and nothing tuned.
-TEST(StartReview, AProgramThatForbidsOpenBeforeItsFirstSocketIsNotKilled) {
+TEST(AsStarted, AProgramThatForbidsOpenBeforeItsFirstSocketIsNotKilled) {
   const std::vector<std::string> sandboxed = {KASHIM_REVIEW_FIRST_CALL_PATH, "no-open"};
   ProcessRun without = with_values(run_command(sandboxed, kTuned));
   ASSERT_EQ(without.exit_code, 0) << without.err;
@@ -127,7 +145,7 @@ TEST(StartReview, AProgramThatForbidsOpenBeforeItsFirstSocketIsNotKilled) {
   EXPECT_EQ(run.value("idle"), "31");
 }
 
-TEST(StartReview, AProgramThatChrootsBeforeItsFirstSocketKeepsTheFileItStartedWith) {
+TEST(AsStarted, AProgramThatChrootsBeforeItsFirstSocketKeepsTheFileItStartedWith) {
   KASHIM_REQUIRE(geteuid() == 0, "root (for chroot)");
   const std::string file = scratch_path("kashim.conf");
   const std::string jail = scratch_path("jail");
