@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 #include "target.hpp"
@@ -106,6 +108,37 @@ RouteChoice judge_elf(int fd) {
   return {false, "dynamically linked (PT_INTERP " + interpreter_path + ")"};
 }
 
+std::string_view base_name(std::string_view path) {
+  return path.substr(path.rfind('/') + 1);  // npos + 1 == 0: the whole path
+}
+
+bool is_shell(std::string_view program) {
+  static constexpr std::string_view kShells[] = {"sh",  "bash",    "dash", "zsh",
+                                                 "ksh", "busybox", "mksh", "ash"};
+  return std::find(std::begin(kShells), std::end(kShells), base_name(program)) != std::end(kShells);
+}
+
+// Whether a "#!" line runs a shell: its interpreter, or the program /usr/bin/env runs (the
+// kernel passes everything after the interpreter as one argument: "-S bash -e" with -S).
+bool runs_a_shell(std::string_view interpreter, std::string_view arguments) {
+  if (base_name(interpreter) != "env") return is_shell(interpreter);
+  bool skip_value = false;
+  for (std::size_t at = arguments.find_first_not_of(" \t"); at != std::string_view::npos;
+       at = arguments.find_first_not_of(" \t", at)) {
+    const std::size_t end = std::min(arguments.find_first_of(" \t", at), arguments.size());
+    const std::string_view word = arguments.substr(at, end - at);
+    at = end;
+    if (skip_value) {
+      skip_value = false;
+    } else if (word == "-u" || word == "-C" || word == "--unset" || word == "--chdir") {
+      skip_value = true;  // env's options that take the next word
+    } else if (!word.starts_with("-") && word.find('=') == std::string_view::npos) {
+      return is_shell(word);
+    }
+  }
+  return false;
+}
+
 RouteChoice judge(const std::string& path, int depth) {
   OwnedFd file(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!file.valid()) return {false, "cannot read " + path + ": " + std::strerror(errno)};
@@ -117,12 +150,14 @@ RouteChoice judge(const std::string& path, int depth) {
     line = line.substr(0, line.find('\n'));
     const std::size_t begin = line.find_first_not_of(" \t");
     if (begin == std::string::npos) return {false, "a script without an interpreter"};
-    const std::string interpreter = line.substr(begin, line.find_first_of(" \t", begin) - begin);
+    const std::size_t end = std::min(line.find_first_of(" \t", begin), line.size());
+    const std::string interpreter = line.substr(begin, end - begin);
     RouteChoice choice = judge(interpreter, depth + 1);
     choice.reason = "a script for " + interpreter + ", " + choice.reason;
-    // An entry-point script that execs a Go or static server is the common container shape:
-    // the preload cannot follow it there, the supervisor's filter can.
-    if (depth == 0 && !choice.supervise) {
+    // A shell entry-point script that execs a Go or static server is the common container
+    // shape: the preload cannot follow it there, the supervisor's filter can. A Python or
+    // PHP script runs its interpreter, which the preload serves, and rarely execs anything.
+    if (depth == 0 && !choice.supervise && runs_a_shell(interpreter, line.substr(end))) {
       choice.reason += "; a Go or statically linked program it starts needs --supervise";
     }
     return choice;

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "cgroup_fixture.hpp"
 
@@ -334,6 +335,26 @@ TEST_F(CgroupRun, WithoutACgroup2MountItRefusesInOneLine) {
   EXPECT_EQ(run.err,
             "kashim cgroup: no cgroup v2 file system is mounted (/proc/self/mountinfo lists none):"
             " kashim cgroup needs the unified hierarchy (mount -t cgroup2 none /sys/fs/cgroup)\n");
+}
+
+// Through the wrapper, `kashim cgroup run` says what every other route says, before it
+// starts anything: a directory, an empty name (as env(1)), a bad value (the option typed).
+TEST_F(CgroupRun, TheWrapperRefusesWhatEveryRouteRefusesWithTheSameLine) {
+  const std::vector<std::tuple<std::vector<std::string>, int, std::string>> cases = {
+      {{"--", "/tmp"}, 126, "kashim: /tmp: is a directory\n"},
+      {{"--", ""}, 127, "kashim: '': No such file or directory\n"},
+      {{"--idle", "0", "--", "sh", "-c", "echo ran"},
+       2,
+       "kashim: --idle 0: KASHIM_IDLE=0 is out of range 1s..32767s\n"},
+  };
+  for (const auto& [arguments, status, line] : cases) {
+    std::vector<std::string> argv = {KASHIM_WRAPPER_PATH, "cgroup", "run"};
+    argv.insert(argv.end(), arguments.begin(), arguments.end());
+    const ProcessRun run = run_command(argv, {{"KASHIM_LIBRARY", KASHIM_LIBRARY_PATH}});
+    EXPECT_EQ(run.exit_code, status) << line;
+    EXPECT_EQ(run.out, "");
+    EXPECT_EQ(run.err, line);
+  }
 }
 
 TEST_F(CgroupRun, TheWrapperPassesItsOptions) {

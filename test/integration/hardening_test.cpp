@@ -203,14 +203,30 @@ TEST(WrapperErrors, NotExecutableIs126AndMissingIs127LikeEnv) {
   const std::string plain_file = directory + "/not-executable";
   { std::ofstream(plain_file) << "echo hi\n"; }
   Environment environment = {{"KASHIM_LIBRARY", KASHIM_LIBRARY_PATH}};
-  for (const std::string& command : {plain_file, directory, directory + "/missing"}) {
+  // The status env(1) gives; the line names the reason ("is a directory" where env says
+  // Permission denied, as the shells do).
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {plain_file, "kashim: " + plain_file + ": Permission denied\n"},
+      {directory, "kashim: " + directory + ": is a directory\n"},
+      {directory + "/missing", "kashim: " + directory + "/missing: command not found\n"},
+      {"", "kashim: '': No such file or directory\n"},
+  };
+  for (const auto& [command, line] : cases) {
     ProcessRun by_env = run_command({"env", command}, environment);
-    ProcessRun by_kashim = run_command({KASHIM_WRAPPER_PATH, "--", command}, environment);
-    EXPECT_EQ(by_kashim.exit_code, by_env.exit_code) << command;
-    EXPECT_EQ(by_kashim.out, "");
-    EXPECT_NE(by_kashim.err.find(by_env.exit_code == 126 ? "Permission denied" : "not found"),
-              std::string::npos)
-        << by_kashim.err;
+    for (const std::vector<std::string>& options :
+         {std::vector<std::string>{"--"}, std::vector<std::string>{"--supervise", "--"}}) {
+      std::vector<std::string> argv = {KASHIM_WRAPPER_PATH};
+      argv.insert(argv.end(), options.begin(), options.end());
+      argv.push_back(command);
+      ProcessRun by_kashim = run_command(argv, environment);
+      EXPECT_EQ(by_kashim.exit_code, by_env.exit_code) << command;
+      EXPECT_EQ(by_kashim.out, "");
+      EXPECT_EQ(by_kashim.err, line);
+    }
+    // --check prints the report, then the same line and status.
+    ProcessRun check = run_command({KASHIM_WRAPPER_PATH, "--check", "--", command}, environment);
+    EXPECT_EQ(check.exit_code, by_env.exit_code) << command;
+    EXPECT_EQ(check.err, line);
   }
   std::filesystem::remove_all(directory);
 }

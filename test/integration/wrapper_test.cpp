@@ -111,10 +111,75 @@ TEST(Wrapper, CommandExitStatusPassesThrough) {
   EXPECT_EQ(wrapper({"--idle", "5", "--", "sh", "-c", "exit 7"}).exit_code, 7);
 }
 
-TEST(Wrapper, UsageErrors) {
-  ProcessRun unknown = wrapper({"--idel", "5", "true"});
+// The options --help lists, in its order.
+std::vector<std::string> options_in_help() {
+  std::vector<std::string> options;
+  const std::string help = wrapper({"--help"}).out;
+  std::regex option(R"(\n  (--[a-z-]+))");
+  for (std::sregex_iterator it(help.begin(), help.end(), option), end; it != end; ++it) {
+    options.push_back((*it)[1]);
+  }
+  return options;
+}
+
+TEST(Wrapper, AnUnknownOptionIsNamedWithTheAcceptedOnes) {
+  std::string accepted;
+  for (const std::string& option : options_in_help())
+    accepted += (accepted.empty() ? "" : ", ") + option;
+  ASSERT_GE(accepted.size(), 100u) << accepted;
+  ProcessRun typo = wrapper({"--idel", "60", "--", "true"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_EQ(typo.out, "");
+  EXPECT_EQ(typo.err, "kashim: unknown option '--idel', did you mean '--idle'? (accepted: " +
+                          accepted + ")\nTry 'kashim --help' for more information.\n");
+  // Nothing near enough: no guess.
+  ProcessRun unknown = wrapper({"--frobnicate", "--", "true"});
   EXPECT_EQ(unknown.exit_code, 2);
-  EXPECT_NE(unknown.err.find("unknown option '--idel'"), std::string::npos);
+  EXPECT_EQ(lines_of(unknown.err).at(0),
+            "kashim: unknown option '--frobnicate' (accepted: " + accepted + ")");
+}
+
+TEST(Wrapper, SuperviseAndPreloadTogetherAreRefused) {
+  ProcessRun run = wrapper({"--supervise", "--preload", "--", "sh", "-c", "echo ran"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(lines_of(run.err).at(0),
+            "kashim: --supervise and --preload cannot go together (choose one route)");
+  EXPECT_EQ(wrapper({"--preload", "--supervise", "--", "true"}).exit_code, 2);
+  EXPECT_EQ(wrapper({"--preload", "--preload", "--", "true"}).exit_code, 0);
+}
+
+// The library reads its configuration at the first socket call: a command that makes none
+// would run with nothing said. The wrapper asks the library first and stops with its line.
+TEST(Wrapper, AnInvalidConfigurationStopsTheRunBeforeTheCommand) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--idle", "0"}, "kashim: --idle 0: KASHIM_IDLE=0 is out of range 1s..32767s"},
+      {{"--idle=1.5"},
+       "kashim: --idle=1.5: KASHIM_IDLE=1.5 is not a duration (accepted: 1s..32767s, a whole "
+       "number with an optional unit ms, s, m or h; no unit means seconds)"},
+      {{"--mode", "forcee"},
+       "kashim: --mode forcee: KASHIM_MODE=forcee is not a mode (accepted: force, fallback)"},
+      {{"--cnt", "5", "--cnt", "500"}, "kashim: --cnt 500: KASHIM_CNT=500 is out of range 1..127"},
+  };
+  for (const auto& [options, line] : cases) {
+    std::vector<std::string> argv = options;
+    argv.insert(argv.end(), {"--", "sh", "-c", "echo ran"});
+    ProcessRun run = wrapper(argv);
+    EXPECT_EQ(run.exit_code, 2) << line;
+    EXPECT_EQ(run.out, "") << "COMMAND must not run";
+    EXPECT_EQ(run.err, line + "\n");
+  }
+  // Inherited: named as it was set.
+  ProcessRun inherited = wrapper({"--", "sh", "-c", "echo ran"}, {{"KASHIM_IDLE", "-5"}});
+  EXPECT_EQ(inherited.exit_code, 2);
+  EXPECT_EQ(inherited.out, "");
+  EXPECT_EQ(lines_of(inherited.err).at(0).rfind("kashim: KASHIM_IDLE=-5 is not a duration", 0), 0u)
+      << inherited.err;
+  // A valid configuration runs.
+  EXPECT_EQ(wrapper({"--idle", "30", "--", "sh", "-c", "echo ran"}).out, "ran\n");
+}
+
+TEST(Wrapper, UsageErrors) {
   EXPECT_EQ(wrapper({"--idle"}).exit_code, 2);
   EXPECT_EQ(wrapper({"--idle", "5"}).exit_code, 2) << "no command";
   ProcessRun missing = wrapper({"--", "no-such-command-kashim"});

@@ -41,6 +41,61 @@ TEST(SuperviseRoute, SupervisorTellsStaticGoAndDynamicProgramsApart) {
   EXPECT_EQ(run.out, "preload: not an ELF executable\n");
 }
 
+// The hint is for shell entry points, which exec the server they start; a Python script
+// runs its interpreter, which the preload serves.
+TEST(SuperviseRoute, OnlyAShellScriptIsToldThatAProgramItStartsNeedsSupervise) {
+  const std::string shell_reason =
+      run_command({supervisor_path(), "--route", "/usr/bin/env"}, {}).out.substr(9);
+  ASSERT_EQ(shell_reason.rfind("dynamically linked (PT_INTERP ", 0), 0u) << shell_reason;
+  const std::string hint = "; a Go or statically linked program it starts needs --supervise";
+  const std::string script = scratch_path("script");
+  for (const auto& [line, hinted] :
+       std::vector<std::pair<std::string, bool>>{{"#!/usr/bin/env python3", false},
+                                                 {"#!/usr/bin/env bash", true},
+                                                 {"#!/usr/bin/env -S sh -e", true},
+                                                 {"#!/usr/bin/env -u PATH dash", true},
+                                                 {"#!/usr/bin/env PYTHONPATH=/x python3 -u", false},
+                                                 {"#!/usr/bin/env", false}}) {
+    std::ofstream(script) << line << "\nexec \"$@\"\n";
+    ProcessRun run = run_command({supervisor_path(), "--route", script}, {});
+    EXPECT_EQ(run.out, "preload: a script for /usr/bin/env, " +
+                           shell_reason.substr(0, shell_reason.size() - 1) + (hinted ? hint : "") +
+                           "\n")
+        << line;
+  }
+  std::filesystem::remove(script);
+}
+
+// A bad value stops every route the same way, before COMMAND runs: the library's own line,
+// naming the option as typed, and exit status 2 (as `kashim cgroup run` has for it).
+TEST(SuperviseRoute, AnInvalidConfigurationStopsEveryRouteWithTheSameLine) {
+  const std::string line =
+      "kashim: --peers 10.0.0.0/33: KASHIM_PEERS pattern \"10.0.0.0/33\" has a prefix that is "
+      "not /0 to /32 (accepted: comma-separated ADDRESS[/PREFIX][:PORT] or *:PORT, IPv6 in "
+      "brackets when a port follows, e.g. 10.0.0.0/8, 192.0.2.7:5432, fd00::/8, "
+      "[2001:db8::]/32:443, [::1]:6379, *:6379)\n";
+  for (const std::vector<std::string>& route :
+       {std::vector<std::string>{}, {"--preload"}, {"--supervise"}, {"--supervise", "--strict"}}) {
+    for (const std::string& command : {std::string("sh"), program_path("static_client")}) {
+      std::vector<std::string> argv = {KASHIM_WRAPPER_PATH};
+      argv.insert(argv.end(), route.begin(), route.end());
+      argv.insert(argv.end(),
+                  {"--idle", "30", "--peers", "10.0.0.0/33", "--", command, "-c", "echo ran"});
+      ProcessRun run = run_command(argv, kWrapper);
+      EXPECT_EQ(run.exit_code, 2) << command << " " << run.err;
+      EXPECT_EQ(run.out, "") << "COMMAND must not run";
+      EXPECT_EQ(run.err, line) << command;
+    }
+  }
+  // Inherited from the caller: named as the caller set it.
+  ProcessRun run =
+      run_command({KASHIM_WRAPPER_PATH, "--supervise", "--strict", "--", "sh", "-c", "echo ran"},
+                  with(kWrapper, "KASHIM_IDLE", "0"));
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err, "kashim: KASHIM_IDLE=0 is out of range 1s..32767s\n");
+}
+
 TEST(SuperviseRoute, OddFilesGoToThePreloadWhichLosesNothing) {
   const std::string truncated = scratch_path("truncated");
   std::string head = read_file(program_path("static_client")).substr(0, 40);
