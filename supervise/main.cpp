@@ -7,8 +7,10 @@
 //
 // The configuration is the KASHIM_* environment, parsed by the library's own parser.
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -68,6 +70,13 @@ std::vector<std::string> command_environment(const Options& options) {
   return kashim::command_environment(options.drop_kashim_env, options.setenv);
 }
 
+bool has_cap_sys_admin() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  return syscall(SYS_capget, &header, data) == 0 &&
+         (data[CAP_SYS_ADMIN / 32].effective & (1U << (CAP_SYS_ADMIN % 32))) != 0;
+}
+
 // Why the route cannot run COMMAND at all, or "".
 std::string refusal(const std::string& program) {
   if (!filter_supported()) {
@@ -77,19 +86,29 @@ std::string refusal(const std::string& program) {
            machine.machine;
   }
   struct stat file;
-  if (stat(program.c_str(), &file) == 0) {
-    if ((file.st_mode & (S_ISUID | S_ISGID)) != 0) {
-      return program +
-             " is set-user-ID or set-group-ID (the filter needs no_new_privs, which "
-             "would run it without its privileges)";
-    }
-    if (getxattr(program.c_str(), "security.capability", nullptr, 0) > 0) {
-      return program +
-             " has file capabilities (the filter needs no_new_privs, which would run "
-             "it without them)";
-    }
+  if (stat(program.c_str(), &file) != 0) return "";
+  const bool set_id = (file.st_mode & (S_ISUID | S_ISGID)) != 0;
+  const bool capabilities = getxattr(program.c_str(), "security.capability", nullptr, 0) > 0;
+  if (!set_id && !capabilities) return "";
+  const std::string what =
+      program + (set_id ? " is set-user-ID or set-group-ID" : " has file capabilities");
+  // Without CAP_SYS_ADMIN the kernel takes the filter only with no_new_privs (launch.cpp),
+  // under which exec grants neither.
+  if (!has_cap_sys_admin()) {
+    return what + " (without CAP_SYS_ADMIN the filter needs no_new_privs, which would run it " +
+           (set_id ? "without its privileges)" : "without them)");
   }
-  return "";
+  // With it, no no_new_privs is set; but an exec that changes the process's IDs or raises
+  // its capabilities clears the parent-death signal that ends COMMAND with its supervisor.
+  const bool ids_change = ((file.st_mode & S_ISUID) != 0 && file.st_uid != geteuid()) ||
+                          ((file.st_mode & S_ISGID) != 0 && file.st_gid != getegid());
+  if (ids_change || (capabilities && geteuid() != 0)) {
+    return what + (ids_change ? " to another user or group" : "") +
+           " (its exec clears the parent-death signal that ends COMMAND with kashim-supervise; "
+           "should the supervisor die, COMMAND would run on with its connect, listen and "
+           "setsockopt failing with ENOSYS)";
+  }
+  return "";  // the exec changes nothing: it runs as it would without kashim
 }
 
 // The nearest ancestor that is kashim-supervise, or 0. Its filter stays on every process it

@@ -256,13 +256,28 @@ TEST(SuperviseProcess, SocketActivationsListenPidNamesTheProgram) {
   EXPECT_EQ(run.value("env_LISTEN_PID"), "1");
 }
 
+// Run as root (CAP_SYS_ADMIN, no no_new_privs), the exec of a program set-user-ID or
+// set-group-ID to another user or group clears the parent-death signal that ends COMMAND with its
+// supervisor; without CAP_SYS_ADMIN the filter needs no_new_privs, which would run it without its
+// privileges.
 TEST(SuperviseProcess, ASetUserIdProgramRunsUntunedOrNotAtAllWithStrict) {
   const std::string copy = scratch_path("setuid_probe");
   std::filesystem::copy_file(SUPERVISE_PROBE_PATH, copy);
-  ASSERT_EQ(chmod(copy.c_str(), 04755), 0);
+  const bool root = geteuid() == 0;
+  if (root) {  // set-group-ID to nogroup: the probe, still root, can write its results
+    ASSERT_EQ(chown(copy.c_str(), 0, 65534), 0);
+  }
+  ASSERT_EQ(chmod(copy.c_str(), root ? 02755 : 04755), 0);
   ProcessRun untuned = run_probe_program({supervisor_path(), "--"}, copy, {"connect"}, kTuned);
-  EXPECT_EQ(untuned.exit_code, 0) << untuned.err;
-  EXPECT_NE(untuned.err.find("is set-user-ID or set-group-ID"), std::string::npos) << untuned.err;
+  EXPECT_EQ(untuned.err,
+            "kashim: the supervisor route cannot run: " + copy +
+                (root ? " is set-user-ID or set-group-ID to another user or group (its exec "
+                        "clears the parent-death signal that ends COMMAND with kashim-supervise; "
+                        "should the supervisor die, COMMAND would run on with its connect, listen "
+                        "and setsockopt failing with ENOSYS)"
+                      : " is set-user-ID or set-group-ID (without CAP_SYS_ADMIN the filter needs "
+                        "no_new_privs, which would run it without its privileges)") +
+                "; COMMAND runs untuned\n");
   EXPECT_NE(untuned.err.find("COMMAND runs untuned"), std::string::npos);
   EXPECT_NE(untuned.value("client"), "1/31/7/4/2500");
   EXPECT_EQ(lines_of(untuned.err).size(), 1u) << "one clear line";
@@ -370,6 +385,32 @@ TEST(SuperviseProcess, RunAsRootSetUserIdProgramsInTheTreeKeepTheirPrivileges) {
   const ProcessRun unprivileged_run = run_command(unprivileged, kTuned);
   EXPECT_EQ(unprivileged_run.exit_code, 0) << unprivileged_run.err;
   EXPECT_EQ(unprivileged_run.out, "NoNewPrivs:\t1\n") << unprivileged_run.err;
+}
+
+// Run as root, a program set-user-ID root changes no ID at exec and keeps the parent-death
+// signal: nothing stands in the way, and it is tuned as any other.
+TEST(SuperviseProcess, ASetUserIdRootProgramIsSupervisedByRootAndRefusedWithoutCapSysAdmin) {
+  KASHIM_REQUIRE(geteuid() == 0, "root");
+  const std::string copy = scratch_path("setuid_root_probe");
+  std::filesystem::copy_file(SUPERVISE_PROBE_PATH, copy);
+  ASSERT_EQ(chmod(copy.c_str(), 04755), 0);
+  ProcessRun run =
+      run_probe_program({supervisor_path(), "--strict", "--"}, copy, {"connect"}, kTuned);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.err, "");
+  EXPECT_EQ(run.value("client"), "1/31/7/4/2500");
+  // Without CAP_SYS_ADMIN the same program is refused: no_new_privs would drop its privileges.
+  KASHIM_REQUIRE(access("/usr/bin/setpriv", X_OK) == 0, "setpriv (util-linux)");
+  run = run_probe_program(
+      {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+       "--bounding-set=-all", supervisor_path(), "--strict", "--"},
+      copy, {"connect"}, kTuned);
+  EXPECT_EQ(run.exit_code, 125);
+  EXPECT_EQ(run.err, "kashim: the supervisor route cannot run: " + copy +
+                         " is set-user-ID or set-group-ID (without CAP_SYS_ADMIN the filter needs "
+                         "no_new_privs, which would run it without its privileges); COMMAND not "
+                         "run (--strict)\n");
+  std::filesystem::remove(copy);
 }
 
 TEST(SuperviseProcess, AnInvalidConfigurationIsReportedAndTheProgramRunsUntuned) {
