@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -212,8 +213,10 @@ std::string problem_text(const ProcessView& process) {
       return who + " (" + printable(process.comm) + "): has exited";
     case ProcessProblem::kNotPermitted:
       return who + " (" + printable(process.comm) + "): its descriptors cannot be listed (/proc/" +
-             std::to_string(process.pid) + "/fd: " + std::strerror(process.error) +
-             "): run as its user or as root";
+             std::to_string(process.pid) + "/fd: " + std::strerror(process.error) + "): " +
+             (geteuid() == 0 ? "root may not either: it is in a user namespace this one does not "
+                               "own, or a security policy protects it"
+                             : "run as its user or as root");
     case ProcessProblem::kNoDuplicates:
       break;
   }

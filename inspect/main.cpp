@@ -137,10 +137,15 @@ int run_status(int argc, char** argv) {
     for (const std::string& line : footnotes(views, *config)) std::printf("%s\n", line.c_str());
   }
   if (left_out > 0) {
+    const bool one = left_out == 1;
     std::fprintf(stderr,
-                 "kashim status: %d process%s left out: %s descriptors cannot be listed (run as "
-                 "root to see them)\n",
-                 left_out, left_out == 1 ? "" : "es", left_out == 1 ? "its" : "their");
+                 "kashim status: %d process%s left out: %s descriptors cannot be listed (%s)\n",
+                 left_out, one ? "" : "es", one ? "its" : "their",
+                 geteuid() != 0 ? "run as root to see them"
+                 : one ? "root may not either: it is in a user namespace this one does not own, "
+                         "or a security policy protects it"
+                       : "root may not either: they are in user namespaces this one does not own, "
+                         "or a security policy protects them");
   }
   return status;
 }

@@ -34,6 +34,31 @@ TEST(InspectPermission, ACallerThatMayNotListTheDescriptorsGetsOneLineAndStatus3
   EXPECT_NE(all.err.find(" left out: "), std::string::npos) << all.err;
 }
 
+// Root in a user namespace it made has no CAP_SYS_PTRACE over the processes outside it:
+// "run as root" would be no advice there, and the line says why root may not.
+TEST(InspectPermission, RootThatMayNotListTheDescriptorsIsToldWhyRootIsNotEnough) {
+  KASHIM_REQUIRE(running_as_root(), "root (to make a user namespace mapped to root)");
+  KASHIM_REQUIRE(run_command({"unshare", "--user", "--map-root-user", "true"}, {}).exit_code == 0,
+                 "unshare --user (util-linux, user namespaces allowed)");
+  Child target = start_target();
+  const std::string pid = std::to_string(target.pid());
+  const std::vector<std::string> in_own_namespace = {"unshare", "--user", "--map-root-user"};
+  ProcessRun status = kashim_as(in_own_namespace, {"status", pid});
+  EXPECT_EQ(status.exit_code, 3) << status.out << status.err;
+  EXPECT_EQ(status.err, "kashim status: pid " + pid + " (inspect_target): its descriptors " +
+                            "cannot be listed (/proc/" + pid + "/fd: Permission denied): root " +
+                            "may not either: it is in a user namespace this one does not own, " +
+                            "or a security policy protects it\n");
+  ProcessRun all = kashim_as(in_own_namespace, {"status", "--all"});
+  EXPECT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_TRUE(all.err.starts_with("kashim status: ")) << all.err;
+  EXPECT_TRUE(
+      all.err.ends_with(" left out: their descriptors cannot be listed (root may not "
+                        "either: they are in user namespaces this one does not own, or a "
+                        "security policy protects them)\n"))
+      << all.err;
+}
+
 TEST(InspectPermission, AnyUserInspectsAndTunesItsOwnProcesses) {
   KASHIM_REQUIRE(running_as_root(), "root (to run both sides as nobody)");
   const std::string yama = read_file("/proc/sys/kernel/yama/ptrace_scope");
