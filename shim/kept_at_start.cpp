@@ -1,6 +1,7 @@
 #include "kept_at_start.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -57,6 +58,18 @@ const char* copy_of(const char* entry, std::size_t* used) {
   return copy;
 }
 
+// Whether `path` is there: 0, or the negative errno. fstatat rather than open: it allocates
+// no open file (0.6 us here against 1.1 us for a failed open).
+long looked_up(const char* path) {
+  struct stat status;
+#if defined(__x86_64__) || defined(__aarch64__)
+  return start::call(SYS_newfstatat, AT_FDCWD, reinterpret_cast<long>(path),
+                     reinterpret_cast<long>(&status), 0);
+#else
+  return fstatat(AT_FDCWD, path, &status, 0) == 0 ? 0 : -errno;
+#endif
+}
+
 }  // namespace
 
 AtStart keep_at_start() {
@@ -77,31 +90,14 @@ AtStart keep_at_start() {
       }
       if (names(kept, "LISTEN_FDS")) needs.listen_fds = true;
       if (config_path == nullptr && names(kept, "KASHIM_CONFIG")) config_path = kept + 14;
-      // auto: the user timeout comes from the sysctls of what is not configured.
-      if (names(kept, "KASHIM_USER_TIMEOUT") && (kept[20] == 'a' || kept[20] == 'A')) {
-        needs.parse_now = true;
-      }
     }
     g_entries[count] = nullptr;
     g_kept = true;
   }
-  // One look for the file. None at the default path (the common case): nothing more, now
-  // or at the first hooked call. Anything else (a file, or a path the parse reports on):
-  // parsed now, reported at the first hooked call.
-  const bool chosen = config_path != nullptr && config_path[0] != '\0';
-  const char* path = chosen ? config_path : g_default_path;
-  if (chosen && start::begins_with(path, "/dev/null") && path[9] == '\0') {
-    g_no_file = true;  // the documented way to read no file
-    return needs;
-  }
-  const long fd = start::call(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path),
-                              O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd >= 0) start::call(SYS_close, fd, 0);
-  if (fd == -ENOENT && !chosen) {
-    g_no_file = true;
-  } else {
-    needs.parse_now = true;
-  }
+  // One look for the file at the default path. None (the common case): the first hooked
+  // call opens no file either. One there is read by the first hooked call, as is a file
+  // KASHIM_CONFIG names (reading it here would cost every process on a host that has one).
+  if (config_path == nullptr && looked_up(g_default_path) == -ENOENT) g_no_file = true;
   return needs;
 }
 

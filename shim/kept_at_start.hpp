@@ -2,12 +2,14 @@
 // entries kashim reads, and whether the configuration file is there.
 //
 // The configuration itself is parsed at the first hooked call (most processes never make
-// one), but from what the process started with: a program may clear its environment,
-// overwrite it with its process title, chroot, change user or install a seccomp filter that
-// refuses open() before its first socket, and must then get the configuration it was started
-// with, not another one, an error line or SIGSYS. A configuration that needs the file system
-// (a file is there, or KASHIM_USER_TIMEOUT=auto reads the sysctls) is therefore parsed by the
-// constructor; without one, the first hooked call touches no file.
+// one), but from what the process started with: a program may clear its environment or
+// write its process title over it before its first socket, and must still get the
+// configuration it was started with. Where /etc/kashim.conf is absent at start (the common
+// case) the first hooked call opens no configuration file, so a program that chroots,
+// changes user or installs a seccomp filter refusing open() before its first socket gets
+// neither a file of its new root nor SIGSYS. Where a file is there (or KASHIM_CONFIG names
+// one) the first hooked call reads it, as it reads the sysctls for KASHIM_USER_TIMEOUT=auto:
+// such a program meets the file system as it is by then (doc/robustness.md).
 #pragma once
 
 namespace kashim {
@@ -16,7 +18,6 @@ namespace kashim {
 struct AtStart {
   bool check = false;       // KASHIM_CHECK=1: the report is asked for now
   bool listen_fds = false;  // LISTEN_FDS: systemd handed sockets over
-  bool parse_now = false;   // the configuration needs the file system: parse it now
 };
 
 // The constructor's one pass over the environment and one look for the configuration file,
@@ -27,8 +28,8 @@ AtStart keep_at_start();
 // hook called from another library's constructor), when the live environment is read.
 const char* const* kept_environment();
 
-// The file was looked for at start and is not there (the first hooked call does not look
-// again).
+// /etc/kashim.conf was looked for at start and is not there, and KASHIM_CONFIG names no
+// other: the first hooked call does not look again.
 bool no_config_file_at_start();
 
 }  // namespace kashim

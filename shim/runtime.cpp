@@ -54,8 +54,6 @@ std::atomic<const Runtime*> detail::g_published{nullptr};
 
 namespace {
 
-std::atomic<Runtime*> g_prepared{nullptr};  // parsed by the constructor, not yet published
-
 // A slot of its own, parsed; nullptr when every slot is taken or no memory can be mapped.
 Runtime* parse_into_a_slot() {
   int slot = g_slots_taken.fetch_add(1, std::memory_order_relaxed);
@@ -100,7 +98,6 @@ const Runtime& publish(Runtime* fresh) {
 }  // namespace
 
 const Runtime& detail::initialize() {
-  if (Runtime* prepared = g_prepared.load(std::memory_order_acquire)) return publish(prepared);
   if (Runtime* fresh = parse_into_a_slot()) return publish(fresh);
   // More simultaneous first calls than slots: wait briefly for a winner, else forward.
   for (int attempt = 0; attempt < 1000; ++attempt) {
@@ -110,10 +107,6 @@ const Runtime& detail::initialize() {
     sched_yield();
   }
   return kInert;
-}
-
-void prepare_runtime_at_start() {
-  if (Runtime* fresh = parse_into_a_slot()) g_prepared.store(fresh, std::memory_order_release);
 }
 
 void note_stderr_at_start(const StderrIdentity& identity) {

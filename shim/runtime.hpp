@@ -1,5 +1,5 @@
 // The configuration at run time: parsed on first use (the first hooked call, or the
-// constructor when something must happen at start or the file system is needed), published once,
+// constructor when something must happen at start), published once,
 // then read by every thread without locks. A copy of libkashim.so behind another one publishes an
 // inert configuration (copies.hpp).
 #pragma once
@@ -29,10 +29,6 @@ inline const Runtime& runtime() {
   const Runtime* published = detail::g_published.load(std::memory_order_acquire);
   return published != nullptr ? *published : detail::initialize();
 }
-
-// From the constructor, when the configuration needs the file system (kept_at_start.hpp):
-// parsed now, published and reported at the first hooked call.
-void prepare_runtime_at_start();
 
 // From the constructor: what fd 2 is at start. Log lines go to stderr only while it is
 // still that file (a program may close stderr and get a socket under number 2).

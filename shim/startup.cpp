@@ -6,9 +6,8 @@
 //   - Which objects are loaded around this one (loaded_objects.hpp: one walk over the
 //     loader's list, no symbol table read), so that no hook takes the loader's lock later.
 //   - One pass over the environment, keeping copies of what kashim reads, and one look for
-//     the configuration file (kept_at_start.hpp); the configuration is parsed now only if
-//     it needs the file system. Also from the environment: systemd's LISTEN_FDS, and the
-//     --check report (KASHIM_CHECK=1).
+//     /etc/kashim.conf (kept_at_start.hpp). Also from the environment: systemd's LISTEN_FDS,
+//     and the --check report (KASHIM_CHECK=1).
 // Everything else waits for the first hooked call: the configuration's parse, and the real
 // functions behind the hooks (hooks.cpp).
 #include <sys/socket.h>
@@ -46,7 +45,6 @@ __attribute__((constructor)) void start_kashim() {
   note_loaded_objects();
   note_stderr_at_start(stderr_now());
   const AtStart needs = keep_at_start();
-  if (needs.parse_now) prepare_runtime_at_start();
   if (needs.check) runtime();
   const bool stdin_stream = stdin_is_a_stream_socket();
   if (needs.listen_fds || stdin_stream) tune_inherited_at_start(needs.listen_fds, stdin_stream);

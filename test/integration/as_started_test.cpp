@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 
 #include <string>
 #include <vector>
@@ -87,10 +88,9 @@ TEST(AsStarted, AProgramThatWritesItsTitleOverItsEnvironmentKeepsItsConfiguratio
   EXPECT_EQ(run.err, "");
 }
 
-// The file is read at start, but what it says (a mistake included) is reported when the
-// program first calls a socket function, as for the variables: never by a process that
-// opens no socket.
-TEST(AsStarted, AFileReadAtStartIsReportedAtTheFirstSocketCallOnly) {
+// What the file says (a mistake included) is reported when the program first calls a socket
+// function, as for the variables: never by a process that opens no socket.
+TEST(AsStarted, AFilesMistakeIsReportedAtTheFirstSocketCallOnly) {
   const std::string file = scratch_path("kashim.conf");
   {
     std::FILE* out = std::fopen(file.c_str(), "w");
@@ -130,10 +130,10 @@ TEST(AsStarted, OnlyKashimCheckOneReportsAtStart) {
 }
 
 // A program that confines itself before its first socket must meet the configuration it
-// was started with, and must not be killed for it: the file is looked for at start, and a
-// first hooked call without one opens nothing (shim/kept_at_start.hpp). Opened at the first
-// call instead, a seccomp filter refusing open killed the program there (SIGSYS, exit 159),
-// and inside a chroot KASHIM_CONFIG's file was gone: an error line, and nothing tuned.
+// was started with, and must not be killed for it: /etc/kashim.conf is looked for at start,
+// and a first hooked call without one opens nothing (shim/kept_at_start.hpp). Opened at the
+// first call instead, a seccomp filter refusing open killed the program there (SIGSYS, exit
+// 159).
 TEST(AsStarted, AProgramThatForbidsOpenBeforeItsFirstSocketIsNotKilled) {
   const std::vector<std::string> sandboxed = {KASHIM_REVIEW_FIRST_CALL_PATH, "no-open"};
   ProcessRun without = with_values(run_command(sandboxed, kTuned));
@@ -145,24 +145,26 @@ TEST(AsStarted, AProgramThatForbidsOpenBeforeItsFirstSocketIsNotKilled) {
   EXPECT_EQ(run.value("idle"), "31");
 }
 
-TEST(AsStarted, AProgramThatChrootsBeforeItsFirstSocketKeepsTheFileItStartedWith) {
+// Without /etc/kashim.conf at start, the first hooked call does not look for one: a program
+// that chroots into a tree with its own /etc/kashim.conf keeps the environment's
+// configuration it started with.
+TEST(AsStarted, AProgramThatChrootsBeforeItsFirstSocketDoesNotReadItsNewRootsFile) {
   KASHIM_REQUIRE(geteuid() == 0, "root (for chroot)");
-  const std::string file = scratch_path("kashim.conf");
+  KASHIM_REQUIRE(access("/etc/kashim.conf", F_OK) != 0, "no /etc/kashim.conf on this host");
   const std::string jail = scratch_path("jail");
+  ASSERT_EQ(mkdir(jail.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((jail + "/etc").c_str(), 0755), 0);
   {
-    std::FILE* out = std::fopen(file.c_str(), "w");
+    std::FILE* out = std::fopen((jail + "/etc/kashim.conf").c_str(), "w");
     ASSERT_NE(out, nullptr);
     std::fputs("idle = 45\n", out);
     std::fclose(out);
   }
-  ASSERT_EQ(mkdir(jail.c_str(), 0755), 0);
-  const Environment environment = {{"KASHIM_CONFIG", file}, {"LD_PRELOAD", KASHIM_LIBRARY_PATH}};
-  ProcessRun run =
-      with_values(run_command({KASHIM_REVIEW_FIRST_CALL_PATH, "chroot", jail}, environment));
-  unlink(file.c_str());
-  rmdir(jail.c_str());
+  ProcessRun run = with_values(run_command({KASHIM_REVIEW_FIRST_CALL_PATH, "chroot", jail},
+                                           with(kTuned, "LD_PRELOAD", KASHIM_LIBRARY_PATH)));
+  std::filesystem::remove_all(jail);
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_EQ(run.value("idle"), "45") << "the file named at start";
+  EXPECT_EQ(run.value("idle"), "31") << "KASHIM_IDLE, not the new root's file";
   EXPECT_EQ(run.err, "");
 }
 
