@@ -97,7 +97,8 @@ AtStart keep_at_start() {
   // One look for the file at the default path. None (the common case): the first hooked
   // call opens no file either. One there is read by the first hooked call, as is a file
   // KASHIM_CONFIG names (reading it here would cost every process on a host that has one).
-  if (config_path == nullptr && looked_up(g_default_path) == -ENOENT) g_no_file = true;
+  const bool default_path = config_path == nullptr || config_path[0] == '\0';  // as unset
+  if (default_path && looked_up(g_default_path) == -ENOENT) g_no_file = true;
   return needs;
 }
 
