@@ -108,6 +108,50 @@ else
   failures=$((failures + 1))
 fi
 
+# prerm: on removal (not on upgrade) it detaches what `kashim cgroup attach` left attached,
+# warns about an /etc/ld.so.preload line naming the library, and never stops the removal.
+mkdir "$work/control"
+dpkg-deb -e "$deb" "$work/control"
+check "the .deb has a prerm that detaches" grep -qF 'kashim_cgroup detach' "$work/control/prerm"
+check "prerm is executable" test -x "$work/control/prerm"
+check "prerm names the installed kashim" grep -qx 'kashim=/usr/bin/kashim' "$work/control/prerm"
+if $installed; then
+  if contains "$files" "./usr/libexec/kashim/kashim-cgroup"; then
+    mount=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+    cgroup=$mount/kashim-package-test-$$
+    mkdir "$cgroup"
+    attached=$(kashim cgroup attach --idle 45 "$cgroup" 2>&1) || true
+    id=$(sed -n 's|.*pinned at /sys/fs/bpf/kashim/\([0-9]*\)).*|\1|p' <<<"$attached")
+    check "kashim cgroup attach from the installed package" test -n "$id" -a -e "/sys/fs/bpf/kashim/$id"
+    "$work/control/prerm" upgrade 0.0.1 >/dev/null 2>&1 || true
+    check "prerm upgrade leaves the attachment" test -e "/sys/fs/bpf/kashim/$id"
+    # A kashim that fails: said on stderr, the attachment stays, the removal goes on.
+    sed 's|^kashim=.*|kashim=/bin/false|' "$work/control/prerm" >"$work/failing-prerm"
+    if failing=$(sh "$work/failing-prerm" remove 2>&1); then status=0; else status=$?; fi
+    check "a failing kashim does not stop the removal" test "$status" = 0
+    check "... and prerm says so" contains "$failing" \
+      "kashim prerm: could not list the cgroup attachments"
+    # A configuration kashim would refuse does not stop the detach.
+    removal=$(KASHIM_IDLE=0 dpkg -r kashim 2>&1) || true # cleanup purges what is left
+    check "dpkg -r detaches the attachment" test ! -e "/sys/fs/bpf/kashim/$id"
+    check "... and says so" contains "$removal" "kashim prerm: detached from $cgroup"
+    rmdir "$cgroup"
+  else
+    echo "FAIL  the package has no kashim-cgroup (libbpf-dev, clang): prerm's detach is untested"
+    failures=$((failures + 1))
+  fi
+  # /etc/ld.so.preload naming the library: in a private mount namespace over a private /etc
+  # (the host's is never touched), the prerm of a removed package warns.
+  warning=$(unshare --mount --propagation private sh -c '
+    mkdir -p "$1/upper" "$1/lower-work"
+    mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/lower-work" /etc \
+      2>/dev/null || { cp -a /etc "$1/copy" && mount --bind "$1/copy" /etc; }
+    echo "/usr/lib/$2/libkashim.so" >/etc/ld.so.preload
+    exec "$3" remove' _ "$work/etc" "$multiarch" "$work/control/prerm" 2>&1) || true
+  check "prerm warns about /etc/ld.so.preload" contains "$warning" \
+    "kashim prerm: /etc/ld.so.preload names libkashim, which is being removed: every program started will print a loader error until that line is deleted"
+fi
+
 # The tarball holds the same tree.
 mkdir "$work/tar"
 tar -xzf "$tarball" -C "$work/tar"
