@@ -175,8 +175,16 @@ TEST(Wrapper, AnInvalidConfigurationStopsTheRunBeforeTheCommand) {
   EXPECT_EQ(inherited.out, "");
   EXPECT_EQ(lines_of(inherited.err).at(0).rfind("kashim: KASHIM_IDLE=-5 is not a duration", 0), 0u)
       << inherited.err;
-  // A valid configuration runs.
-  EXPECT_EQ(wrapper({"--idle", "30", "--", "sh", "-c", "echo ran"}).out, "ran\n");
+  // From the configuration file: named by its line; an option that overrides it runs.
+  const std::string file = scratch_path("bad.conf");
+  { std::ofstream(file) << "idle = 0\n"; }
+  ProcessRun from_file = wrapper({"--", "sh", "-c", "echo ran"}, {{"KASHIM_CONFIG", file}});
+  EXPECT_EQ(from_file.exit_code, 2);
+  EXPECT_EQ(from_file.out, "");
+  EXPECT_EQ(from_file.err, "kashim: " + file + ":1: idle = 0 is out of range 1s..32767s\n");
+  EXPECT_EQ(wrapper({"--idle", "30", "--", "sh", "-c", "echo ran"}, {{"KASHIM_CONFIG", file}}).out,
+            "ran\n");
+  std::remove(file.c_str());
 }
 
 TEST(Wrapper, UsageErrors) {
