@@ -124,6 +124,22 @@ TEST(AsStartedReview, DISABLED_KashimCheckWithABlankReportsAtStartOrNotAtAll) {
   }
 }
 
+// Any LISTEN_FDS makes the constructor parse (review D6's class: only KASHIM_CHECK=1 was
+// narrowed): empty, 0, or meant for another process (LISTEN_PID, inherited by a
+// socket-activated service's children), a process that opens no socket reads the
+// configuration at start and reports its mistake.
+TEST(AsStartedReview, DISABLED_ListenFdsNotForThisProcessLeavesTheConfigurationToTheFirstCall) {
+  const Environment listen_fds[] = {
+      {{"LISTEN_FDS", ""}}, {{"LISTEN_FDS", "0"}}, {{"LISTEN_FDS", "1"}, {"LISTEN_PID", "1"}}};
+  for (const Environment& systemd : listen_fds) {
+    const Environment environment =
+        with(with(systemd, "KASHIM_IDLE", "soon"), "LD_PRELOAD", KASHIM_LIBRARY_PATH);
+    ProcessRun run = run_command({"/bin/true"}, environment);
+    EXPECT_EQ(run.exit_code, 0);
+    EXPECT_EQ(run.err, "") << "LISTEN_FDS=" << systemd[0].second << ": no socket, no line";
+  }
+}
+
 // A setuid program (AT_SECURE) leaves the shim inert and silent (Privileged.*), but its
 // constructor still looks /etc/kashim.conf up with the program's privileges: an access
 // strace, auditd or fanotify sees, which the program makes nowhere without the shim.
