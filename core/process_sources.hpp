@@ -51,7 +51,8 @@ class ProcessEnvironment {
 ProgramNames this_program();
 
 // THE entry point for a process's own configuration (the preload library): the environment
-// (one pass), the configuration file (one failed open() when there is none), and the scope
+// (one pass), the configuration file (one failed open() when there is none, unless the
+// environment says it was found absent already: note_no_file()), and the scope
 // (KASHIM_PROGRAMS) decided for this program. With KASHIM_CHECK=1, KASHIM_CHECK_PROGRAM=NAME
 // makes the report about NAME instead (kashim --check --program NAME).
 void load_configuration(Config* config);

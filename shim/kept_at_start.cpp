@@ -3,60 +3,138 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 
+#include "process_sources.hpp"
 #include "start_calls.hpp"
-#include "start_text.hpp"
-
-extern char** environ;
 
 namespace kashim {
 namespace {
 
-// KASHIM_* values are short; past this much the entry is kept by reference (a process title
-// written over the environment would then change it: documented).
+constexpr int kNames = ProcessEnvironment::kCount;
+
+// The names kashim reads (core's ProcessEnvironment::kNames, one list), each followed by a
+// NUL, built at compile time into writable data: the constructor compares against them
+// there, on a page the loader has touched already, where .rodata would cost a page fault.
+constexpr std::size_t length_of(const char* text) {
+  std::size_t length = 0;
+  while (text[length] != '\0') ++length;
+  return length;
+}
+constexpr std::size_t names_bytes() {
+  std::size_t bytes = 0;
+  for (const char* name : ProcessEnvironment::kNames) bytes += length_of(name) + 1;
+  return bytes;
+}
+struct NameTable {
+  char text[names_bytes()];
+};
+constexpr NameTable joined_names() {
+  NameTable table{};
+  std::size_t at = 0;
+  for (const char* name : ProcessEnvironment::kNames) {
+    for (std::size_t i = 0; name[i] != '\0'; ++i) table.text[at++] = name[i];
+    table.text[at++] = '\0';
+  }
+  return table;
+}
+NameTable g_names = joined_names();  // constant-initialized: no code runs for it
+
+// The values are short: 1 KiB holds every variable kashim reads at ordinary lengths. An
+// entry that no longer fits is kept by reference (a process title written over the
+// environment would then change it: doc/robustness.md).
 constexpr std::size_t kCopyBytes = 1024;
-constexpr int kMostEntries = 32;
-
 char g_copies[kCopyBytes];
-const char* g_entries[kMostEntries + 1];
-bool g_kept = false;
+const char* g_entries[kNames + 1];  // "NAME=value", the first definition of each name
 bool g_no_file = false;
-// In .data, not .rodata: a page of the library nothing else touches at start (its fault
-// costs more than the look itself).
-char g_default_path[] = "/etc/kashim.conf";
+std::atomic<bool> g_kept{false};             // published after g_entries and g_no_file
+char g_default_path[] = "/etc/kashim.conf";  // in .data too
 
-// Whether `entry` is NAME=... (start_text.hpp: no libc, no .rodata).
-template <std::size_t N>
-[[gnu::always_inline]] inline bool names(const char* entry, const char (&name)[N]) {
-  return start::begins_with(entry, name) && entry[N - 1] == '=';
+// The empty asm statements keep the compiler from turning these loops into calls to libc
+// (strlen, memcpy, memcmp), which the constructor must not make.
+#define KASHIM_NO_LIBC_IDIOM asm volatile("" ::: "memory")
+
+// The index of the name `entry` (NAME=value) defines among g_names, or -1.
+int name_index(const char* entry) {
+  const char* name = g_names.text;
+  for (int index = 0; index < kNames; ++index) {
+    std::size_t i = 0;
+    while (name[i] != '\0' && entry[i] == name[i]) {
+      ++i;
+      KASHIM_NO_LIBC_IDIOM;
+    }
+    if (name[i] == '\0' && entry[i] == '=') return index;
+    while (name[i] != '\0') ++i;  // on to the next name
+    name += i + 1;
+  }
+  return -1;
 }
 
-// The variables kashim reads (core's ProcessEnvironment::kNames) all begin so.
-bool kashim_reads(const char* entry) {
-  if (entry[0] == 'K')
-    return start::begins_with(entry, "KASHIM_") || start::begins_with(entry, "KEEP");
-  return entry[0] == 'L' && start::begins_with(entry, "LISTEN_");
-}
-
-// A copy of `entry` in g_copies, or the entry itself when they are full. The empty asm
-// statements keep the compiler from turning the loops into calls to libc's strlen and memcpy.
+// A copy of `entry` in g_copies, or the entry itself when they are full.
 const char* copy_of(const char* entry, std::size_t* used) {
   std::size_t length = 0;
   while (entry[length] != '\0') {
     ++length;
-    asm volatile("" ::: "memory");
+    KASHIM_NO_LIBC_IDIOM;
   }
   if (length + 1 > kCopyBytes - *used) return entry;
   char* copy = g_copies + *used;
   for (std::size_t i = 0; i <= length; ++i) {
     copy[i] = entry[i];
-    asm volatile("" ::: "memory");
+    KASHIM_NO_LIBC_IDIOM;
   }
   *used += length + 1;
   return copy;
 }
+
+const char* value_of(const char* entry) {
+  while (*entry != '=') ++entry;
+  return entry + 1;
+}
+
+bool is_blank(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// `value` is `expected` between blanks, as the parser trims it.
+bool is_word(const char* value, char expected) {
+  while (is_blank(*value)) ++value;
+  if (*value++ != expected) return false;
+  while (is_blank(*value)) ++value;
+  return *value == '\0';
+}
+
+// A whole positive decimal number between blanks, or -1.
+long positive_number(const char* value) {
+  while (is_blank(*value)) ++value;
+  long number = 0;
+  int digits = 0;
+  for (; *value >= '0' && *value <= '9' && digits < 18; ++value, ++digits) {
+    number = number * 10 + (*value - '0');
+  }
+  while (is_blank(*value)) ++value;
+  return digits > 0 && *value == '\0' && number > 0 ? number : -1;
+}
+
+constexpr int index_of(const char* name) {
+  for (int i = 0; i < kNames; ++i) {
+    if (length_of(name) == length_of(ProcessEnvironment::kNames[i])) {
+      bool same = true;
+      for (std::size_t c = 0; name[c] != '\0'; ++c) {
+        same = same && name[c] == ProcessEnvironment::kNames[i][c];
+      }
+      if (same) return i;
+    }
+  }
+  return -1;
+}
+constexpr int kCheck = index_of("KASHIM_CHECK");
+constexpr int kConfig = index_of("KASHIM_CONFIG");
+constexpr int kListenFds = index_of("LISTEN_FDS");
+constexpr int kListenPid = index_of("LISTEN_PID");
+static_assert(kCheck >= 0 && kConfig >= 0 && kListenFds >= 0 && kListenPid >= 0);
 
 // Whether `path` is there: 0, or the negative errno. fstatat rather than open: it allocates
 // no open file (0.6 us here against 1.1 us for a failed open).
@@ -72,42 +150,46 @@ long looked_up(const char* path) {
 
 }  // namespace
 
-AtStart keep_at_start() {
+AtStart keep_at_start(char** environment) {
   AtStart needs;
-  const char* config_path = nullptr;
-  if (environ != nullptr) {
+  const char* values[kNames] = {};
+  if (environment != nullptr) {
     std::size_t used = 0;
     int count = 0;
-    bool seen_check = false;
-    for (char** entry = environ; *entry != nullptr && count < kMostEntries; ++entry) {
-      if (!kashim_reads(*entry)) continue;
-      const char* kept = copy_of(*entry, &used);
+    for (char** entry = environment; *entry != nullptr; ++entry) {
+      const char* text = *entry;
+      if (text[0] != 'K' && text[0] != 'L') continue;  // every name kashim reads
+      const int index = name_index(text);
+      if (index < 0 || values[index] != nullptr) continue;  // the first definition wins
+      const char* kept = copy_of(text, &used);
       g_entries[count++] = kept;
-      // A name's first definition counts, as with getenv().
-      if (!seen_check && names(kept, "KASHIM_CHECK")) {
-        seen_check = true;
-        needs.check = kept[13] == '1' && kept[14] == '\0';
-      }
-      if (names(kept, "LISTEN_FDS")) needs.listen_fds = true;
-      if (config_path == nullptr && names(kept, "KASHIM_CONFIG")) config_path = kept + 14;
+      values[index] = value_of(kept);
     }
     g_entries[count] = nullptr;
-    g_kept = true;
+  }
+  needs.check = values[kCheck] != nullptr && is_word(values[kCheck], '1');
+  // systemd's sockets, when they are this process's: a child of a socket-activated service
+  // inherits the variables with its parent's LISTEN_PID.
+  if (values[kListenFds] != nullptr && positive_number(values[kListenFds]) > 0 &&
+      values[kListenPid] != nullptr) {
+    needs.listen_fds = positive_number(values[kListenPid]) == start::call(SYS_getpid, 0, 0);
   }
   // One look for the file at the default path. None (the common case): the first hooked
   // call opens no file either. One there is read by the first hooked call, as is a file
   // KASHIM_CONFIG names (reading it here would cost every process on a host that has one).
+  const char* config_path = values[kConfig];
   const bool default_path = config_path == nullptr || config_path[0] == '\0';  // as unset
   if (default_path && looked_up(g_default_path) == -ENOENT) g_no_file = true;
+  g_kept.store(true, std::memory_order_release);
   return needs;
 }
 
 const char* const* kept_environment() {
-  return g_kept ? g_entries : nullptr;
+  return g_kept.load(std::memory_order_acquire) ? g_entries : nullptr;
 }
 
 bool no_config_file_at_start() {
-  return g_no_file;
+  return g_kept.load(std::memory_order_acquire) && g_no_file;
 }
 
 }  // namespace kashim

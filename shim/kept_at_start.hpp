@@ -8,8 +8,9 @@
 // case) the first hooked call opens no configuration file, so a program that chroots,
 // changes user or installs a seccomp filter refusing open() before its first socket gets
 // neither a file of its new root nor SIGSYS. Where a file is there (or KASHIM_CONFIG names
-// one) the first hooked call reads it, as it reads the sysctls for KASHIM_USER_TIMEOUT=auto:
-// such a program meets the file system as it is by then (doc/robustness.md).
+// one) the first hooked call reads it, as it reads the sysctls for KASHIM_USER_TIMEOUT=auto
+// and opens KASHIM_LOG_FILE for each line: such a program meets the file system as it is
+// by then (doc/robustness.md).
 #pragma once
 
 namespace kashim {
@@ -20,12 +21,13 @@ struct AtStart {
   bool listen_fds = false;  // LISTEN_FDS: systemd handed sockets over
 };
 
-// The constructor's one pass over the environment and one look for the configuration file,
-// both without libc (start_calls.hpp).
-AtStart keep_at_start();
+// The constructor's one pass over `environment` (the one the process was started with) and
+// one look for the configuration file, both without libc (start_calls.hpp).
+AtStart keep_at_start(char** environment);
 
-// The kept "NAME=value" entries, nullptr-terminated; nullptr before the constructor ran (a
-// hook called from another library's constructor), when the live environment is read.
+// The kept "NAME=value" entries (the first definition of each name kashim reads),
+// nullptr-terminated; nullptr before the constructor ran (a hook called from another
+// library's constructor), when the live environment is read.
 const char* const* kept_environment();
 
 // /etc/kashim.conf was looked for at start and is not there, and KASHIM_CONFIG names no

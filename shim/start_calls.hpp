@@ -1,4 +1,5 @@
-// The two system calls every process pays for at start, made without libc.
+// The system calls every process pays for at start (fstat, getsockopt, fstatat), made
+// without libc.
 //
 // Measured (doc/performance.md, scripts/bench 5): the constructor's first calls into libc
 // (fstat, getsockopt, errno, strncmp) cost a fresh process ~17 us, as lazy bindings and

@@ -19,6 +19,10 @@
 #include "runtime.hpp"
 #include "start_calls.hpp"
 
+#ifndef __GLIBC__
+extern char** environ;
+#endif
+
 namespace kashim {
 namespace {
 
@@ -41,10 +45,17 @@ bool stdin_is_a_stream_socket() {
          type == SOCK_STREAM;
 }
 
+// glibc hands every constructor the environment the process was started with, even when an
+// earlier constructor has cleared or replaced `environ` since; musl hands none.
+#ifdef __GLIBC__
+__attribute__((constructor)) void start_kashim(int, char**, char** environment) {
+#else
 __attribute__((constructor)) void start_kashim() {
+  char** environment = environ;
+#endif
   note_loaded_objects();
   note_stderr_at_start(stderr_now());
-  const AtStart needs = keep_at_start();
+  const AtStart needs = keep_at_start(environment);
   if (needs.check) runtime();
   const bool stdin_stream = stdin_is_a_stream_socket();
   if (needs.listen_fds || stdin_stream) tune_inherited_at_start(needs.listen_fds, stdin_stream);

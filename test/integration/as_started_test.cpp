@@ -145,28 +145,5 @@ TEST(AsStarted, AProgramThatForbidsOpenBeforeItsFirstSocketIsNotKilled) {
   EXPECT_EQ(run.value("idle"), "31");
 }
 
-// Without /etc/kashim.conf at start, the first hooked call does not look for one: a program
-// that chroots into a tree with its own /etc/kashim.conf keeps the environment's
-// configuration it started with.
-TEST(AsStarted, AProgramThatChrootsBeforeItsFirstSocketDoesNotReadItsNewRootsFile) {
-  KASHIM_REQUIRE(geteuid() == 0, "root (for chroot)");
-  KASHIM_REQUIRE(access("/etc/kashim.conf", F_OK) != 0, "no /etc/kashim.conf on this host");
-  const std::string jail = scratch_path("jail");
-  ASSERT_EQ(mkdir(jail.c_str(), 0755), 0);
-  ASSERT_EQ(mkdir((jail + "/etc").c_str(), 0755), 0);
-  {
-    std::FILE* out = std::fopen((jail + "/etc/kashim.conf").c_str(), "w");
-    ASSERT_NE(out, nullptr);
-    std::fputs("idle = 45\n", out);
-    std::fclose(out);
-  }
-  ProcessRun run = with_values(run_command({KASHIM_REVIEW_FIRST_CALL_PATH, "chroot", jail},
-                                           with(kTuned, "LD_PRELOAD", KASHIM_LIBRARY_PATH)));
-  std::filesystem::remove_all(jail);
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_EQ(run.value("idle"), "31") << "KASHIM_IDLE, not the new root's file";
-  EXPECT_EQ(run.err, "");
-}
-
 }  // namespace
 }  // namespace kashim::testing

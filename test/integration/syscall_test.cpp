@@ -155,11 +155,11 @@ Counts count_start(const std::string& library, const Environment& environment) {
 }
 
 // A process that opens no socket, beside one with an empty library preloaded: what kashim
-// adds to every process on a host where it is preloaded system-wide. Two system calls,
-// each needed at start, and made without libc (shim/start_calls.hpp): fstat(2), because log lines
-// go to stderr only while it is the file it was at start, and getsockopt(0, SO_TYPE), because inetd
-// hands a connection over as standard input. The configuration (and /etc/kashim.conf) waits for the
-// first hooked call.
+// adds to every process on a host where it is preloaded system-wide. Three system calls,
+// each needed at start, and made without libc (shim/start_calls.hpp): fstat(2), because log
+// lines go to stderr only while it is the file it was at start; getsockopt(0, SO_TYPE),
+// because inetd hands a connection over as standard input; fstatat of /etc/kashim.conf
+// (below). The configuration's parse waits for the first hooked call.
 TEST_F(SystemCalls, AProcessThatOpensNoSocketPaysThreeSystemCalls) {
   KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime makes system calls of its own");
   for (const Environment& environment : {Environment{}, kThreeOptions}) {
@@ -168,8 +168,9 @@ TEST_F(SystemCalls, AProcessThatOpensNoSocketPaysThreeSystemCalls) {
     Counts expected = empty;
     expected["fstat"] += 1;  // made directly, not through libc's fstat (newfstatat)
     expected["getsockopt"] += 1;
-    // The one look for /etc/kashim.conf, so that a program that confines itself (chroot,
-    // seccomp, another user) before its first socket still gets the file it started with.
+    // The one look for /etc/kashim.conf: without one at start, the first hooked call opens
+    // none, so a program that confines itself first (chroot, seccomp, another user) is not
+    // killed and reads no file of its new root.
     expected["newfstatat"] += 1;
     EXPECT_EQ(kashim, expected);
   }
