@@ -29,12 +29,15 @@ constexpr std::size_t names_bytes() {
   return bytes;
 }
 struct NameTable {
+  unsigned short start[kNames];  // where each name begins in text
   char text[names_bytes()];
 };
 constexpr NameTable joined_names() {
   NameTable table{};
   std::size_t at = 0;
-  for (const char* name : ProcessEnvironment::kNames) {
+  for (int index = 0; index < kNames; ++index) {
+    table.start[index] = static_cast<unsigned short>(at);
+    const char* name = ProcessEnvironment::kNames[index];
     for (std::size_t i = 0; name[i] != '\0'; ++i) table.text[at++] = name[i];
     table.text[at++] = '\0';
   }
@@ -58,16 +61,14 @@ char g_default_path[] = "/etc/kashim.conf";  // in .data too
 
 // The index of the name `entry` (NAME=value) defines among g_names, or -1.
 int name_index(const char* entry) {
-  const char* name = g_names.text;
   for (int index = 0; index < kNames; ++index) {
+    const char* name = g_names.text + g_names.start[index];
     std::size_t i = 0;
     while (name[i] != '\0' && entry[i] == name[i]) {
       ++i;
       KASHIM_NO_LIBC_IDIOM;
     }
     if (name[i] == '\0' && entry[i] == '=') return index;
-    while (name[i] != '\0') ++i;  // on to the next name
-    name += i + 1;
   }
   return -1;
 }
