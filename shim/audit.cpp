@@ -112,7 +112,8 @@ __attribute__((visibility("default"))) unsigned la_objopen(struct link_map* map,
                                                            Lmid_t namespace_id, uintptr_t* cookie) {
   if (namespace_id != LM_ID_BASE) return 0;
   *cookie = reinterpret_cast<uintptr_t>(map) | (g_started ? kOpenedLater : 0);
-  if (g_shim == nullptr && map->l_name != nullptr && kashim::is_kashim_library(map->l_name))
+  if (g_shim == nullptr && map->l_name != nullptr &&
+      kashim::is_kashim_object(map->l_name, map->l_addr, map->l_ld))
     g_shim = map;
   return LA_FLG_BINDTO | LA_FLG_BINDFROM;
 }

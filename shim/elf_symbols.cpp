@@ -57,6 +57,16 @@ DynamicSymbols read_dynamic(ElfW(Addr) base, const ElfW(Dyn) * dynamic) {
   return table;
 }
 
+const char* soname(ElfW(Addr) base, const ElfW(Dyn) * dynamic) {
+  const char* strings = nullptr;
+  const ElfW(Dyn)* name = nullptr;
+  for (const ElfW(Dyn)* entry = dynamic; entry->d_tag != DT_NULL; ++entry) {
+    if (entry->d_tag == DT_STRTAB) strings = dynamic_pointer<char>(base, entry->d_un.d_ptr);
+    if (entry->d_tag == DT_SONAME) name = entry;
+  }
+  return strings != nullptr && name != nullptr ? strings + name->d_un.d_val : nullptr;
+}
+
 std::uint32_t gnu_hash(const char* name) {
   std::uint32_t hash = 5381;
   for (const unsigned char* c = reinterpret_cast<const unsigned char*>(name); *c != 0; ++c) {

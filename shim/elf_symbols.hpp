@@ -22,6 +22,9 @@ struct DynamicSymbols {
 
 DynamicSymbols read_dynamic(ElfW(Addr) base, const ElfW(Dyn) * dynamic);
 
+// The object's DT_SONAME, or nullptr.
+const char* soname(ElfW(Addr) base, const ElfW(Dyn) * dynamic);
+
 std::uint32_t gnu_hash(const char* name);
 
 // The object's default definition of `name` (a defined, non-hidden-version symbol), or

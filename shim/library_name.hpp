@@ -1,8 +1,12 @@
-// Which loaded object is a copy of libkashim.so, by its file name: libkashim.so, or a
-// versioned name such as libkashim.so.0, in any directory. One rule for the library (a copy
-// in front of this one, loaded_objects.cpp) and the audit module (the hooks' object).
+// Which loaded object is a copy of libkashim.so: by its file name (libkashim.so, or a
+// versioned name such as libkashim.so.0, in any directory), or, for a copy under another
+// name, by the DT_SONAME it keeps (libkashim.so). One rule for the library (a copy in front
+// of this one, loaded_objects.cpp) and the audit module (the hooks' object).
 #pragma once
 
+#include <link.h>
+
+#include "elf_symbols.hpp"
 #include "start_text.hpp"
 
 namespace kashim {
@@ -14,6 +18,11 @@ inline bool is_kashim_library(const char* path) {
     if (*c == '/') name = c + 1;
   }
   return start::begins_with(name, "libkashim.so") && (name[12] == '\0' || name[12] == '.');
+}
+
+inline bool is_kashim_object(const char* path, ElfW(Addr) base, const ElfW(Dyn) * dynamic) {
+  return is_kashim_library(path) ||
+         (dynamic != nullptr && is_kashim_library(elf::soname(base, dynamic)));
 }
 
 }  // namespace kashim

@@ -37,7 +37,9 @@ class Noting {
     if (!past_this_library_) {
       past_this_library_ = dynamic == _DYNAMIC;  // this library's own
       // The first copy in the list works: this one, or another in front of it.
-      if (!past_this_library_ && is_kashim_library(name)) objects_.another_copy_in_front = true;
+      if (!past_this_library_ && is_kashim_object(name, base, dynamic)) {
+        objects_.another_copy_in_front = true;
+      }
       return true;
     }
     if (dynamic == nullptr) return true;  // defines nothing

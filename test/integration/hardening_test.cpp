@@ -195,6 +195,25 @@ TEST(TwoCopies, TheSecondOnlyForwardsAndCancellationStaysIntact) {
   std::filesystem::remove_all(directory);
 }
 
+// A copy under another name (copied into an image as keepalive.so, say) is still a copy: it
+// keeps libkashim.so's DT_SONAME. In front, it works; libkashim.so behind it only forwards.
+TEST(TwoCopies, ACopyUnderAnotherNameInFrontIsKnownByItsSoname) {
+  const std::string directory = scratch_path("renamed");
+  std::filesystem::create_directories(directory);
+  const std::string renamed = directory + "/keepalive.so";
+  std::filesystem::copy_file(KASHIM_LIBRARY_PATH, renamed);
+  Environment environment =
+      with(with(kTuned, "LD_PRELOAD", renamed + " " + KASHIM_LIBRARY_PATH), "KASHIM_LOG", "debug");
+  KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime must come first in LD_PRELOAD");
+  ProcessRun run = run_probe({"socket", "v4", "stream"}, environment, /*preload=*/false);
+  expect_tuned(run);
+  std::size_t tunings = 0;
+  for (const std::string& line : lines_of(run.err))
+    tunings += line.find("created and tuned") != std::string::npos;
+  EXPECT_EQ(tunings, 1u) << run.err;
+  std::filesystem::remove_all(directory);
+}
+
 // --- The wrapper reports a command it cannot run as env(1) does -------------------------
 
 TEST(WrapperErrors, NotExecutableIs126AndMissingIs127LikeEnv) {
