@@ -3,10 +3,10 @@
 // objects behind it, where the real functions are looked up (next_definition.hpp).
 //
 // Noted once by the constructor, with one walk over the loader's list (_r_debug on glibc,
-// when it says it is consistent; dl_iterate_phdr elsewhere) that reads no symbol table and calls no libc function, so that
-// no hook ever takes the loader's lock afterwards: glibc does not reset that lock in
-// a forked child, and a child forked while another thread of a threaded parent held it would
-// wait for ever at its first socket call. What is behind this library at start is also what
+// when it says it is consistent; dl_iterate_phdr elsewhere) that reads no symbol table and calls no
+// libc function, so that no hook ever takes the loader's lock afterwards: glibc does not reset that
+// lock in a forked child, and a child forked while another thread of a threaded parent held it
+// would wait for ever at its first socket call. What is behind this library at start is also what
 // dlsym(RTLD_NEXT) searches: a library opened later with RTLD_LOCAL is not in its scope.
 #pragma once
 
