@@ -127,7 +127,11 @@ declare -A timers
 connect_clients() {
   local name timer
   coproc server { python3 "$scratch/server.py" "${clients[@]}"; }
-  read -r port <&"${server[0]}"
+  # A descriptor of our own: bash unsets server[] as soon as it reaps the coprocess, which
+  # may be before its last lines are read.
+  local from_server
+  exec {from_server}<&"${server[0]}"
+  read -r port <&"$from_server"
   url=http://127.0.0.1:$port/
   curl -sS "$url" >/dev/null
   python3 -c "import urllib.request; urllib.request.urlopen('$url').read()"
@@ -135,9 +139,10 @@ connect_clients() {
     '$s = IO::Socket::INET->new("127.0.0.1:'"$port"'") or die; print $s "GET / HTTP/1.0\r\n\r\n"; 1 while <$s>;'
   php -r "file_get_contents('$url');"
   for client in "${clients[@]}"; do
-    read -r name timer <&"${server[0]}"
+    read -r name timer <&"$from_server"
     timers[$client]="$name $timer"
   done
+  exec {from_server}<&-
   wait
 }
 # expect_timer CLIENT MIN MAX: a keep-alive timer of MIN to MAX seconds (it counts down from
