@@ -6,9 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <charconv>
 #include <cstdint>
-#include <cstring>
 #include <iterator>
 #include <string_view>
 
@@ -52,22 +50,6 @@ void tune_connection(const Runtime& runtime, int fd, std::string_view how) {
   } else if (skip != kAllOptionBits && tune(runtime, fd, skip)) {
     log_inherited(runtime, fd, how);
   }
-}
-
-// systemd's sockets, if they are meant for this process: LISTEN_PID is its pid.
-int listen_fds_for_this_process() {
-  const Sources sources = process_sources();
-  auto number = [&sources](const char* name) {
-    const char* text = sources.getenv(name, sources.context);
-    int value = 0;
-    if (text == nullptr) return 0;
-    const char* end = text + std::strlen(text);
-    auto [stop, error] = std::from_chars(text, end, value);
-    return error == std::errc() && stop == end ? value : 0;
-  };
-  const int count = number("LISTEN_FDS");
-  if (count <= 0 || count > kMaxListenFds || number("LISTEN_PID") != getpid()) return 0;
-  return count;
 }
 
 // Whether the process that started this one decided for the sockets it handed down: it has
@@ -116,13 +98,13 @@ bool parent_runs_kashim(const Config& config) {
 
 }  // namespace
 
-void tune_inherited_at_start(bool listen_fds, bool stdin_stream) {
+void tune_inherited_at_start(long listen_fds, bool stdin_stream) {
   ErrnoGuard keep_errno;
   const Runtime& runtime = kashim::runtime();
   const Config& config = runtime.config;
   if (!config.active || config.direction == Direction::kOut) return;
   NoCancellation no_cancellation;  // reading files
-  const int count = listen_fds ? listen_fds_for_this_process() : 0;
+  const int count = listen_fds <= kMaxListenFds ? static_cast<int>(listen_fds) : 0;
   for (int fd = kFirstListenFd; fd < kFirstListenFd + count; ++fd) {
     if (!fd_is_tcp(fd)) continue;
     if (read_int_option(fd, SOL_SOCKET, SO_ACCEPTCONN) == 1) {

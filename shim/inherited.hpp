@@ -19,9 +19,10 @@
 
 namespace kashim {
 
-// From the constructor, when there may be something to tune: `listen_fds` (LISTEN_FDS is
-// set), `stdin_stream` (standard input is a stream socket).
-void tune_inherited_at_start(bool listen_fds, bool stdin_stream);
+// From the constructor, when there may be something to tune: `listen_fds` (systemd's
+// LISTEN_FDS for this process, kept_at_start.hpp), `stdin_stream` (standard input is a
+// stream socket).
+void tune_inherited_at_start(long listen_fds, bool stdin_stream);
 
 // accept() on a listener: `listener_seen` says whether this process made it (or looked at
 // it already). Without a filter, the accepted connection needs a look only then, or while

@@ -107,15 +107,13 @@ bool is_word(const char* value, char expected) {
   return *value == '\0';
 }
 
-// A whole positive decimal number between blanks, or -1.
+// A positive decimal number and nothing else (as systemd writes it), or -1.
 long positive_number(const char* value) {
-  while (is_blank(*value)) ++value;
   long number = 0;
   int digits = 0;
   for (; *value >= '0' && *value <= '9' && digits < 18; ++value, ++digits) {
     number = number * 10 + (*value - '0');
   }
-  while (is_blank(*value)) ++value;
   return digits > 0 && *value == '\0' && number > 0 ? number : -1;
 }
 
@@ -171,9 +169,10 @@ AtStart keep_at_start(char** environment) {
   needs.check = values[kCheck] != nullptr && is_word(values[kCheck], '1');
   // systemd's sockets, when they are this process's: a child of a socket-activated service
   // inherits the variables with its parent's LISTEN_PID.
-  if (values[kListenFds] != nullptr && positive_number(values[kListenFds]) > 0 &&
-      values[kListenPid] != nullptr) {
-    needs.listen_fds = positive_number(values[kListenPid]) == start::call(SYS_getpid, 0, 0);
+  if (values[kListenFds] != nullptr && values[kListenPid] != nullptr &&
+      positive_number(values[kListenPid]) == start::call(SYS_getpid, 0, 0)) {
+    const long count = positive_number(values[kListenFds]);
+    needs.listen_fds = count > 0 ? count : 0;
   }
   // One look for the file at the default path. None (the common case): the first hooked
   // call opens no file either. One there is read by the first hooked call, as is a file

@@ -17,8 +17,8 @@ namespace kashim {
 
 // What the constructor must do beyond keeping the copies.
 struct AtStart {
-  bool check = false;       // KASHIM_CHECK=1: the report is asked for now
-  bool listen_fds = false;  // LISTEN_FDS: systemd handed sockets over
+  bool check = false;   // KASHIM_CHECK=1: the report is asked for now
+  long listen_fds = 0;  // LISTEN_FDS, when LISTEN_PID is this process: systemd's sockets
 };
 
 // The constructor's one pass over `environment` (the one the process was started with) and

@@ -58,7 +58,7 @@ __attribute__((constructor)) void start_kashim() {
   const AtStart needs = keep_at_start(environment);
   if (needs.check) runtime();
   const bool stdin_stream = stdin_is_a_stream_socket();
-  if (needs.listen_fds || stdin_stream) tune_inherited_at_start(needs.listen_fds, stdin_stream);
+  if (needs.listen_fds > 0 || stdin_stream) tune_inherited_at_start(needs.listen_fds, stdin_stream);
 }
 
 }  // namespace
