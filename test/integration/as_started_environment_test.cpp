@@ -17,14 +17,6 @@
 namespace kashim::testing {
 namespace {
 
-ProcessRun with_values(ProcessRun run) {
-  for (const std::string& line : lines_of(run.out)) {
-    const auto equals = line.find('=');
-    if (equals != std::string::npos) run.values[line.substr(0, equals)] = line.substr(equals + 1);
-  }
-  return run;
-}
-
 ProcessRun first_call(const std::vector<std::string>& arguments, const Environment& environment) {
   std::vector<std::string> argv = {KASHIM_REVIEW_FIRST_CALL_PATH};
   argv.insert(argv.end(), arguments.begin(), arguments.end());

@@ -19,15 +19,6 @@
 namespace kashim::testing {
 namespace {
 
-// The program's key=value lines (run_command leaves them in `out`).
-ProcessRun with_values(ProcessRun run) {
-  for (const std::string& line : lines_of(run.out)) {
-    const auto equals = line.find('=');
-    if (equals != std::string::npos) run.values[line.substr(0, equals)] = line.substr(equals + 1);
-  }
-  return run;
-}
-
 // kashim_review_first_call (test/helpers/start_review.cpp): a SIGSEGV arrives exactly while
 // the shim reads the symbol table of the interposer behind it, at the process's first
 // socket(); the handler calls socket() itself. Every call must reach that interposer once:

@@ -172,6 +172,15 @@ TEST(OtherInterposers, TorsocksAndProxychainsInFrontOfTheWrapper) {
 }
 
 // /etc/ld.so.preload names one copy, the wrapper another: the one behind only forwards.
+// With KASHIM_LOG=debug every tuning is one line: the number of copies at work per socket.
+std::size_t tunings_logged(const ProcessRun& run) {
+  std::size_t tunings = 0;
+  for (const std::string& line : lines_of(run.err)) {
+    tunings += line.find("created and tuned") != std::string::npos;
+  }
+  return tunings;
+}
+
 TEST(TwoCopies, TheSecondOnlyForwardsAndCancellationStaysIntact) {
   KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime cannot live beside LD_AUDIT");
   const std::string directory = scratch_path("copy");
@@ -188,10 +197,7 @@ TEST(TwoCopies, TheSecondOnlyForwardsAndCancellationStaysIntact) {
   environment.emplace_back("KASHIM_LOG", "debug");
   run = run_probe({"socket", "v4", "stream"}, environment, /*preload=*/false);
   expect_tuned(run);
-  std::size_t tunings = 0;
-  for (const std::string& line : lines_of(run.err))
-    tunings += line.find("created and tuned") != std::string::npos;
-  EXPECT_EQ(tunings, 1u) << run.err;
+  EXPECT_EQ(tunings_logged(run), 1u) << run.err;
   std::filesystem::remove_all(directory);
 }
 
@@ -207,10 +213,7 @@ TEST(TwoCopies, ACopyUnderAnotherNameInFrontIsKnownByItsSoname) {
   KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime must come first in LD_PRELOAD");
   ProcessRun run = run_probe({"socket", "v4", "stream"}, environment, /*preload=*/false);
   expect_tuned(run);
-  std::size_t tunings = 0;
-  for (const std::string& line : lines_of(run.err))
-    tunings += line.find("created and tuned") != std::string::npos;
-  EXPECT_EQ(tunings, 1u) << run.err;
+  EXPECT_EQ(tunings_logged(run), 1u) << run.err;
   std::filesystem::remove_all(directory);
 }
 

@@ -150,11 +150,7 @@ ProcessRun run_probe_program(const std::vector<std::string>& launcher, const std
   argv.insert(argv.end(), {probe, results});
   argv.insert(argv.end(), scenario.begin(), scenario.end());
   ProcessRun run = run_command(argv, environment);
-  std::ifstream in(results);
-  for (std::string line; std::getline(in, line);) {
-    auto equals = line.find('=');
-    if (equals != std::string::npos) run.values[line.substr(0, equals)] = line.substr(equals + 1);
-  }
+  take_values(read_file(results), &run);
   unlink(results.c_str());
   return run;
 }
@@ -185,6 +181,18 @@ std::vector<std::string> lines_of(const std::string& text) {
     start = end + 1;
   }
   return lines;
+}
+
+void take_values(const std::string& text, ProcessRun* run) {
+  for (const std::string& line : lines_of(text)) {
+    const auto equals = line.find('=');
+    if (equals != std::string::npos) run->values[line.substr(0, equals)] = line.substr(equals + 1);
+  }
+}
+
+ProcessRun with_values(ProcessRun run) {
+  take_values(run.out, &run);
+  return run;
 }
 
 Environment with(Environment environment, const std::string& name, const std::string& value) {

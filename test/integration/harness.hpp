@@ -68,6 +68,10 @@ bool ipv6_available();
 bool in_ci();
 
 std::vector<std::string> lines_of(const std::string& text);
+// The key=value lines of `text` (split at the first '=') into run->values.
+void take_values(const std::string& text, ProcessRun* run);
+// `run` with the key=value lines its program printed on stdout in run.values.
+ProcessRun with_values(ProcessRun run);
 
 // A file's whole contents ("" when it cannot be read).
 std::string read_file(const std::string& path);
