@@ -52,8 +52,17 @@ constexpr std::size_t kCopyBytes = 1024;
 char g_copies[kCopyBytes];
 const char* g_entries[kNames + 1];  // "NAME=value", the first definition of each name
 bool g_no_file = false;
-std::atomic<bool> g_kept{false};             // published after g_entries and g_no_file
-char g_default_path[] = "/etc/kashim.conf";  // in .data too
+std::atomic<bool> g_kept{false};  // published after g_entries and g_no_file
+// core's kDefaultConfigPath, in .data too.
+struct DefaultPath {
+  char text[kDefaultConfigPath.size() + 1];
+};
+constexpr DefaultPath default_path() {
+  DefaultPath path{};
+  for (std::size_t i = 0; i < kDefaultConfigPath.size(); ++i) path.text[i] = kDefaultConfigPath[i];
+  return path;
+}
+DefaultPath g_default_path = default_path();
 
 // The empty asm statements keep the compiler from turning these loops into calls to libc
 // (strlen, memcpy, memcmp), which the constructor must not make.
@@ -179,7 +188,7 @@ AtStart keep_at_start(char** environment) {
   // KASHIM_CONFIG names (reading it here would cost every process on a host that has one).
   const char* config_path = values[kConfig];
   const bool default_path = config_path == nullptr || config_path[0] == '\0';  // as unset
-  if (default_path && looked_up(g_default_path) == -ENOENT) g_no_file = true;
+  if (default_path && looked_up(g_default_path.text) == -ENOENT) g_no_file = true;
   g_kept.store(true, std::memory_order_release);
   return needs;
 }
