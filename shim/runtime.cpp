@@ -52,16 +52,22 @@ std::atomic<bool> g_stderr_noted{false};
 
 std::atomic<const Runtime*> detail::g_published{nullptr};
 
-namespace {
-
-// A slot of its own, parsed; nullptr when every slot is taken or no memory can be mapped.
-Runtime* parse_into_a_slot() {
+const Runtime& detail::initialize() {
   int slot = g_slots_taken.fetch_add(1, std::memory_order_relaxed);
-  if (slot >= kSlots) return nullptr;
+  if (slot >= kSlots) {
+    // More simultaneous first calls than slots: wait briefly for a winner, else forward.
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      if (const Runtime* published = detail::g_published.load(std::memory_order_acquire)) {
+        return *published;
+      }
+      sched_yield();
+    }
+    return kInert;
+  }
   ErrnoGuard keep_errno;
   NoCancellation no_cancellation;  // reading the file or the sysctls opens files
   Runtime* memory = mapped_once(g_slots, kSlots);
-  if (memory == nullptr) return nullptr;
+  if (memory == nullptr) return kInert;  // no memory: forward only
   Runtime& fresh = *::new (static_cast<void*>(&memory[slot])) Runtime();
   // A setuid or otherwise privileged (AT_SECURE) process is left exactly as it is, with the
   // shim inert and silent: its environment and stderr may belong to an unprivileged user.
@@ -79,34 +85,13 @@ Runtime* parse_into_a_slot() {
   // still what it was at start.
   fresh.stderr_at_start =
       g_stderr_noted.load(std::memory_order_acquire) ? g_stderr_at_start : identify_stderr();
-  return &fresh;
-}
-
-// The first to publish reports, once; everyone uses what was published.
-const Runtime& publish(Runtime* fresh) {
-  ErrnoGuard keep_errno;
-  NoCancellation no_cancellation;  // the report may be written to a file
   const Runtime* expected = nullptr;
-  if (detail::g_published.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel,
+  if (detail::g_published.compare_exchange_strong(expected, &fresh, std::memory_order_acq_rel,
                                                   std::memory_order_acquire)) {
-    announce(*fresh);
-    expected = fresh;
+    announce(fresh);
+    expected = &fresh;
   }
   return *expected;
-}
-
-}  // namespace
-
-const Runtime& detail::initialize() {
-  if (Runtime* fresh = parse_into_a_slot()) return publish(fresh);
-  // More simultaneous first calls than slots: wait briefly for a winner, else forward.
-  for (int attempt = 0; attempt < 1000; ++attempt) {
-    if (const Runtime* published = detail::g_published.load(std::memory_order_acquire)) {
-      return *published;
-    }
-    sched_yield();
-  }
-  return kInert;
 }
 
 void note_stderr_at_start(const StderrIdentity& identity) {

@@ -1,7 +1,7 @@
 // The configuration at run time: parsed on first use (the first hooked call, or the
-// constructor when something must happen at start), published once,
-// then read by every thread without locks. A copy of libkashim.so behind another one publishes an
-// inert configuration (copies.hpp).
+// constructor when something must happen at start), published once, then read by every
+// thread without locks. A copy of libkashim.so behind another one publishes an inert
+// configuration (copies.hpp).
 #pragma once
 
 #include <atomic>
