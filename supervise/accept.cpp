@@ -10,6 +10,7 @@
 
 #include "decide.hpp"
 #include "log_line.hpp"
+#include "proc_stat.hpp"
 #include "sockets.hpp"
 
 namespace kashim::supervise {
@@ -29,16 +30,8 @@ void add_handover_failure(LogLine* line, int error) {
 
 // Whether a thread is stopped by a signal or a tracer (/proc/TID/stat's state T or t).
 bool is_stopped(pid_t thread) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(thread));
-  std::FILE* file = std::fopen(path, "re");
-  if (file == nullptr) return false;
-  char text[512] = {};
-  const std::size_t got = std::fread(text, 1, sizeof text - 1, file);
-  std::fclose(file);
-  // "TID (comm) S ...": the comm may hold spaces and parentheses, the last ')' ends it.
-  const char* end = got > 0 ? std::strrchr(text, ')') : nullptr;
-  return end != nullptr && (end[2] == 'T' || end[2] == 't');
+  const std::string stat = stat_from_state(thread);
+  return !stat.empty() && (stat[0] == 'T' || stat[0] == 't');
 }
 
 // The kernel's move_addr_to_user(), as accept runs it after taking the connection: the

@@ -31,6 +31,7 @@
 #include "filter.hpp"
 #include "launch.hpp"
 #include "log.hpp"
+#include "proc_stat.hpp"
 #include "process_sources.hpp"
 #include "programs.hpp"
 #include "tuner.hpp"
@@ -123,14 +124,7 @@ pid_t enclosing_supervisor() {
       const std::string_view path(exe, static_cast<std::size_t>(length));
       if (path.substr(path.rfind('/') + 1) == "kashim-supervise") return pid;
     }
-    // Field 4 of stat, after the command name in parentheses (which may hold anything).
-    char stat[512] = {};
-    const int fd = open((proc + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    const ssize_t got = read(fd, stat, sizeof stat - 1);
-    close(fd);
-    const char* end = got > 0 ? std::strrchr(stat, ')') : nullptr;
-    if (end == nullptr || std::sscanf(end + 1, " %*c %d", &pid) != 1) return 0;
+    if (std::sscanf(stat_from_state(pid).c_str(), "%*c %d", &pid) != 1) return 0;
   }
   return 0;
 }
