@@ -257,6 +257,7 @@ Launched launch(const LaunchRequest& request, Tuner& tuner, ProcessState* state)
           OwnedFd(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), report.listener, 0)));
       launched.install_supported =
           launched.listener.valid() && install_and_answer_supported(launched.listener.get());
+      if (launched.listener.valid()) wake_on_the_callers_cpu(launched.listener.get());
       if (!launched.listener.valid()) {
         launched.unavailable = "pidfd_getfd failed, " + errno_text(errno) +
                                (errno == ENOSYS ? " (Linux 5.6 or later)"

@@ -139,6 +139,13 @@ bool install_and_answer_supported(int listener) {
   return ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &request) < 0 && errno == ENOENT;
 }
 
+bool wake_on_the_callers_cpu(int listener) {
+  // <linux/seccomp.h> of older kernels lacks them; the values are the kernel's ABI.
+  constexpr unsigned long kSetFlags = _IOW('!', 4, __u64);  // SECCOMP_IOCTL_NOTIF_SET_FLAGS
+  constexpr unsigned long kSyncWakeUp = 1;                  // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+  return ioctl(listener, kSetFlags, kSyncWakeUp) == 0;
+}
+
 namespace {
 
 // The file-system uid and gid (the fourth of the "Uid:" and "Gid:" fields) of a status file.

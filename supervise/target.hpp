@@ -83,6 +83,13 @@ class NotifiedCall {
 // Asked of `listener`, the notification descriptor, while no notification is pending.
 bool install_and_answer_supported(int listener);
 
+// Asks the kernel to wake the supervisor on the CPU of the thread that made the call, and
+// that thread on the supervisor's when it answers (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, Linux
+// 6.6): the two wait for each other, so each round trip is a switch on one CPU rather than a
+// wake-up across CPUs. Whether the kernel took it; older kernels refuse it, and then calls
+// take the ordinary wake-ups, as before.
+bool wake_on_the_callers_cpu(int listener);
+
 // Whether `thread` has the supervisor's own file-system uid and gid (/proc/TID/status), so
 // that a socket the supervisor creates for it is owned as its own would be (fstat, netfilter's
 // meta skuid). False when it cannot be told.
