@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
+#include <iterator>
 
 #include "guards.hpp"
 #include "text.hpp"
@@ -25,25 +28,78 @@ bool stderr_is_safe(const StderrIdentity& start, struct stat* now) {
   return now->st_dev == start.device && now->st_ino == start.inode;
 }
 
+// The signals a write raises in the thread that makes it: SIGPIPE (a pipe or socket
+// without a reader), SIGXFSZ (a file at its RLIMIT_FSIZE) and SIGTTOU (the terminal of a
+// background job, with tostop). Without kashim the program made no such write, so none may
+// reach it: they are blocked while the shim writes (a blocked SIGTTOU lets the write go to
+// the terminal instead of stopping the job), and one the write raised is taken back before
+// the mask is restored — unless one was pending already, which is the program's own and
+// the same signal (standard signals do not queue).
+class WriteSignalsHeld {
+ public:
+  WriteSignalsHeld() {
+    sigemptyset(&held_);
+    for (int number : kRaised) sigaddset(&held_, number);
+    sigaddset(&held_, SIGTTOU);
+    blocked_ = pthread_sigmask(SIG_BLOCK, &held_, &previous_) == 0;
+    if (blocked_ && sigpending(&pending_before_) != 0) sigfillset(&pending_before_);
+  }
+  // `error`: the write's errno, or 0.
+  void take_back_raised_by(int error) {
+    if (!blocked_) return;
+    for (std::size_t i = 0; i < std::size(kRaised); ++i) {
+      if (error != kRaisedBy[i] || sigismember(&pending_before_, kRaised[i])) continue;
+      sigset_t one;
+      sigemptyset(&one);
+      sigaddset(&one, kRaised[i]);
+      const timespec now{};
+      while (sigtimedwait(&one, nullptr, &now) < 0 && errno == EINTR) {
+      }
+    }
+  }
+  ~WriteSignalsHeld() {
+    if (blocked_) pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  WriteSignalsHeld(const WriteSignalsHeld&) = delete;
+  WriteSignalsHeld& operator=(const WriteSignalsHeld&) = delete;
+
+ private:
+  static constexpr int kRaised[] = {SIGPIPE, SIGXFSZ};
+  static constexpr int kRaisedBy[] = {EPIPE, EFBIG};
+  sigset_t held_, previous_, pending_before_;
+  bool blocked_ = false;
+};
+
+// One write, retried on EINTR, that raises no signal in the program.
+void write_held(int fd, std::string_view text) {
+  WriteSignalsHeld held;
+  ssize_t written;
+  while ((written = write(fd, text.data(), text.size())) < 0 && errno == EINTR) {
+  }
+  held.take_back_raised_by(written < 0 ? errno : 0);
+}
+
 // Writes without ever waiting: a log line that cannot go out at once is dropped. A full
 // pipe or a FIFO without a reader (a dead logger) must not stop the program.
 void write_now(int fd, const struct stat& file, std::string_view text) {
   if (S_ISREG(file.st_mode)) {
-    while (write(fd, text.data(), text.size()) < 0 && errno == EINTR) {
-    }
+    write_held(fd, text);
     return;
   }
   // Lines are shorter than PIPE_BUF: a pipe takes one whole or not at all. RWF_NOWAIT says
   // "not at all" without a race; kernels whose pipes lack it (before 5.x) get a poll().
 #ifdef RWF_NOWAIT  // not in musl's headers
-  iovec piece{const_cast<char*>(text.data()), text.size()};
-  if (pwritev2(fd, &piece, 1, -1, RWF_NOWAIT) >= 0 || errno != EOPNOTSUPP) return;
+  {
+    WriteSignalsHeld held;
+    iovec piece{const_cast<char*>(text.data()), text.size()};
+    const bool written = pwritev2(fd, &piece, 1, -1, RWF_NOWAIT) >= 0;
+    const int error = written ? 0 : errno;
+    held.take_back_raised_by(error);
+    if (error != EOPNOTSUPP) return;
+  }
 #endif
   pollfd ready{fd, POLLOUT, 0};
-  if (poll(&ready, 1, 0) == 1 && (ready.revents & POLLOUT) != 0) {
-    while (write(fd, text.data(), text.size()) < 0 && errno == EINTR) {
-    }
-  }
+  if (poll(&ready, 1, 0) == 1 && (ready.revents & POLLOUT) != 0) write_held(fd, text);
 }
 
 }  // namespace

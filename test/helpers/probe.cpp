@@ -713,7 +713,8 @@ int main(int argc, char** argv) {
                              {"storm", probe::scenario_storm},
                              {"spawn", probe::scenario_spawn},
                              {"exec-check", probe::scenario_exec_check},
-                             {"stderr-socket", probe::scenario_stderr_socket}};
+                             {"stderr-socket", probe::scenario_stderr_socket},
+                             {"log-signals", probe::scenario_log_signals}};
   for (const Entry& entry : scenarios) {
     if (scenario == entry.name) {
       int status = entry.run(args);

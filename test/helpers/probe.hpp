@@ -50,5 +50,7 @@ int scenario_storm(const std::vector<std::string>& args);
 int scenario_spawn(const std::vector<std::string>& args);
 int scenario_exec_check(const std::vector<std::string>& args);
 int scenario_stderr_socket(const std::vector<std::string>& args);
+// probe_observable.cpp
+int scenario_log_signals(const std::vector<std::string>& args);
 
 }  // namespace probe
