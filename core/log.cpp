@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -22,10 +23,18 @@ namespace {
 // find a byte of ours in it; a daemon that re-points stderr to its own log loses our lines
 // there too (KASHIM_LOG_FILE is the way to keep them). An stderr closed at start stays
 // closed to the shim.
+// Nor is fd 2 written to when it is a network connection: inetd, xinetd and systemd's
+// StandardInput=socket hand a service its client as stdin, stdout and stderr, and our lines
+// would reach the client inside the service's protocol. A Unix socket (journald's) is a log.
 bool stderr_is_safe(const StderrIdentity& start, struct stat* now) {
   if (!start.open) return false;
   if (fstat(STDERR_FILENO, now) != 0) return false;
-  return now->st_dev == start.device && now->st_ino == start.inode;
+  if (now->st_dev != start.device || now->st_ino != start.inode) return false;
+  if (!S_ISSOCK(now->st_mode)) return true;
+  int domain = 0;
+  socklen_t length = sizeof domain;
+  return getsockopt(STDERR_FILENO, SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0 &&
+         domain != AF_INET && domain != AF_INET6;
 }
 
 // The signals a write raises in the thread that makes it: SIGPIPE (a pipe or socket

@@ -119,6 +119,7 @@ void after_setsockopt(int fd, int level, int optname) {
   const Config& config = runtime.config;
   if (!config.active) return;
   ErrnoGuard keep_errno;
+  if (!forcing(config)) program_decided_for(fd);
   const bool shim_tuned =
       config.selective && forcing(config) && (records::read(fd) & records::kTuned) != 0;
   const AfterProgramSet after = after_program_set(config, level, optname, shim_tuned);

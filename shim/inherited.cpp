@@ -14,6 +14,7 @@
 #include "guards.hpp"
 #include "process_sources.hpp"
 #include "programs.hpp"
+#include "real.hpp"
 #include "records.hpp"
 #include "sockets.hpp"
 #include "tune.hpp"
@@ -33,14 +34,43 @@ void log_inherited(const Runtime& runtime, int fd, std::string_view how) {
   log_line(runtime, line);
 }
 
+void start_draining(int listener, OptionBits how) {
+  records::add(listener, records::kDraining | how);
+  g_draining.fetch_add(1, std::memory_order_relaxed);
+}
+
+void stop_draining(int listener) {
+  records::remove(listener, records::kDraining);
+  g_draining.fetch_sub(1, std::memory_order_relaxed);
+}
+
+// Draining a listener someone else tuned: kAllOptionBits, no option of kashim's own.
+constexpr OptionBits kListenersValues = kAllOptionBits;
+
 // Without a filter: tuned as if made here, but for what someone set before (fallback).
-// A listener's connections queued before are clones of the untuned listener: drained.
+// A listener's connections queued before are clones of the untuned listener: drained. One
+// whose keep-alive someone switched on already is drained too, with its own values: that
+// someone may have done it after connections were queued (a wrapper's kashim tuned it, then
+// exec'd this program: LISTEN_PID is the same).
 void tune_listener(const Runtime& runtime, int fd, std::string_view how) {
   const OptionBits skip = decided_before(runtime.config, fd);
-  if (skip == kAllOptionBits || !tune(runtime, fd, skip)) return;
-  records::add(fd, records::kDraining | skip);
-  g_draining.fetch_add(1, std::memory_order_relaxed);
+  if (skip == kAllOptionBits) {
+    if (keepalive_on(fd)) start_draining(fd, kListenersValues);
+    return;
+  }
+  if (!tune(runtime, fd, skip)) return;
+  start_draining(fd, skip);
   log_inherited(runtime, fd, how);
+}
+
+// The listener's keep-alive values, given to a connection cloned from it before it had them.
+void give_listeners_values(int listener, int accepted) {
+  const int on = read_int_option(listener, SOL_SOCKET, SO_KEEPALIVE);
+  for (const ManagedTcpOption& option : kManagedTcpOptions) {
+    const int value = read_int_option(listener, IPPROTO_TCP, option.optname);
+    if (value >= 0) real::setsockopt(accepted, IPPROTO_TCP, option.optname, &value, sizeof value);
+  }
+  if (on > 0) real::setsockopt(accepted, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
 }
 
 void tune_connection(const Runtime& runtime, int fd, std::string_view how) {
@@ -143,11 +173,19 @@ void drain(const Runtime& runtime, int listener, int accepted) {
   ErrnoGuard keep_errno;
   if (keepalive_on(accepted)) {
     // Cloned from the tuned listener: everything queued before it is out.
-    records::remove(listener, records::kDraining);
-    g_draining.fetch_sub(1, std::memory_order_relaxed);
+    stop_draining(listener);
     return;
   }
-  tune(runtime, accepted, record & kAllOptionBits);
+  if ((record & kAllOptionBits) == kListenersValues) {
+    give_listeners_values(listener, accepted);
+  } else {
+    tune(runtime, accepted, record & kAllOptionBits);
+  }
+}
+
+void program_decided_for(int fd) {
+  if (!records::seen(fd)) records::mark_seen(fd);
+  if (draining_any() && (records::read(fd) & records::kDraining) != 0) stop_draining(fd);
 }
 
 }  // namespace kashim

@@ -31,4 +31,9 @@ void on_accepted_from_unseen_listener(const Runtime& runtime, int listener, int 
 bool draining_any();
 void drain(const Runtime& runtime, int listener, int accepted);
 
+// Fallback mode: the program set a keep-alive option of `fd` itself. Its choice stands: an
+// inherited listener it set is not looked at at its first accept(), and one being drained
+// is drained no more (its connections are now the program's choice).
+void program_decided_for(int fd);
+
 }  // namespace kashim

@@ -1,5 +1,5 @@
-// The system calls every process pays for at start (fstat, getsockopt, fstatat), made
-// without libc.
+// The system calls every process pays for at start (newfstatat of fd 2, fd 0 and
+// /etc/kashim.conf; getsockopt of a standard input that is a socket), made without libc.
 //
 // Measured (doc/performance.md, scripts/bench 5): the constructor's first calls into libc
 // (fstat, getsockopt, errno, strncmp) cost a fresh process ~17 us, as lazy bindings and

@@ -1,8 +1,12 @@
 // libkashim.so's constructor, paid for by every process it is loaded into, most of which
 // never open a socket: it does no more than it must at start.
-//   - What fd 2 is now (one fstat): log lines go to stderr only while it is that file.
-//   - Whether standard input is a stream socket (one getsockopt): inetd's connection.
-//   Both without libc (start_calls.hpp): touching libc is what costs at this point.
+//   - What fd 2 is now: log lines go to stderr only while it is that file.
+//   - Whether standard input is a stream socket: inetd's connection.
+//   Both with newfstatat(fd, "", AT_EMPTY_PATH), the call the loader itself makes to start
+//   any program, so a launcher's seccomp list that lets the program start lets kashim's
+//   constructor run (fstat or getsockopt may be missing from it: a program killed before its
+//   main). SO_TYPE is asked only of a standard input that is a socket. All without libc
+//   (start_calls.hpp): touching libc is what costs at this point.
 //   - Which objects are loaded around this one (loaded_objects.hpp: one walk over the
 //     loader's list, no symbol table read), so that no hook takes the loader's lock later.
 //   - One pass over the environment, keeping copies of what kashim reads, and one look for
@@ -10,6 +14,7 @@
 //     and the --check report (KASHIM_CHECK=1).
 // Everything else waits for the first hooked call: the configuration's parse, and the real
 // functions behind the hooks (hooks.cpp).
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -26,18 +31,28 @@ extern char** environ;
 namespace kashim {
 namespace {
 
-StderrIdentity stderr_now() {
-  struct stat file;
+// The status of descriptor `fd`: false when it is closed (or the call is refused).
+bool status_of(int fd, struct stat* file) {
 #if defined(__x86_64__) || defined(__aarch64__)
   // The kernel's struct stat is libc's here; elsewhere (i386's old stat) libc translates.
-  if (start::call(SYS_fstat, STDERR_FILENO, reinterpret_cast<long>(&file)) != 0) return {};
+  // The empty path lives in writable data, on a page the loader has touched already.
+  static char empty_path[1];
+  return start::call(SYS_newfstatat, fd, reinterpret_cast<long>(empty_path),
+                     reinterpret_cast<long>(file), AT_EMPTY_PATH) == 0;
 #else
-  if (fstat(STDERR_FILENO, &file) != 0) return {};
+  return fstat(fd, file) == 0;
 #endif
+}
+
+StderrIdentity stderr_now() {
+  struct stat file;
+  if (!status_of(STDERR_FILENO, &file)) return {};
   return {true, file.st_dev, file.st_ino};
 }
 
 bool stdin_is_a_stream_socket() {
+  struct stat file;
+  if (!status_of(STDIN_FILENO, &file) || !S_ISSOCK(file.st_mode)) return false;
   int type = 0;
   socklen_t length = sizeof type;
   return start::call(SYS_getsockopt, STDIN_FILENO, SOL_SOCKET, SO_TYPE,

@@ -714,7 +714,13 @@ int main(int argc, char** argv) {
                              {"spawn", probe::scenario_spawn},
                              {"exec-check", probe::scenario_exec_check},
                              {"stderr-socket", probe::scenario_stderr_socket},
-                             {"log-signals", probe::scenario_log_signals}};
+                             {"log-signals", probe::scenario_log_signals},
+                             {"log-file-lock", probe::scenario_log_file_lock},
+                             {"received-listener", probe::scenario_received_listener},
+                             {"reconnect", probe::scenario_reconnect},
+                             {"listener-off", probe::scenario_listener_off},
+                             {"listener-off-service", probe::scenario_listener_off_service},
+                             {"activated", probe::scenario_activated}};
   for (const Entry& entry : scenarios) {
     if (scenario == entry.name) {
       int status = entry.run(args);

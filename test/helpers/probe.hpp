@@ -52,5 +52,12 @@ int scenario_exec_check(const std::vector<std::string>& args);
 int scenario_stderr_socket(const std::vector<std::string>& args);
 // probe_observable.cpp
 int scenario_log_signals(const std::vector<std::string>& args);
+int scenario_log_file_lock(const std::vector<std::string>& args);
+// probe_decisions.cpp
+int scenario_received_listener(const std::vector<std::string>& args);
+int scenario_reconnect(const std::vector<std::string>& args);
+int scenario_listener_off(const std::vector<std::string>& args);
+int scenario_listener_off_service(const std::vector<std::string>& args);
+int scenario_activated(const std::vector<std::string>& args);
 
 }  // namespace probe

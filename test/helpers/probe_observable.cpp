@@ -93,7 +93,7 @@ std::string with_stderr_a_file_at_its_size_limit() {
 // new pseudo-terminal, the probe in a process group that is not the foreground one.
 std::string as_a_background_job_on_a_tostop_terminal() {
   int master = posix_openpt(O_RDWR | O_NOCTTY);
-  if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) die("posix_openpt");
+  if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) return "no-pty";
   const std::string slave_path = ptsname(master);
   int report[2];
   if (pipe(report) != 0) die("pipe");
@@ -132,6 +132,36 @@ int scenario_log_signals(const std::vector<std::string>&) {
   put("pipe", with_stderr_a_pipe_without_reader());
   put("fsize", with_stderr_a_file_at_its_size_limit());
   put("tostop", as_a_background_job_on_a_tostop_terminal());
+  return 0;
+}
+
+// log-file-lock PATH: the program holds a POSIX write lock on PATH (its own log file), makes
+// one TCP socket, and asks a child whether the lock is still held (lock_held).
+int scenario_log_file_lock(const std::vector<std::string>& args) {
+  if (args.empty()) die("log-file-lock needs a path");
+  int log = open(args[0].c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  if (log < 0 || fcntl(log, F_SETLK, &lock) != 0) die("lock " + args[0]);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) die("socket");
+  int answer[2];
+  if (pipe(answer) != 0) die("pipe");
+  pid_t child = fork();
+  if (child < 0) die("fork");
+  if (child == 0) {
+    int again = open(args[0].c_str(), O_WRONLY);
+    struct flock asked {};
+    asked.l_type = F_WRLCK;
+    asked.l_whence = SEEK_SET;
+    char held = again >= 0 && fcntl(again, F_GETLK, &asked) == 0 && asked.l_type != F_UNLCK;
+    _exit(write(answer[1], &held, 1) == 1 ? 0 : 1);
+  }
+  char held = 2;
+  waitpid(child, nullptr, 0);
+  if (read(answer[0], &held, 1) != 1) die("read from child");
+  put("lock_held", held);
   return 0;
 }
 

@@ -1,0 +1,44 @@
+/* kashim_seccomp_exec SYSCALL COMMAND [ARGS...]: runs COMMAND under a seccomp filter that
+   kills the process at the system call named (getsockopt, fstat or newfstatat), as a
+   launcher's sandbox does (a systemd unit's SystemCallFilter= list without it, minijail,
+   bwrap --seccomp). The filter is in place before the loader runs, so before any constructor. */
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: kashim_seccomp_exec getsockopt|fstat|newfstatat COMMAND [ARGS...]\n");
+    return 2;
+  }
+  int number = -1;
+  if (strcmp(argv[1], "getsockopt") == 0) number = SYS_getsockopt;
+  if (strcmp(argv[1], "fstat") == 0) number = SYS_fstat;
+  if (strcmp(argv[1], "newfstatat") == 0) number = SYS_newfstatat;
+  if (number < 0) {
+    fprintf(stderr, "kashim_seccomp_exec: %s is not one of getsockopt, fstat, newfstatat\n",
+            argv[1]);
+    return 2;
+  }
+  struct sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)number, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog program = {sizeof filter / sizeof filter[0], filter};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
+    perror("kashim_seccomp_exec: seccomp");
+    return 2;
+  }
+  execv(argv[2], argv + 2);
+  perror("kashim_seccomp_exec: execv");
+  return 127;
+}
