@@ -140,6 +140,15 @@ bool Parser::parse_log_file() {
     problem.add(static_cast<std::int64_t>(kMaxLogPath - 1)).add(" bytes)");
     return fail(setting, problem.view());
   }
+  // Standard error's own names are links, which the log file's O_NOFOLLOW refuses (every
+  // line was dropped): they mean stderr, with its protections (the file it was at start,
+  // never a network connection).
+  for (std::string_view stderr_name : {"/dev/stderr", "/dev/fd/2", "/proc/self/fd/2"}) {
+    if (setting.value == stderr_name) {
+      config_.log_file_from = setting.origin();
+      return true;
+    }
+  }
   copy_text(setting.value, config_.log_file);
   config_.log_file_from = setting.origin();
   return true;

@@ -265,6 +265,17 @@ TEST(Config, LogFileMustBeAnAbsolutePathThatFits) {
   EXPECT_STREQ(parse({{"KASHIM_LOG_FILE", longest}}).log_file, longest.c_str());
 }
 
+// They are links, which the log file's O_NOFOLLOW would refuse: every line would be lost
+// while --check said "to /dev/stderr".
+TEST(Config, StandardErrorsOwnNamesAsTheLogFileMeanStderr) {
+  for (const char* name : {"/dev/stderr", "/dev/fd/2", "/proc/self/fd/2"}) {
+    Config config = parse({{"KASHIM_LOG_FILE", name}});
+    EXPECT_TRUE(config.active) << name;
+    EXPECT_STREQ(config.log_file, "") << name;
+  }
+  EXPECT_STREQ(parse({{"KASHIM_LOG_FILE", "/dev/stderr2"}}).log_file, "/dev/stderr2");
+}
+
 TEST(Config, DisableSwitch) {
   Config disabled = parse({{"KASHIM_DISABLE", "1"}, {"KASHIM_CNT", "500"}});
   EXPECT_FALSE(disabled.active);
