@@ -32,7 +32,8 @@ namespace {
 // to the group, is COMMAND's alone) and not COMMAND's child (it is orphaned at once). It
 // waits for COMMAND's exit (`command_pidfd`) and cleans up. Every signal it could catch is
 // blocked: only SIGKILL ends it early, and then COMMAND runs on untuned and the next run
-// removes the cgroup (RunCgroup).
+// removes the cgroup (RunCgroup). It holds nothing of COMMAND's: no descriptor, not the
+// working directory.
 [[noreturn]] void keep(RunCgroup& cgroup, int command_pidfd, const std::string& command_name,
                        const std::vector<int>& commands_descriptors) {
   setsid();
@@ -43,6 +44,9 @@ namespace {
   // free, while the keeper waits. Only a terminal or a file keeps stderr, for the one line
   // below; a pipe's reader would otherwise wait for the keeper, not for COMMAND.
   for (int fd : commands_descriptors) close(fd);
+  // Nor its working directory, which COMMAND may leave (a daemon's chdir("/")) to let the
+  // file system it lies on be unmounted. Every path the keeper uses is absolute.
+  if (chdir("/") != 0) std::perror("kashim cgroup: chdir /");
   struct stat error_output;
   const bool keep_stderr = isatty(STDERR_FILENO) || (fstat(STDERR_FILENO, &error_output) == 0 &&
                                                      S_ISREG(error_output.st_mode));

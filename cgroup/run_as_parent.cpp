@@ -75,6 +75,8 @@ int run_as_parent(RunCgroup& cgroup, const std::vector<std::string>& command,
     _exit(exec_failure(command[0], errno));
   }
   for (int fd : commands_descriptors) close(fd);
+  // Nor the working directory COMMAND may leave (see keep() in run.cpp).
+  if (chdir("/") != 0) std::perror("kashim cgroup: chdir /");
   int status = 0;
   for (bool ended = false; !ended;) {
     siginfo_t info{};

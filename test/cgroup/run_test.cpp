@@ -186,6 +186,34 @@ TEST_F(CgroupRun, TheKeeperHoldsNoneOfTheCommandsDescriptors) {
   EXPECT_EQ(run_command(argv, kTuned).out, ended);
 }
 
+// Neither the keeper nor kashim-cgroup as COMMAND's parent keeps the caller's working
+// directory: once COMMAND has left it (a daemon's chdir("/")), the file system it lies on can
+// be unmounted, as without kashim. Each run is in a private mount namespace of its own.
+TEST_F(CgroupRun, NothingOfKashimsKeepsTheCallersWorkingDirectoryBusy) {
+  KASHIM_REQUIRE(exists("/usr/bin/unshare"), "unshare (util-linux)");
+  const std::string directory = scratch_path("working-directory");
+  const std::string leave_and_unmount = "cd / && umount " + directory + " && echo unmounted";
+  auto run_from_a_mount = [&](const std::vector<std::string>& namespaces,
+                              const std::vector<std::string>& command) {
+    std::string script = "mount -t tmpfs none " + directory + " && cd " + directory + " && exec";
+    for (const std::string& word : command) script += " '" + word + "'";
+    std::vector<std::string> argv = {"unshare", "--mount", "--propagation", "private"};
+    argv.insert(argv.end(), namespaces.begin(), namespaces.end());
+    argv.insert(argv.end(), {"sh", "-c", script});
+    return run_command(argv, kTuned);
+  };
+  ASSERT_EQ(mkdir(directory.c_str(), 0700), 0);
+  const std::vector<std::string> command = {"sh", "-c", leave_and_unmount};
+  const ProcessRun plain = run_from_a_mount({}, command);
+  ASSERT_EQ(plain.out, "unmounted\n") << plain.err;
+  std::vector<std::string> under_kashim = cgroup_run(command);
+  const ProcessRun kept = run_from_a_mount({}, under_kashim);
+  EXPECT_EQ(kept.out, "unmounted\n") << "the keeper: " << kept.err;
+  const ProcessRun as_parent = run_from_a_mount({"--pid", "--fork"}, under_kashim);
+  EXPECT_EQ(as_parent.out, "unmounted\n") << "as PID 1: " << as_parent.err;
+  rmdir(directory.c_str());
+}
+
 // As PID 1 of a PID namespace (a container's entry point) an orphaned keeper would be
 // COMMAND's child and die with the namespace: kashim-cgroup stays COMMAND's parent, reaps
 // the orphans, and still removes the cgroup, so that the next run can make it again.
