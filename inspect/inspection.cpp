@@ -24,9 +24,13 @@ std::string yama_scope() {
   return std::string(1, text[0]);
 }
 
-// Fills in the side of every socket once all of them are known.
-void classify(std::vector<SocketView>* sockets) {
-  std::vector<const DiagSocket*> listeners;
+// Fills in the side of every socket once all of them are known. A connection was accepted
+// from a listener of the process itself or of any other process of its network namespace
+// (`namespace_listeners`): sshd's sessions, pre-forked workers and systemd's Accept=yes
+// services hold connections whose listener stays with their parent.
+void classify(std::vector<SocketView>* sockets,
+              const std::vector<const DiagSocket*>& namespace_listeners) {
+  std::vector<const DiagSocket*> listeners = namespace_listeners;
   for (const SocketView& socket : *sockets) {
     if (socket.diag.state == TCP_LISTEN) listeners.push_back(&socket.diag);
   }
@@ -104,6 +108,16 @@ const DiagTable& DiagCache::table_in(int netns_fd, ino_t netns, std::string* not
   }
   *note = notes_[netns];
   return table;
+}
+
+const std::vector<const DiagSocket*>& DiagCache::listeners_in(const DiagTable& table) {
+  auto [found, added] = listeners_.try_emplace(&table);
+  if (added) {
+    for (const auto& [inode, socket] : table) {
+      if (socket.state == TCP_LISTEN) found->second.push_back(&socket);
+    }
+  }
+  return found->second;
 }
 
 ProcessView inspect_process(pid_t pid, DiagCache& cache) {
@@ -196,7 +210,7 @@ ProcessView inspect_process(pid_t pid, DiagCache& cache) {
     socket.values = read_keepalive_values(duplicate.fd.get());
     process.sockets.push_back(socket);
   }
-  classify(&process.sockets);
+  if (!process.sockets.empty()) classify(&process.sockets, cache.listeners_in(table));
   return process;
 }
 

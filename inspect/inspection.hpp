@@ -64,10 +64,13 @@ class DiagCache {
   const DiagTable& table_for(const std::string& proc_dir, std::string* note);
   // The table for namespace `netns` (inode), which `netns_fd` refers to.
   const DiagTable& table_in(int netns_fd, ino_t netns, std::string* note);
+  // The listeners of a table this cache made, whichever process holds them.
+  const std::vector<const DiagSocket*>& listeners_in(const DiagTable& table);
 
  private:
   std::map<ino_t, DiagTable> tables_;
   std::map<ino_t, std::string> notes_;
+  std::map<const DiagTable*, std::vector<const DiagSocket*>> listeners_;
 };
 
 ProcessView inspect_process(pid_t pid, DiagCache& cache);

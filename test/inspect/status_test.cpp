@@ -1,5 +1,8 @@
 // `kashim status`: every TCP socket of a running process, with the values the kernel holds.
 #include <gtest/gtest.h>
+#include <signal.h>
+
+#include <sstream>
 
 #include "inspect_helpers.hpp"
 
@@ -48,6 +51,35 @@ TEST(InspectStatus, ShowsEachSocketWithItsStateDirectionAndValues) {
                 field(accepted, "user_timeout_ms"),
             untuned_values());
   EXPECT_EQ(socket_count(run.out), 3);
+}
+
+// A connection accepted by a process that does not hold the listener itself (sshd's session
+// processes, a pre-forked worker, systemd's Accept=yes): its listener is another process's,
+// in the same network namespace, and it is still `in`, for status and for --direction.
+TEST(InspectStatus, AConnectionAcceptedFromAnotherProcesssListenerIsIn) {
+  Child worker({"python3", "-c",
+                "import os, socket, sys\n"
+                "listener = socket.create_server(('127.0.0.1', 0))\n"
+                "client = socket.create_connection(listener.getsockname())\n"
+                "accepted, _ = listener.accept()\n"
+                "if os.fork() == 0:\n"
+                "    listener.close(); client.close()\n"
+                "    print(os.getpid(), accepted.fileno(), flush=True); sys.stdin.read()\n"
+                "else:\n"
+                "    accepted.close(); sys.stdin.read()\n"});
+  std::istringstream answer(worker.read_line());
+  int pid = 0, fd = -1;
+  answer >> pid >> fd;
+  ASSERT_GT(pid, 0);
+  const ProcessRun run = kashim({"status", "--json", std::to_string(pid)});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(socket_count(run.out), 1) << run.out;
+  EXPECT_EQ(field(socket_object(run.out, pid, fd), "direction"), "\"in\"") << run.out;
+  const ProcessRun out_only = kashim(
+      {"apply", "--pid", std::to_string(pid), "--direction", "out", "--idle", "50", "--dry-run"});
+  EXPECT_NE(out_only.out.find("left alone (direction out only)"), std::string::npos)
+      << out_only.out;
+  kill(pid, SIGKILL);
 }
 
 TEST(InspectStatus, WithoutAPidShowsEveryProcessHoldingATcpSocket) {
