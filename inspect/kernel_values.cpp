@@ -2,9 +2,25 @@
 
 #include <netinet/tcp.h>
 
+#include "decided_before.hpp"
 #include "sockets.hpp"
 
 namespace kashim::inspect {
+
+namespace {
+
+// What core/decided_before says of a socket in fallback mode: the whole socket stands.
+bool chosen_before(int fd) {
+  static const Config fallback = [] {
+    Config config;
+    config.active = true;
+    config.mode = Mode::kFallback;
+    return config;
+  }();
+  return decided_before(fallback, fd) == kAllOptionBits;
+}
+
+}  // namespace
 
 KeepaliveValues read_keepalive_values(int fd) {
   KeepaliveValues values;
@@ -16,6 +32,7 @@ KeepaliveValues read_keepalive_values(int fd) {
   values.keepalive = keepalive > 0;
   values.read = keepalive >= 0 && values.idle_s >= 0 && values.intvl_s >= 0 && values.cnt >= 0 &&
                 values.user_timeout_ms >= 0;
+  values.chosen_before = values.read && chosen_before(fd);
   return values;
 }
 

@@ -13,6 +13,10 @@ struct KeepaliveValues {
   int intvl_s = 0;
   int cnt = 0;
   int user_timeout_ms = 0;
+  // Keep-alive on, or an option other than the network namespace's default (this process's
+  // sysctls): someone chose this socket's keep-alive, which fallback mode leaves alone, as
+  // every route decides for a socket it did not see made (core/decided_before.hpp).
+  bool chosen_before = false;
 };
 
 // All five options; `read` is false when any of them cannot be read.

@@ -105,11 +105,14 @@ Decision decide_socket(const Config& config, Side side, const DiagSocket& socket
     decision.reason = "values unknown";
     return decision;
   }
-  // Fallback mode: a socket whose owner switched keep-alive on already has its settings,
-  // as the library decides for inherited sockets.
-  if (config.mode == Mode::kFallback && values.keepalive) {
+  // Fallback mode: a socket whose owner switched keep-alive on, or chose one of its options
+  // even with keep-alive off, keeps its settings, as the library decides for inherited
+  // sockets.
+  if (config.mode == Mode::kFallback && values.chosen_before) {
     decision.verdict = Verdict::kProgramsOwn;
-    decision.reason = "fallback mode: the program's own keep-alive stands";
+    decision.reason = values.keepalive
+                          ? "fallback mode: the program's own keep-alive stands"
+                          : "fallback mode: the program's own keep-alive options stand";
     return decision;
   }
   if (!values.keepalive) {

@@ -33,7 +33,7 @@ const char* side_name(Side side);  // "listen", "in", "out", "-"
 
 enum class Verdict {
   kNotWanted,     // the configuration leaves it alone (direction, peers, unconnected)
-  kProgramsOwn,   // fallback mode and the program's keep-alive is on: its settings win
+  kProgramsOwn,   // fallback mode and the program chose its keep-alive: its settings win
   kUnknown,       // wanted, but its values could not be read
   kAsConfigured,  // already holds every configured value
   kChange,        // applying would change `changes`

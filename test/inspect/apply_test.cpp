@@ -172,6 +172,25 @@ TEST(InspectApply, FallbackModeLeavesTheProgramsOwnKeepaliveAlone) {
   EXPECT_EQ(target.ask("values " + std::to_string(own)), kAppliedValues);
 }
 
+// A program that chose a keep-alive option itself but left keep-alive off keeps its whole
+// choice in fallback mode, as the library and the supervisor decide for a socket they did not
+// see made (core/decided_before): nothing is switched on, its idle is not replaced.
+TEST(InspectApply, FallbackModeLeavesAProgramsOwnOptionAloneThoughKeepaliveIsOff) {
+  Child target = start_target();
+  const std::string listening = target.ask("listen 127.0.0.1");
+  const int own = fd_in(target.ask("connect 127.0.0.1 " + std::to_string(port_in(listening))));
+  ASSERT_EQ(target.ask("idle " + std::to_string(own) + " 100"), "ok");
+  const std::string own_values = target.ask("values " + std::to_string(own));
+  ASSERT_NE(own_values, untuned_values());
+
+  const ProcessRun status = kashim(
+      {"status", "--json", "--mode", "fallback", "--idle", "60", std::to_string(target.pid())});
+  EXPECT_EQ(field(socket_object(status.out, target.pid(), own), "kashim"), "\"own\"") << status.out;
+  const ProcessRun fallback = kashim(apply_args(target.pid(), {"--mode", "fallback"}));
+  EXPECT_EQ(fallback.exit_code, 0) << fallback.out << fallback.err;
+  EXPECT_EQ(target.ask("values " + std::to_string(own)), own_values) << fallback.out;
+}
+
 TEST(InspectApply, DirectionInTunesListenersAndAcceptedConnectionsOnly) {
   Child target = start_target();
   const std::string listening = target.ask("listen 127.0.0.1");

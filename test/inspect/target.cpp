@@ -9,6 +9,7 @@
 //   accept FD               -> "fd N"
 //   socket                  -> "fd N"          (TCP, neither bound nor connected)
 //   keepalive FD            -> "ok"            (the program switches keep-alive on itself)
+//   idle FD SECONDS         -> "ok"            (the program sets TCP_KEEPIDLE itself)
 //   replace FD              -> "fd N"          (another TCP socket takes number FD)
 //   pairs COUNT             -> "fd FIRST..LAST" (a listener and COUNT connections to it,
 //                                                both ends held: 2 x COUNT + 1 sockets)
@@ -141,6 +142,12 @@ std::string run(const std::string& line) {
     int on = 1;
     return setsockopt(number, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) == 0 ? "ok"
                                                                              : failed("setsockopt");
+  }
+  if (command == "idle" && words >> number >> host) {
+    int seconds = std::atoi(host.c_str());
+    return setsockopt(number, IPPROTO_TCP, TCP_KEEPIDLE, &seconds, sizeof seconds) == 0
+               ? "ok"
+               : failed("setsockopt");
   }
   if (command == "replace" && words >> number) {
     int fresh = socket(AF_INET, SOCK_STREAM, 0);
