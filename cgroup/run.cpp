@@ -72,6 +72,12 @@ namespace {
 void start_keeper(RunCgroup& cgroup, int command_pidfd, const std::string& command_name,
                   const std::vector<int>& commands_descriptors) {
   std::fflush(nullptr);
+  // A SIGCHLD the caller blocked stays pending across exec: the middle child's must not
+  // reach COMMAND, which never had a child. One that was pending before is the caller's.
+  sigset_t blocked, pending;
+  sigprocmask(SIG_BLOCK, nullptr, &blocked);
+  sigpending(&pending);
+  const bool ours_would_stay = sigismember(&blocked, SIGCHLD) && !sigismember(&pending, SIGCHLD);
   const pid_t middle = fork();
   if (middle < 0) throw Refusal(with_errno("fork", errno));
   if (middle == 0) {
@@ -81,6 +87,13 @@ void start_keeper(RunCgroup& cgroup, int command_pidfd, const std::string& comma
   }
   int status = 0;
   while (waitpid(middle, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (ours_would_stay) {
+    sigset_t child_ended;
+    sigemptyset(&child_ended);
+    sigaddset(&child_ended, SIGCHLD);
+    const timespec now = {0, 0};
+    sigtimedwait(&child_ended, nullptr, &now);  // the middle child's, sent before it was reaped
   }
   // An ignored SIGCHLD reaps the middle child itself (ECHILD): its status is then unknown,
   // and a keeper that could not be forked shows as the cgroup left to the next run.

@@ -214,6 +214,29 @@ TEST_F(CgroupRun, NothingOfKashimsKeepsTheCallersWorkingDirectoryBusy) {
   rmdir(directory.c_str());
 }
 
+// A caller that blocks SIGCHLD (a supervisor waiting with signalfd) passes the mask on:
+// COMMAND starts with it, and with no SIGCHLD pending for a child it never had (the one
+// kashim-cgroup forks to start the keeper).
+TEST_F(CgroupRun, TheCommandStartsWithNoSignalPendingThatItsCallerDidNotHave) {
+  const std::vector<std::string> blocking = {
+      "python3", "-c",
+      "import os, signal, sys\n"
+      "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})\n"
+      "os.execvp(sys.argv[1], sys.argv[1:])\n"};
+  const std::vector<std::string> command = {"grep", "-E", "^(SigBlk|SigPnd|ShdPnd)",
+                                            "/proc/self/status"};
+  std::vector<std::string> plain = blocking;
+  plain.insert(plain.end(), command.begin(), command.end());
+  std::vector<std::string> under_kashim = blocking;
+  for (const std::string& word : cgroup_run(command)) under_kashim.push_back(word);
+  const ProcessRun without = run_command(plain, kTuned);
+  ASSERT_EQ(without.exit_code, 0) << without.err;
+  ASSERT_NE(without.out.find("SigBlk:\t0000000000010000"), std::string::npos) << without.out;
+  const ProcessRun with = run_command(under_kashim, kTuned);
+  EXPECT_EQ(with.exit_code, 0) << with.err;
+  EXPECT_EQ(with.out, without.out);
+}
+
 // As PID 1 of a PID namespace (a container's entry point) an orphaned keeper would be
 // COMMAND's child and die with the namespace: kashim-cgroup stays COMMAND's parent, reaps
 // the orphans, and still removes the cgroup, so that the next run can make it again.
