@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "format.hpp"
+#include "net_cgroups.hpp"
 #include "proc_fds.hpp"
 #include "remote_fd.hpp"
 
@@ -154,6 +155,9 @@ ProcessView inspect_process(pid_t pid, DiagCache& cache) {
   if (!process.pidfd) {  // a kernel older than 5.3: nothing can be duplicated either
     process.problem = ProcessProblem::kNoDuplicates;
     process.error = pidfd_error;
+  } else if (process.net_cgroup = net_cgroup_difference(listing.proc_dir);
+             !process.net_cgroup.empty()) {
+    process.problem = ProcessProblem::kNoDuplicates;  // a duplicate would reclassify its traffic
   } else if (process.thread != 0) {
     process.thread_pidfd = open_thread(process.thread);
     if (!process.thread_pidfd) {  // before Linux 6.9 (EINVAL), or the thread exited (ESRCH)
@@ -233,6 +237,12 @@ std::string problem_text(const ProcessView& process) {
                              : "run as its user or as root");
     case ProcessProblem::kNoDuplicates:
       break;
+  }
+  if (!process.net_cgroup.empty()) {
+    return who + " (" + printable(process.comm) +
+           "): keep-alive values unknown: its sockets were not duplicated, which would give them " +
+           "kashim's net_cls class id and net_prio index; it is in " +
+           printable(process.net_cgroup) + ": run kashim in its cgroups (cgexec)";
   }
   std::string text = who + " (" + printable(process.comm) +
                      "): keep-alive values unknown, its sockets " +

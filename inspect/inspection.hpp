@@ -41,7 +41,9 @@ struct ProcessView {
   ProcessProblem problem = ProcessProblem::kNone;
   int error = 0;     // the errno behind `problem`
   std::string note;  // something else worth one line (another network namespace)
-  UniqueFd pidfd;    // kept, so that `apply` reaches the same process and no successor
+  // kNoDuplicates because it is in other net_cls/net_prio cgroups (net_cgroups.hpp): which.
+  std::string net_cgroup;
+  UniqueFd pidfd;  // kept, so that `apply` reaches the same process and no successor
   // The main thread has exited: `thread` is the live thread whose descriptor table (shared
   // by all of them) was read, and `thread_pidfd` reaches it (PIDFD_THREAD).
   pid_t thread = 0;
