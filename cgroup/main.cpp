@@ -1,6 +1,10 @@
 // kashim-cgroup: keep-alive for every TCP connection of a cgroup, through eBPF.
 // Started by the `kashim` wrapper as `kashim-cgroup cgroup SUBCOMMAND ...`, with the
 // configuration options already turned into KASHIM_* variables.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -39,6 +43,17 @@ constexpr const char kUsage[] =
     "\n"
     "Needs root (CAP_BPF, CAP_NET_ADMIN). Connections that exist already are not changed:\n"
     "kashim apply --pid PID tunes those.\n";
+
+// A descriptor 0, 1 or 2 the caller left closed gets /dev/null, closed on exec: none of
+// kashim-cgroup's own (the cgroup's, COMMAND's pidfd) may take its number, where the keeper
+// replaces stdio with /dev/null and messages are written. COMMAND still gets it closed.
+void hold_closed_standard_descriptors() {
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd) {
+    if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    const int null = open("/dev/null", O_RDWR | O_CLOEXEC);  // the lowest free number: fd
+    if (null >= 0 && null != fd) close(null);
+  }
+}
 
 int usage_error(const std::string& line) {
   std::fprintf(stderr, "kashim cgroup: %s\n", line.c_str());
@@ -110,6 +125,7 @@ int dispatch(const std::string& subcommand, const std::vector<std::string>& argu
 }  // namespace
 
 int main(int argc, char** argv) {
+  hold_closed_standard_descriptors();
   std::vector<std::string> arguments(argv + 1, argv + argc);
   if (!arguments.empty() && arguments[0] == "cgroup") arguments.erase(arguments.begin());
   if (arguments.empty())

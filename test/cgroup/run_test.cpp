@@ -99,6 +99,20 @@ pid_t keeper_of(pid_t command) {
   return 0;
 }
 
+// The keeper of a run and the descriptor number of its pidfd of `command`, or {0, -1}.
+std::pair<pid_t, int> keeper_and_pidfd_of(pid_t command) {
+  const std::string wanted = "Pid:\t" + std::to_string(command) + "\n";
+  const pid_t keeper = keeper_of(command);
+  std::error_code ignored;
+  const std::string fdinfo = "/proc/" + std::to_string(keeper) + "/fdinfo";
+  for (const auto& fd : std::filesystem::directory_iterator(fdinfo, ignored)) {
+    if (read_file(fd.path()).find(wanted) != std::string::npos) {
+      return {keeper, std::stoi(fd.path().filename())};
+    }
+  }
+  return {0, -1};
+}
+
 TEST_F(CgroupRun, ExitStatusIsTheCommands) {
   EXPECT_EQ(run_command(cgroup_run({"sh", "-c", "exit 7"}), kTuned).exit_code, 7);
   EXPECT_EQ(run_command(cgroup_run({"true"}), kTuned).exit_code, 0);
@@ -222,6 +236,34 @@ TEST_F(CgroupRun, NothingOfKashimsKeepsTheCallersWorkingDirectoryBusy) {
     usleep(10000);  // the namespace's last process is still being taken out (20 s at most)
   }
   EXPECT_FALSE(exists(own_cgroup));
+}
+
+// A caller may start COMMAND with stdin, stdout and stderr closed. COMMAND gets them closed,
+// as without kashim, and stays in the run's cgroup: kashim's own descriptors never take those
+// numbers, where the keeper, making them /dev/null, lost the pidfd it waits on, took it for
+// COMMAND's exit and moved COMMAND out of the cgroup at once.
+TEST_F(CgroupRun, ACommandStartedWithoutStandardDescriptorsStaysInTheCgroup) {
+  std::vector<std::string> argv = {"python3", "-c",
+                                   "import os, sys\n"
+                                   "for fd in (0, 1, 2): os.close(fd)\n"
+                                   "os.execvp(sys.argv[1], sys.argv[1:])\n"};
+  for (const std::string& word : cgroup_run({"sleep", "30"})) argv.push_back(word);
+  Child run(argv, kTuned);
+  const std::string pid = std::to_string(run.pid());
+  for (int i = 0; i < 2000 && read_file("/proc/" + pid + "/comm") != "sleep\n"; ++i) {
+    usleep(10000);  // until kashim-cgroup has become COMMAND (20 s at most)
+  }
+  ASSERT_EQ(read_file("/proc/" + pid + "/comm"), "sleep\n");
+  // Found only while the keeper waits on COMMAND's pidfd; its number is not stdio's.
+  const auto [keeper, pidfd] = keeper_and_pidfd_of(run.pid());
+  EXPECT_GT(keeper, 0) << "no keeper waits for COMMAND";
+  EXPECT_GT(pidfd, STDERR_FILENO) << "the keeper's pidfd of COMMAND";
+  EXPECT_NE(cgroup_of(pid).find("/kashim-run." + pid), std::string::npos) << cgroup_of(pid);
+  for (const char* fd : {"0", "1", "2"}) {
+    EXPECT_FALSE(exists("/proc/" + pid + "/fd/" + fd)) << "COMMAND has fd " << fd;
+  }
+  kill(run.pid(), SIGKILL);
+  EXPECT_EQ(run.wait(), 128 + SIGKILL);
 }
 
 // A caller that blocks SIGCHLD (a supervisor waiting with signalfd) passes the mask on:
