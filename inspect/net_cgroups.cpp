@@ -57,7 +57,8 @@ std::string directory_of(const std::string& controllers, const std::string& path
     }
     const std::string& root = fields[3];
     if (!all || path.compare(0, root.size(), root) != 0) continue;
-    // Mount points with spaces are escaped (\040) in mountinfo: such a mount is passed over.
+    // A mount point with a space is escaped (\040) in mountinfo and cannot be read as
+    // written: the classes then count as different, which is the safe side.
     return fields[4] + (root == "/" ? path : path.substr(root.size()));
   }
   return "";
