@@ -44,9 +44,6 @@ namespace {
   // free, while the keeper waits. Only a terminal or a file keeps stderr, for the one line
   // below; a pipe's reader would otherwise wait for the keeper, not for COMMAND.
   for (int fd : commands_descriptors) close(fd);
-  // Nor its working directory, which COMMAND may leave (a daemon's chdir("/")) to let the
-  // file system it lies on be unmounted. Every path the keeper uses is absolute.
-  if (chdir("/") != 0) std::perror("kashim cgroup: chdir /");
   struct stat error_output;
   const bool keep_stderr = isatty(STDERR_FILENO) || (fstat(STDERR_FILENO, &error_output) == 0 &&
                                                      S_ISREG(error_output.st_mode));
@@ -81,6 +78,10 @@ void start_keeper(RunCgroup& cgroup, int command_pidfd, const std::string& comma
   const pid_t middle = fork();
   if (middle < 0) throw Refusal(with_errno("fork", errno));
   if (middle == 0) {
+    // The keeper does not keep COMMAND's working directory either, which COMMAND may leave (a
+    // daemon's chdir("/")) to let its file system be unmounted. Left here, before the keeper
+    // exists and so before COMMAND starts. Every path the keeper uses is absolute.
+    if (chdir("/") != 0) _exit(1);
     const pid_t keeper = fork();
     if (keeper == 0) keep(cgroup, command_pidfd, command_name, commands_descriptors);
     _exit(keeper < 0 ? 1 : 0);

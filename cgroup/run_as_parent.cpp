@@ -3,6 +3,7 @@
 // keeper would be COMMAND's own child. There kashim-cgroup stays COMMAND's parent, as an
 // init does: it passes signals on, reaps every orphan, removes the cgroup and exits as
 // COMMAND did.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -60,12 +61,23 @@ int run_as_parent(RunCgroup& cgroup, const std::vector<std::string>& command,
   }, original_sigchld{};
   default_action.sa_handler = SIG_DFL;
   sigaction(SIGCHLD, &default_action, &original_sigchld);  // an ignored one reaps COMMAND
+  // The working directory is COMMAND's alone (see start_keeper in run.cpp): left here before
+  // COMMAND starts, and taken back by the child.
+  const int working_directory = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (working_directory < 0 || chdir("/") != 0) {
+    throw Refusal(with_errno("cannot leave the working directory", errno));
+  }
   std::fflush(nullptr);
   const pid_t child = fork();
   if (child < 0) throw Refusal(with_errno("fork", errno));
   if (child == 0) {
     sigaction(SIGCHLD, &original_sigchld, nullptr);
     sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+    if (fchdir(working_directory) != 0) {
+      std::fprintf(stderr, "kashim cgroup: %s\n",
+                   with_errno("cannot return to the working directory", errno).c_str());
+      _exit(kExitRefused);
+    }
     if (write(cgroup.procs_fd(), "0", 1) != 1) {
       std::fprintf(stderr, "kashim cgroup: %s\n",
                    with_errno("cannot move the command into " + cgroup.path(), errno).c_str());
@@ -74,9 +86,8 @@ int run_as_parent(RunCgroup& cgroup, const std::vector<std::string>& command,
     exec_with_environment(command, environment);
     _exit(exec_failure(command[0], errno));
   }
+  close(working_directory);
   for (int fd : commands_descriptors) close(fd);
-  // Nor the working directory COMMAND may leave (see keep() in run.cpp).
-  if (chdir("/") != 0) std::perror("kashim cgroup: chdir /");
   int status = 0;
   for (bool ended = false; !ended;) {
     siginfo_t info{};
