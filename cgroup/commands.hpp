@@ -10,8 +10,11 @@ namespace kashim::cgroup {
 
 struct RunRequest {
   std::vector<std::string> command;
-  bool drop_kashim_env = false;     // the wrapper's KASHIM_* variables are not COMMAND's
-  std::vector<std::string> setenv;  // NAME=VALUE: those COMMAND's caller had
+  bool drop_kashim_env = false;  // the wrapper's KASHIM_* variables are not COMMAND's
+  // The caller's environment where the wrapper's own differs: NAME=VALUE for a variable the
+  // caller had (each replaces the variable), NAME for one the caller did not have.
+  std::vector<std::string> setenv;
+  std::vector<std::string> unsetenv;
 };
 
 // Becomes `command` (exec) in a new child cgroup of the caller's, with the programs attached

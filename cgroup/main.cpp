@@ -61,8 +61,9 @@ int usage_error(const std::string& line) {
 }
 
 #if KASHIM_CGROUP_BPF
-// run [--drop-kashim-env] [--setenv NAME=VALUE]... [--] COMMAND [ARGS...]: the wrapper turns
-// the configuration options into KASHIM_* variables and passes these two itself.
+// run [--drop-kashim-env] [--setenv NAME=VALUE]... [--unsetenv NAME]... [--] COMMAND
+// [ARGS...]: the wrapper turns the configuration options into KASHIM_* variables and passes
+// these itself.
 kashim::cgroup::RunRequest run_request(const std::vector<std::string>& arguments) {
   using kashim::cgroup::Refusal;
   kashim::cgroup::RunRequest request;
@@ -77,6 +78,8 @@ kashim::cgroup::RunRequest run_request(const std::vector<std::string>& arguments
     } else if (argument == "--setenv" && i + 1 < arguments.size() &&
                arguments[i + 1].find('=') != std::string::npos) {
       request.setenv.push_back(arguments[++i]);
+    } else if (argument == "--unsetenv" && i + 1 < arguments.size()) {
+      request.unsetenv.push_back(arguments[++i]);
     } else if (argument.size() > 1 && argument[0] == '-') {
       throw Refusal("unknown option '" + argument +
                         "' for run (accepted: --idle, --intvl, --cnt, --user-timeout, --mode, "

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <set>
 
 #include "cgroup_tree.hpp"
 #include "command.hpp"
@@ -101,12 +102,24 @@ void start_keeper(RunCgroup& cgroup, int command_pidfd, const std::string& comma
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0) throw Refusal("cannot fork the keeper");
 }
 
+// COMMAND's environment: this process's, less the wrapper's KASHIM_* variables, with the
+// caller's own values put back where the wrapper's differ (RunRequest).
+std::vector<std::string> commands_environment(const RunRequest& request) {
+  std::vector<std::string> environment = command_environment(request.drop_kashim_env, {});
+  auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
+  std::set<std::string> replaced(request.unsetenv.begin(), request.unsetenv.end());
+  for (const std::string& entry : request.setenv) replaced.insert(name_of(entry));
+  std::erase_if(environment,
+                [&](const std::string& entry) { return replaced.count(name_of(entry)) != 0; });
+  environment.insert(environment.end(), request.setenv.begin(), request.setenv.end());
+  return environment;
+}
+
 }  // namespace
 
 int run(const Config& config, const RunRequest& request) {
   const std::vector<int> commands_descriptors = descriptors_from_caller();
-  const std::vector<std::string> environment =
-      command_environment(request.drop_kashim_env, request.setenv);
+  const std::vector<std::string> environment = commands_environment(request);
   if (config.out_of_scope) {  // KASHIM_PROGRAMS leaves COMMAND out: it runs as it is
     exec_with_environment(request.command, environment);
     return exec_failure(request.command[0], errno);

@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -364,6 +365,32 @@ TEST_F(CgroupRun, TheCommandGetsItsCallersEnvironment) {
   EXPECT_EQ(kashim_variables, (std::vector<std::string>{"KASHIM_LIBRARY=" KASHIM_LIBRARY_PATH,
                                                         "KASHIM_MODE=fallback"}))
       << run.out;
+}
+
+// The whole environment is the caller's, as it was, not as the wrapper's bash leaves it: bash
+// adds PWD and SHLVL, corrects a stale PWD, exports its own IFS, drops an OLDPWD that is no
+// directory, and sources BASH_ENV, whose exports would otherwise reach COMMAND.
+TEST_F(CgroupRun, TheCommandGetsItsCallersEnvironmentAsItWas) {
+  const std::string bash_env = scratch_path("bash-env");
+  std::ofstream(bash_env) << "export INJECTED=1 PATH=/nowhere:$PATH\n";
+  const Environment environment = {{"KASHIM_LIBRARY", KASHIM_LIBRARY_PATH},
+                                   {"IFS", ":"},
+                                   {"PWD", "/"},
+                                   {"OLDPWD", "/nowhere"},
+                                   {"BASH_ENV", bash_env},
+                                   {"SPACED", " a  b "},
+                                   {"EMPTY", ""}};
+  auto sorted_lines = [](const std::string& text) {
+    std::vector<std::string> lines = lines_of(text);
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+  const ProcessRun plain = run_command({"env"}, environment);
+  const ProcessRun run =
+      run_command({KASHIM_WRAPPER_PATH, "cgroup", "run", "--idle", "41", "--", "env"}, environment);
+  std::filesystem::remove(bash_env);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(sorted_lines(run.out), sorted_lines(plain.out));
 }
 
 TEST_F(CgroupRun, OptionsOtherThanTheConfigurationsAreRefusedInOneLine) {
