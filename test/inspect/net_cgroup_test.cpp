@@ -8,8 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 
 #include "inspect_helpers.hpp"
@@ -68,7 +66,7 @@ TEST(InspectNetCgroup, ASocketsNetClsClassIsNotChangedByStatusOrApply) {
   KASHIM_REQUIRE(running_as_root(), "root (to mount a net_cls hierarchy)");
   KASHIM_REQUIRE(access("/usr/bin/ss", X_OK) == 0 || access("/bin/ss", X_OK) == 0, "ss (iproute2)");
   const NetClsCgroup net_cls("0x100001");
-  ASSERT_TRUE(net_cls.ready()) << "mount -t cgroup -o net_cls: " << std::strerror(errno);
+  KASHIM_REQUIRE(net_cls.ready(), "a net_cls cgroup v1 hierarchy (mount -t cgroup -o net_cls)");
   Child target = start_target();
   ASSERT_TRUE(net_cls.add(target.pid()));
   const std::string listening = target.ask("listen 127.0.0.1");
@@ -98,7 +96,7 @@ TEST(InspectNetCgroup, AnotherCgroupWithKashimsClassIsInspectedAsAny) {
   if (!kernel_has_net_cls()) GTEST_SKIP() << "this kernel has no net_cls controller";
   KASHIM_REQUIRE(running_as_root(), "root (to mount a net_cls hierarchy)");
   const NetClsCgroup net_cls("");
-  ASSERT_TRUE(net_cls.ready()) << "mount -t cgroup -o net_cls: " << std::strerror(errno);
+  KASHIM_REQUIRE(net_cls.ready(), "a net_cls cgroup v1 hierarchy (mount -t cgroup -o net_cls)");
   Child target = start_target();
   ASSERT_TRUE(net_cls.add(target.pid()));
   const int listener = fd_in(target.ask("listen 127.0.0.1"));
