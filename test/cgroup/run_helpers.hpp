@@ -1,0 +1,33 @@
+// What the tests of `kashim cgroup run` look at from outside: a run's cgroup and its keeper.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/types.h>
+
+#include <string>
+#include <utility>
+
+#include "cgroup_fixture.hpp"
+
+namespace kashim::testing {
+
+// The tests of `kashim cgroup run`, in run_test.cpp and run_observed_test.cpp: root and the
+// BPF programs needed.
+class CgroupRun : public ::testing::Test {
+ protected:
+  void SetUp() override { KASHIM_REQUIRE_CGROUP_ROUTE(); }
+};
+
+bool exists(const std::string& path);
+
+// The cgroup a process is in (/proc/PID/cgroup's "0::" line), as a path under the mount.
+std::string cgroup_of(const std::string& pid);
+
+// The keeper of a run: the kashim-cgroup process holding a pidfd of `command` (its
+// /proc/PID/fdinfo says "Pid:\t<command>"), or 0.
+pid_t keeper_of(pid_t command);
+
+// The keeper of a run and the descriptor number of its pidfd of `command`, or {0, -1}.
+std::pair<pid_t, int> keeper_and_pidfd_of(pid_t command);
+
+}  // namespace kashim::testing
