@@ -36,7 +36,6 @@ pid_t keeper_of(pid_t command) {
   return 0;
 }
 
-// The keeper of a run and the descriptor number of its pidfd of `command`, or {0, -1}.
 std::pair<pid_t, int> keeper_and_pidfd_of(pid_t command) {
   const std::string wanted = "Pid:\t" + std::to_string(command) + "\n";
   const pid_t keeper = keeper_of(command);
