@@ -70,8 +70,9 @@ namespace {
 void start_keeper(RunCgroup& cgroup, int command_pidfd, const std::string& command_name,
                   const std::vector<int>& commands_descriptors) {
   std::fflush(nullptr);
-  // A SIGCHLD the caller blocked stays pending across exec: the middle child's must not
-  // reach COMMAND, which never had a child. One that was pending before is the caller's.
+  // A blocked SIGCHLD (blocked while the run is set up, and maybe by the caller) stays
+  // pending across exec: the middle child's must not reach COMMAND, which never had a child.
+  // One that was pending before is the caller's.
   sigset_t blocked, pending;
   sigprocmask(SIG_BLOCK, nullptr, &blocked);
   sigpending(&pending);
@@ -124,6 +125,12 @@ int run(const Config& config, const RunRequest& request) {
     exec_with_environment(request.command, environment);
     return exec_failure(request.command[0], errno);
   }
+  // A signal that would end this process (^C, a service being stopped) waits until the
+  // keeper is there to remove the cgroup, or, as COMMAND's parent, is passed on to COMMAND.
+  // COMMAND starts with the caller's mask.
+  const sigset_t held = signals_to_pass_on();
+  sigset_t callers_mask;
+  sigprocmask(SIG_BLOCK, &held, &callers_mask);
   const std::string mount = cgroup2_mount();
   const std::string parent = own_cgroup(mount);
   probe_kernel();
@@ -131,7 +138,7 @@ int run(const Config& config, const RunRequest& request) {
   RunCgroup cgroup(parent);
   programs.attach(cgroup.fd(), cgroup.path());
   if (keeper_would_be_commands_child()) {
-    return run_as_parent(cgroup, request.command, environment, commands_descriptors);
+    return run_as_parent(cgroup, request.command, environment, commands_descriptors, callers_mask);
   }
   // Ours, and COMMAND's after exec: the keeper's way to learn that COMMAND has exited.
   const int own_pidfd = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
@@ -142,6 +149,7 @@ int run(const Config& config, const RunRequest& request) {
   if (write(cgroup.procs_fd(), "0", 1) != 1) {
     throw Refusal(with_errno("cannot move the command into " + cgroup.path(), errno));
   }
+  sigprocmask(SIG_SETMASK, &callers_mask, nullptr);     // one held meanwhile ends us here
   exec_with_environment(request.command, environment);  // the descriptors above are O_CLOEXEC
   return exec_failure(request.command[0], errno);
 }

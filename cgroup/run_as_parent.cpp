@@ -54,9 +54,9 @@ bool keeper_would_be_commands_child() {
 
 int run_as_parent(RunCgroup& cgroup, const std::vector<std::string>& command,
                   const std::vector<std::string>& environment,
-                  const std::vector<int>& commands_descriptors) {
-  sigset_t passed_on = signals_to_pass_on(), original_mask;
-  sigprocmask(SIG_BLOCK, &passed_on, &original_mask);
+                  const std::vector<int>& commands_descriptors, const sigset_t& callers_mask) {
+  sigset_t passed_on = signals_to_pass_on();
+  sigprocmask(SIG_BLOCK, &passed_on, nullptr);
   struct sigaction default_action {
   }, original_sigchld{};
   default_action.sa_handler = SIG_DFL;
@@ -72,7 +72,7 @@ int run_as_parent(RunCgroup& cgroup, const std::vector<std::string>& command,
   if (child < 0) throw Refusal(with_errno("fork", errno));
   if (child == 0) {
     sigaction(SIGCHLD, &original_sigchld, nullptr);
-    sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+    sigprocmask(SIG_SETMASK, &callers_mask, nullptr);
     if (fchdir(working_directory) != 0) {
       std::fprintf(stderr, "kashim cgroup: %s\n",
                    with_errno("cannot return to the working directory", errno).c_str());

@@ -1,6 +1,8 @@
 // `kashim cgroup run` as COMMAND's parent, where a keeper could not outlive COMMAND.
 #pragma once
 
+#include <signal.h>
+
 #include <string>
 #include <vector>
 
@@ -16,10 +18,11 @@ int exec_failure(const std::string& command, int error);
 // of its PID namespace, or a child subreaper.
 bool keeper_would_be_commands_child();
 
-// Runs COMMAND as our child in `cgroup`, passing signals on and reaping every child, then
-// releases the cgroup. Returns COMMAND's exit status, or dies of its signal.
+// Runs COMMAND as our child in `cgroup`, passing signals on (those that came before too) and
+// reaping every child, then releases the cgroup. COMMAND starts with `callers_mask`. Returns
+// COMMAND's exit status, or dies of its signal.
 int run_as_parent(RunCgroup& cgroup, const std::vector<std::string>& command,
                   const std::vector<std::string>& environment,
-                  const std::vector<int>& commands_descriptors);
+                  const std::vector<int>& commands_descriptors, const sigset_t& callers_mask);
 
 }  // namespace kashim::cgroup

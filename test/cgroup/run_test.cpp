@@ -171,6 +171,30 @@ TEST_F(CgroupRun, AsPidOneOfANamespaceItStaysTheCommandsParentAndCleansUp) {
   rmdir(left.c_str());
 }
 
+// A signal that ends kashim-cgroup while it sets the run up (^C, a service stopped at that
+// moment) ends the run as it would end COMMAND, and leaves no cgroup behind: it waits until
+// the keeper is there to remove it. strace delivers SIGTERM as the cgroup is made.
+TEST_F(CgroupRun, ASignalDuringTheSetUpLeavesNoCgroupBehind) {
+  KASHIM_REQUIRE(exists("/usr/bin/strace"), "strace");
+  const std::string trace = scratch_path("strace");
+  std::vector<std::string> argv = {
+      "strace", "-o", trace, "-e", "trace=mkdir", "-e", "inject=mkdir:signal=TERM"};
+  for (const std::string& word : cgroup_run({"sh", "-c", "echo ran"})) argv.push_back(word);
+  const ProcessRun run = run_command(argv, kTuned);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.exit_code, 128 + SIGTERM) << run.err;
+  // mkdir("/sys/fs/cgroup/.../kashim-run.PID", 0755) = 0
+  const std::string traced = read_file(trace);
+  std::filesystem::remove(trace);
+  const std::size_t start = traced.find("mkdir(\"") + 7;
+  ASSERT_NE(traced.find("/kashim-run."), std::string::npos) << traced;
+  const std::string cgroup = traced.substr(start, traced.find('"', start) - start);
+  for (int i = 0; i < 2000 && exists(cgroup); ++i) {
+    usleep(10000);  // until the keeper is done with it (20 s at most)
+  }
+  EXPECT_FALSE(exists(cgroup)) << cgroup;
+}
+
 // Should the keeper itself be killed with SIGKILL, the links go with it and its cgroup stays;
 // the next run under the same parent removes it once no process has its PID and it is over a
 // minute old (doc/cgroup.md).
