@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <string>
@@ -62,7 +63,12 @@ class CgroupAttach : public ::testing::Test {
   void TearDown() override {
     if (cgroup_.empty()) return;
     run_command({kCgroupTool, "cgroup", "detach", cgroup_}, {});
-    rmdir(cgroup_.c_str());
+    // A `kashim cgroup run` made inside is removed by its keeper once its command has
+    // exited, after the test saw it exit: until then the test's cgroup is busy.
+    for (int i = 0; i < 2000 && rmdir(cgroup_.c_str()) != 0 && errno == EBUSY; ++i) {
+      usleep(10000);  // 20 s at most
+    }
+    EXPECT_NE(access(cgroup_.c_str(), F_OK), 0) << cgroup_ << " is left";
   }
 
   ProcessRun tool(const std::vector<std::string>& arguments, const Environment& environment = {}) {
