@@ -18,11 +18,6 @@
 
 namespace kashim::testing {
 
-inline bool exists(const std::string& path) {
-  struct stat status;
-  return stat(path.c_str(), &status) == 0;
-}
-
 inline std::string pin_directory_of(const std::string& cgroup) {
   struct stat status;
   stat(cgroup.c_str(), &status);  // a cgroup's inode number is its id

@@ -2,6 +2,7 @@
 // listener outside the cgroup, and the keep-alive values of a socket.
 #pragma once
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <map>
@@ -67,5 +68,11 @@ std::string describe(const std::map<std::string, int>& values);
 
 // The cgroup2 mount (/proc/self/mountinfo).
 std::string cgroup2_mount_point();
+
+// Whether `path` names anything.
+inline bool exists(const std::string& path) {
+  struct stat status;
+  return stat(path.c_str(), &status) == 0;
+}
 
 }  // namespace kashim::testing

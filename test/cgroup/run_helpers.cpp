@@ -1,17 +1,10 @@
 #include "run_helpers.hpp"
 
-#include <sys/stat.h>
-
 #include <filesystem>
 
 #include "cgroup_fixture.hpp"
 
 namespace kashim::testing {
-
-bool exists(const std::string& path) {
-  struct stat status;
-  return stat(path.c_str(), &status) == 0;
-}
 
 std::string cgroup_of(const std::string& pid) {
   for (const std::string& line : lines_of(read_file("/proc/" + pid + "/cgroup"))) {

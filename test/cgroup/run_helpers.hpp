@@ -18,8 +18,6 @@ class CgroupRun : public ::testing::Test {
   void SetUp() override { KASHIM_REQUIRE_CGROUP_ROUTE(); }
 };
 
-bool exists(const std::string& path);
-
 // The cgroup a process is in (/proc/PID/cgroup's "0::" line), as a path under the mount.
 std::string cgroup_of(const std::string& pid);
 
