@@ -3,6 +3,7 @@
 #include <linux/bpf.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 
 #include "commands.hpp"
@@ -60,7 +61,10 @@ bool print_attachment(const Target& target) {
 int status(const std::string& name) {
   if (!name.empty()) {
     const Target target = find_target(name);
-    if (access(pin_directory(target.id).c_str(), F_OK) != 0) {
+    const std::string directory = pin_directory(target.id);
+    if (access(directory.c_str(), F_OK) != 0) {
+      // Only a pin directory that is not there says so: one we may not see says nothing.
+      if (errno != ENOENT) throw Refusal(with_errno("cannot read " + directory, errno));
       throw Refusal(target.display() + ": not attached (kashim cgroup attach CGROUP attaches)");
     }
     return print_attachment(target) ? 0 : kExitRefused;

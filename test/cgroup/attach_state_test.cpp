@@ -110,5 +110,28 @@ TEST_F(CgroupAttach, LinksDetachedBehindKashimsBackAreAttachedAgain) {
   EXPECT_NE(after.out.find("connections tuned: 1 out"), std::string::npos) << after.out;
 }
 
+// Without the privileges to see the pins, `status CGROUP` says it cannot see them, never
+// that an attached cgroup is not attached; `detach ID` the same, never that ID is no cgroup.
+TEST_F(CgroupAttach, WithoutPrivilegesAnAttachedCgroupIsNeverSaidToBeNotAttached) {
+  KASHIM_REQUIRE(access("/usr/bin/setpriv", X_OK) == 0, "setpriv (util-linux)");
+  ASSERT_EQ(tool({"attach", cgroup_}, kTuned).exit_code, 0);
+  const ProcessRun run = run_command({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                      kCgroupTool, "cgroup", "status", cgroup_},
+                                     {});
+  EXPECT_EQ(run.exit_code, 1);
+  ASSERT_EQ(lines_of(run.err).size(), 1u) << run.err;
+  EXPECT_EQ(run.err.find("not attached"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("Permission denied"), std::string::npos) << run.err;
+  // Nor is the attachment's ID, which it may not see, taken for a cgroup's path.
+  const std::string pins = pin_directory_of(cgroup_);
+  const ProcessRun by_id =
+      run_command({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", kCgroupTool,
+                   "cgroup", "detach", pins.substr(pins.rfind('/') + 1)},
+                  {});
+  EXPECT_EQ(by_id.exit_code, 1);
+  EXPECT_NE(by_id.err.find("Permission denied"), std::string::npos) << by_id.err;
+  EXPECT_TRUE(exists(pins));
+}
+
 }  // namespace
 }  // namespace kashim::testing
