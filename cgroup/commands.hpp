@@ -17,6 +17,11 @@ struct RunRequest {
   std::vector<std::string> unsetenv;
 };
 
+// Puts the caller's variables of `request` other than KASHIM_* back into this process's
+// environment, before COMMAND is looked for: in its caller's PATH, as exec would without
+// kashim. (KASHIM_* stay the wrapper's here: they are this run's configuration.)
+void take_callers_variables(const RunRequest& request);
+
 // Becomes `command` (exec) in a new child cgroup of the caller's, with the programs attached
 // through links a keeper process holds; the keeper removes the cgroup when the command
 // exits. Returns only when the command cannot run: 126/127 after one line. Refusal before.

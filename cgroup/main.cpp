@@ -109,6 +109,7 @@ int dispatch(const std::string& subcommand, const std::vector<std::string>& argu
   };
   if (subcommand == "run") {
     cgroup::RunRequest request = run_request(arguments);
+    cgroup::take_callers_variables(request);
     // COMMAND's configuration: its KASHIM_PROGRAMS scope and its [program] section, by the
     // names it will have (the executable exec finds, and argv[0]), as the library decides.
     const std::string program = resolve_command(request.command[0]);

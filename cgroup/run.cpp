@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 
@@ -117,6 +118,17 @@ std::vector<std::string> commands_environment(const RunRequest& request) {
 }
 
 }  // namespace
+
+void take_callers_variables(const RunRequest& request) {
+  auto ours = [](const std::string& name) { return name.rfind("KASHIM_", 0) != 0; };
+  for (const std::string& name : request.unsetenv) {
+    if (ours(name)) unsetenv(name.c_str());
+  }
+  for (const std::string& entry : request.setenv) {
+    const std::string name = entry.substr(0, entry.find('='));
+    if (ours(name)) setenv(name.c_str(), entry.c_str() + name.size() + 1, 1);
+  }
+}
 
 int run(const Config& config, const RunRequest& request) {
   const std::vector<int> commands_descriptors = descriptors_from_caller();

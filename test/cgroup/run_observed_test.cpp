@@ -17,6 +17,13 @@
 namespace kashim::testing {
 namespace {
 
+// An environment as env(1) prints it, in an order of its own (bash reorders what it passes).
+std::vector<std::string> sorted_lines(const std::string& text) {
+  std::vector<std::string> lines = lines_of(text);
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
 // Neither the keeper nor kashim-cgroup as COMMAND's parent keeps the caller's working
 // directory: once COMMAND has left it (a daemon's chdir("/")), the file system it lies on can
 // be unmounted, as without kashim. Each run is in a private mount namespace of its own; the
@@ -119,15 +126,28 @@ TEST_F(CgroupRun, TheCommandGetsItsCallersEnvironmentAsItWas) {
                                    {"BASH_ENV", bash_env},
                                    {"SPACED", " a  b "},
                                    {"EMPTY", ""}};
-  auto sorted_lines = [](const std::string& text) {
-    std::vector<std::string> lines = lines_of(text);
-    std::sort(lines.begin(), lines.end());
-    return lines;
-  };
   const ProcessRun plain = run_command({"env"}, environment);
   const ProcessRun run =
       run_command({KASHIM_WRAPPER_PATH, "cgroup", "run", "--idle", "41", "--", "env"}, environment);
   std::filesystem::remove(bash_env);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(sorted_lines(run.out), sorted_lines(plain.out));
+}
+
+// COMMAND is found where its caller's PATH finds it, though a BASH_ENV file the wrapper's bash
+// sourced put another directory first.
+TEST_F(CgroupRun, TheCommandIsFoundInItsCallersPath) {
+  const std::string directory = scratch_path("bash-env-bin");
+  const std::string bash_env = directory + "/bash-env";
+  ASSERT_EQ(mkdir(directory.c_str(), 0755), 0);
+  std::ofstream(bash_env) << "export PATH=" << directory << ":$PATH\n";
+  std::ofstream(directory + "/env") << "#!/bin/sh\necho not the env of the caller\n";
+  ASSERT_EQ(chmod((directory + "/env").c_str(), 0755), 0);
+  const Environment environment = {{"KASHIM_LIBRARY", KASHIM_LIBRARY_PATH}, {"BASH_ENV", bash_env}};
+  const ProcessRun plain = run_command({"env"}, environment);
+  const ProcessRun run =
+      run_command({KASHIM_WRAPPER_PATH, "cgroup", "run", "--", "env"}, environment);
+  std::filesystem::remove_all(directory);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(sorted_lines(run.out), sorted_lines(plain.out));
 }
