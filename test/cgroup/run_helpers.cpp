@@ -1,5 +1,9 @@
 #include "run_helpers.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <filesystem>
 
 #include "cgroup_fixture.hpp"
@@ -40,6 +44,27 @@ std::pair<pid_t, int> keeper_and_pidfd_of(pid_t command) {
     }
   }
   return {0, -1};
+}
+
+TestCgroup::TestCgroup()
+    : path_(cgroup_of(std::to_string(getpid())) + "/kashim-test." +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name() + "." +
+            std::to_string(getpid())) {
+  EXPECT_EQ(mkdir(path_.c_str(), 0755), 0) << path_;
+}
+
+TestCgroup::~TestCgroup() {
+  for (int i = 0; i < 2000 && rmdir(path_.c_str()) != 0 && errno == EBUSY; ++i) {
+    usleep(10000);  // the last process of a PID namespace is still being taken out
+  }
+  EXPECT_FALSE(exists(path_)) << path_ << " is left";
+}
+
+std::vector<std::string> TestCgroup::inside(const std::vector<std::string>& argv) const {
+  std::vector<std::string> wrapped = {"sh", "-c", "echo $$ > \"$0\" && exec \"$@\"",
+                                      path_ + "/cgroup.procs"};
+  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+  return wrapped;
 }
 
 }  // namespace kashim::testing

@@ -27,39 +27,34 @@ std::vector<std::string> sorted_lines(const std::string& text) {
 // Neither the keeper nor kashim-cgroup as COMMAND's parent keeps the caller's working
 // directory: once COMMAND has left it (a daemon's chdir("/")), the file system it lies on can
 // be unmounted, as without kashim. Each run is in a private mount namespace of its own; the
-// one in a PID namespace also in a cgroup of its own, where the cleanup of abandoned runs
-// (which cannot see this test's PIDs from there) meets no other test's cgroups.
+// one in a PID namespace also in a TestCgroup.
 TEST_F(CgroupRun, NothingOfKashimsKeepsTheCallersWorkingDirectoryBusy) {
   KASHIM_REQUIRE(exists("/usr/bin/unshare"), "unshare (util-linux)");
   const std::string directory = scratch_path("working-directory");
   const std::string leave_and_unmount = "cd / && umount " + directory + " && echo unmounted";
-  const std::string own_cgroup =
-      cgroup_of(std::to_string(getpid())) + "/kashim-test." + std::to_string(getpid());
   auto run_from_a_mount = [&](const std::vector<std::string>& namespaces,
                               const std::vector<std::string>& command) {
-    std::string script = namespaces.empty() ? "" : "echo $$ > " + own_cgroup + "/cgroup.procs && ";
-    script += "mount -t tmpfs none " + directory + " && cd " + directory + " && exec";
+    std::string script = "mount -t tmpfs none " + directory + " && cd " + directory + " && exec";
     for (const std::string& word : command) script += " '" + word + "'";
     std::vector<std::string> argv = {"unshare", "--mount", "--propagation", "private"};
     argv.insert(argv.end(), namespaces.begin(), namespaces.end());
     argv.insert(argv.end(), {"sh", "-c", script});
-    return run_command(argv, kTuned);
+    return argv;
   };
   ASSERT_EQ(mkdir(directory.c_str(), 0700), 0);
   const std::vector<std::string> command = {"sh", "-c", leave_and_unmount};
-  const ProcessRun plain = run_from_a_mount({}, command);
+  const ProcessRun plain = run_command(run_from_a_mount({}, command), kTuned);
   ASSERT_EQ(plain.out, "unmounted\n") << plain.err;
-  std::vector<std::string> under_kashim = cgroup_run(command);
-  const ProcessRun kept = run_from_a_mount({}, under_kashim);
+  const std::vector<std::string> under_kashim = cgroup_run(command);
+  const ProcessRun kept = run_command(run_from_a_mount({}, under_kashim), kTuned);
   EXPECT_EQ(kept.out, "unmounted\n") << "the keeper: " << kept.err;
-  ASSERT_EQ(mkdir(own_cgroup.c_str(), 0755), 0);
-  const ProcessRun as_parent = run_from_a_mount({"--pid", "--fork"}, under_kashim);
-  EXPECT_EQ(as_parent.out, "unmounted\n") << "as PID 1: " << as_parent.err;
-  rmdir(directory.c_str());
-  for (int i = 0; i < 2000 && rmdir(own_cgroup.c_str()) != 0 && errno == EBUSY; ++i) {
-    usleep(10000);  // the namespace's last process is still being taken out (20 s at most)
+  {
+    const TestCgroup cgroup;
+    const ProcessRun as_parent =
+        run_command(cgroup.inside(run_from_a_mount({"--pid", "--fork"}, under_kashim)), kTuned);
+    EXPECT_EQ(as_parent.out, "unmounted\n") << "as PID 1: " << as_parent.err;
   }
-  EXPECT_FALSE(exists(own_cgroup));
+  rmdir(directory.c_str());
 }
 
 // A caller may start COMMAND with stdin, stdout and stderr closed. COMMAND gets them closed,

@@ -156,15 +156,17 @@ TEST_F(CgroupRun, TheKeeperHoldsNoneOfTheCommandsDescriptors) {
 // the orphans, and still removes the cgroup, so that the next run can make it again.
 TEST_F(CgroupRun, AsPidOneOfANamespaceItStaysTheCommandsParentAndCleansUp) {
   KASHIM_REQUIRE(exists("/usr/bin/unshare"), "unshare (util-linux)");
+  const TestCgroup cgroup;
   std::vector<std::string> argv = {"unshare", "--pid", "--fork", "--mount-proc"};
   for (const std::string& word :
        cgroup_run({"sh", "-c", "sleep 0.1 >/dev/null & echo $$ $PPID; wait; exit 3"})) {
     argv.push_back(word);
   }
+  argv = cgroup.inside(argv);
   const ProcessRun first = run_command(argv, kTuned);
   EXPECT_EQ(first.exit_code, 3) << first.err;
   EXPECT_EQ(first.out, "2 1\n") << first.err;
-  const std::string left = cgroup_of(std::to_string(getpid())) + "/kashim-run.1";
+  const std::string left = cgroup.path() + "/kashim-run.1";
   EXPECT_FALSE(exists(left));
   const ProcessRun second = run_command(argv, kTuned);
   EXPECT_EQ(second.exit_code, 3) << second.err;
