@@ -78,9 +78,12 @@ int status(const std::string& name) {
   for (std::uint64_t id : ids) {
     try {
       if (!print_attachment(target_of(id))) exit_code = kExitRefused;
-    } catch (const Refusal&) {
-      // Detached while we listed: gone, not an error. Anything else is.
-      if (access(pin_directory(id).c_str(), F_OK) == 0) throw;
+    } catch (const Refusal& refusal) {
+      // Detached while we listed: gone, not an error. Anything else (pins an attach killed
+      // midway left incomplete, another version's) is one line, and the others are listed.
+      if (access(pin_directory(id).c_str(), F_OK) != 0) continue;
+      std::fprintf(stderr, "kashim cgroup: %s\n", refusal.what());
+      exit_code = kExitRefused;
     }
   }
   return exit_code;
