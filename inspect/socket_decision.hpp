@@ -2,12 +2,12 @@
 // library's own decisions (core/decide.hpp), given the side of the connection as it can be
 // told from outside.
 //
-// The side of a connection is not recorded by the kernel. It is told from the process's own
-// listeners: a connected socket whose local port is that of a listener of the same process
-// (same address family, and the listener's address is the socket's or the wildcard) was
-// accepted from it ("in"); any other connection was opened by the process ("out"). A
-// connection handed over by another process (SCM_RIGHTS, or a listener since closed) is
-// therefore seen as "out".
+// The side of a connection is not recorded by the kernel. It is told from the listeners of
+// the process and of its network namespace: a connected socket whose local port is that of
+// a listener (same address family, and the listener's address is the socket's or the
+// wildcard) was accepted from it ("in"), whichever process holds the listener (sshd's
+// sessions, pre-forked workers); any other connection was opened by the process ("out"). A
+// connection whose listener has since been closed is therefore seen as "out".
 #pragma once
 
 #include <string>
@@ -27,7 +27,7 @@ enum class Side {
   kUnconnected,  // neither listening nor connected yet
 };
 
-// `listeners`: the process's sockets in state LISTEN.
+// `listeners`: the sockets in state LISTEN of the process and of its network namespace.
 Side side_of(const DiagSocket& socket, const std::vector<const DiagSocket*>& listeners);
 const char* side_name(Side side);  // "listen", "in", "out", "-"
 
