@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "kernel.hpp"
 #include "process_sources.hpp"
 
 namespace kashim {
@@ -41,7 +42,7 @@ void check_permissions(const struct stat& status, ConfigFile* file) {
 
 void read_text(int fd, ConfigText* text, ConfigFile* file) {
   struct stat status;
-  if (fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) {
+  if (kernel::fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) {
     file->error.add(file->path).add(": is not a regular file (accepted: a regular file)");
     return;
   }
@@ -49,7 +50,7 @@ void read_text(int fd, ConfigText* text, ConfigFile* file) {
   if (!file->error.empty()) return;
   std::size_t capacity = sizeof text->text;
   while (text->length < capacity) {
-    ssize_t count = read(fd, text->text + text->length, capacity - text->length);
+    ssize_t count = kernel::read(fd, text->text + text->length, capacity - text->length);
     if (count < 0 && errno == EINTR) continue;
     if (count < 0) {
       file->error.add(file->path).add(": cannot be read (errno ").add(errno).add(")");
@@ -91,7 +92,7 @@ void read_config_file(const char* configured, const ProgramNames* program, Confi
   text->path[path.size()] = '\0';
   file->path = text->path;
   // Non-blocking: a FIFO named by mistake must not hang the program at start.
-  int fd = open(text->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  int fd = kernel::open(text->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     int error = errno;
     if (error == ENOENT && !chosen) return;  // no file: the environment alone
@@ -107,7 +108,7 @@ void read_config_file(const char* configured, const ProgramNames* program, Confi
     return;
   }
   read_text(fd, text, file);
-  close(fd);
+  kernel::close(fd);
   if (file->error.empty()) {
     parse_config_file(std::string_view(text->text, text->length), program, file);
   }

@@ -13,6 +13,7 @@
 #include <iterator>
 
 #include "guards.hpp"
+#include "kernel.hpp"
 #include "text.hpp"
 
 namespace kashim {
@@ -28,12 +29,12 @@ namespace {
 // would reach the client inside the service's protocol. A Unix socket (journald's) is a log.
 bool stderr_is_safe(const StderrIdentity& start, struct stat* now) {
   if (!start.open) return false;
-  if (fstat(STDERR_FILENO, now) != 0) return false;
+  if (kernel::fstat(STDERR_FILENO, now) != 0) return false;
   if (now->st_dev != start.device || now->st_ino != start.inode) return false;
   if (!S_ISSOCK(now->st_mode)) return true;
   int domain = 0;
   socklen_t length = sizeof domain;
-  return getsockopt(STDERR_FILENO, SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0 &&
+  return kernel::getsockopt(STDERR_FILENO, SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0 &&
          domain != AF_INET && domain != AF_INET6;
 }
 
@@ -83,7 +84,7 @@ class WriteSignalsHeld {
 void write_held(int fd, std::string_view text) {
   WriteSignalsHeld held;
   ssize_t written;
-  while ((written = write(fd, text.data(), text.size())) < 0 && errno == EINTR) {
+  while ((written = kernel::write(fd, text.data(), text.size())) < 0 && errno == EINTR) {
   }
   held.take_back_raised_by(written < 0 ? errno : 0);
 }
@@ -101,14 +102,14 @@ void write_now(int fd, const struct stat& file, std::string_view text) {
   {
     WriteSignalsHeld held;
     iovec piece{const_cast<char*>(text.data()), text.size()};
-    const bool written = pwritev2(fd, &piece, 1, -1, RWF_NOWAIT) >= 0;
+    const bool written = kernel::pwritev2(fd, &piece, 1, RWF_NOWAIT) >= 0;
     const int error = written ? 0 : errno;
     held.take_back_raised_by(error);
     if (error != EOPNOTSUPP) return;
   }
 #endif
   pollfd ready{fd, POLLOUT, 0};
-  if (poll(&ready, 1, 0) == 1 && (ready.revents & POLLOUT) != 0) write_held(fd, text);
+  if (kernel::poll_now(&ready, 1) == 1 && (ready.revents & POLLOUT) != 0) write_held(fd, text);
 }
 
 }  // namespace
@@ -117,7 +118,7 @@ StderrIdentity identify_stderr() {
   ErrnoGuard keep_errno;
   struct stat now;
   StderrIdentity identity;
-  if (fstat(STDERR_FILENO, &now) == 0) identity = {true, now.st_dev, now.st_ino};
+  if (kernel::fstat(STDERR_FILENO, &now) == 0) identity = {true, now.st_dev, now.st_ino};
   return identity;
 }
 
@@ -133,12 +134,12 @@ void write_log_line(const Config& config, const StderrIdentity& start, std::stri
     // dup2 over it) would have the shim write into their files. O_NOFOLLOW refuses a link
     // planted at the path; O_CLOEXEC keeps it from children exec'd by another thread;
     // O_NONBLOCK makes a FIFO without a reader fail at once instead of waiting for one.
-    int fd =
-        open(config.log_file,
-             O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0644);
+    int fd = kernel::open(
+        config.log_file,
+        O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0644);
     if (fd >= 0) {
-      if (fstat(fd, &file) == 0) write_now(fd, file, text.view());
-      close(fd);
+      if (kernel::fstat(fd, &file) == 0) write_now(fd, file, text.view());
+      kernel::close(fd);
     }
   } else if (stderr_is_safe(start, &file)) {
     write_now(STDERR_FILENO, file, text.view());

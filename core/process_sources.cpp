@@ -12,6 +12,7 @@
 #include <cstring>
 #include <new>
 
+#include "kernel.hpp"
 #include "text.hpp"
 
 namespace kashim {
@@ -30,11 +31,11 @@ const char* captured_getenv(const char* name, void* environment) {
 bool process_sysctl(const char* name, std::int64_t* value, void*) {
   FixedText<96> path;
   path.add("/proc/sys/net/ipv4/").add(name);
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = kernel::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   char text[32];
-  ssize_t length = read(fd, text, sizeof text);
-  close(fd);
+  ssize_t length = kernel::read(fd, text, sizeof text);
+  kernel::close(fd);
   if (length <= 0) return false;
   const char* end = text + length;
   return std::from_chars(text, end, *value).ec == std::errc();

@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "kernel.hpp"
+
 namespace kashim {
 
 // An int-valued option, or -1 when it cannot be read. Leaves errno changed on failure; the
@@ -12,7 +14,7 @@ namespace kashim {
 inline int read_int_option(int fd, int level, int optname) {
   int value = -1;
   socklen_t length = sizeof value;
-  return getsockopt(fd, level, optname, &value, &length) == 0 ? value : -1;
+  return kernel::getsockopt(fd, level, optname, &value, &length) == 0 ? value : -1;
 }
 
 // A stream socket of protocol TCP is TCP over IPv4 or IPv6; a raw socket of protocol TCP is

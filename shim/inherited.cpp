@@ -12,6 +12,7 @@
 
 #include "decided_before.hpp"
 #include "guards.hpp"
+#include "kernel.hpp"
 #include "process_sources.hpp"
 #include "programs.hpp"
 #include "real.hpp"
@@ -92,35 +93,35 @@ bool parent_runs_kashim(const Config& config) {
   path.add("/proc/").add(static_cast<std::int64_t>(getppid())).add("/");
   const std::size_t directory = path.view().size();
   path.add("maps");
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = kernel::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   constexpr std::string_view kName = "/libkashim";
   char buffer[4096 + kName.size()];
   std::size_t kept = 0;  // the end of the previous read, for a name split across reads
   bool found = false;
-  for (ssize_t got; !found && (got = read(fd, buffer + kept, sizeof buffer - kept)) > 0;) {
+  for (ssize_t got; !found && (got = kernel::read(fd, buffer + kept, sizeof buffer - kept)) > 0;) {
     std::string_view chunk(buffer, kept + static_cast<std::size_t>(got));
     found = chunk.find(kName) != std::string_view::npos;
     kept = std::min(chunk.size(), kName.size() - 1);
     std::memmove(buffer, chunk.data() + chunk.size() - kept, kept);
   }
-  close(fd);
+  kernel::close(fd);
   if (!found || config.programs[0] == '\0') return found;
   // The parent's names, as its own kashim would have matched them: its executable and its
   // argv[0], each a basename.
   char executable[256] = {}, invoked[256] = {};
   FixedText<64> exe;
   exe.add(std::string_view(path.c_str(), directory)).add("exe");
-  ssize_t length = readlink(exe.c_str(), executable, sizeof executable - 1);
+  ssize_t length = kernel::readlink(exe.c_str(), executable, sizeof executable - 1);
   if (length < 0) length = 0;
   executable[length] = '\0';
   FixedText<64> cmdline;
   cmdline.add(std::string_view(path.c_str(), directory)).add("cmdline");
-  fd = open(cmdline.c_str(), O_RDONLY | O_CLOEXEC);
+  fd = kernel::open(cmdline.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
-    ssize_t got = read(fd, invoked, sizeof invoked - 1);
+    ssize_t got = kernel::read(fd, invoked, sizeof invoked - 1);
     invoked[got > 0 ? got : 0] = '\0';  // argv[0] ends at its NUL
-    close(fd);
+    kernel::close(fd);
   }
   const ProgramNames names{base_name(executable), base_name(invoked)};
   return match_programs(config.programs, names).verdict == ProgramVerdict::kIncluded;

@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <cstddef>
 
+#include "kernel.hpp"
 #include "process_sources.hpp"
-#include "start_calls.hpp"
 
 namespace kashim {
 namespace {
@@ -149,7 +149,7 @@ static_assert(kCheck >= 0 && kConfig >= 0 && kListenFds >= 0 && kListenPid >= 0)
 long looked_up(const char* path) {
   struct stat status;
 #if defined(__x86_64__) || defined(__aarch64__)
-  return start::call(SYS_newfstatat, AT_FDCWD, reinterpret_cast<long>(path),
+  return kernel::raw(SYS_newfstatat, AT_FDCWD, reinterpret_cast<long>(path),
                      reinterpret_cast<long>(&status), 0);
 #else
   return fstatat(AT_FDCWD, path, &status, 0) == 0 ? 0 : -errno;
@@ -179,7 +179,7 @@ AtStart keep_at_start(char** environment) {
   // systemd's sockets, when they are this process's: a child of a socket-activated service
   // inherits the variables with its parent's LISTEN_PID.
   if (values[kListenFds] != nullptr && values[kListenPid] != nullptr &&
-      positive_number(values[kListenPid]) == start::call(SYS_getpid, 0, 0)) {
+      positive_number(values[kListenPid]) == kernel::raw(SYS_getpid, 0, 0)) {
     const long count = positive_number(values[kListenFds]);
     needs.listen_fds = count > 0 ? count : 0;
   }

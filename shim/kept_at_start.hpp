@@ -22,7 +22,7 @@ struct AtStart {
 };
 
 // The constructor's one pass over `environment` (the one the process was started with) and
-// one look for the configuration file, both without libc (start_calls.hpp).
+// one look for the configuration file, both without libc (core/kernel.hpp).
 AtStart keep_at_start(char** environment);
 
 // The kept "NAME=value" entries (the first definition of each name kashim reads),

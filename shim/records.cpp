@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "guards.hpp"
+#include "kernel.hpp"
 #include "mapped_once.hpp"
 
 namespace kashim::records {
@@ -32,7 +33,7 @@ bool in_range(int fd) {
 std::uint64_t identity(int fd) {
   ErrnoGuard keep_errno;
   struct stat file;
-  if (fstat(fd, &file) != 0) return 0;
+  if (kernel::fstat(fd, &file) != 0) return 0;
   return static_cast<std::uint64_t>(file.st_ino) & 0x00ffffffffffffffu;
 }
 

@@ -6,7 +6,7 @@
 //   any program, so a launcher's seccomp list that lets the program start lets kashim's
 //   constructor run (fstat or getsockopt may be missing from it: a program killed before its
 //   main). SO_TYPE is asked only of a standard input that is a socket. All without libc
-//   (start_calls.hpp): touching libc is what costs at this point.
+//   (core/kernel.hpp): touching libc is what costs at this point.
 //   - Which objects are loaded around this one (loaded_objects.hpp: one walk over the
 //     loader's list, no symbol table read), so that no hook takes the loader's lock later.
 //   - One pass over the environment, keeping copies of what kashim reads, and one look for
@@ -20,9 +20,9 @@
 
 #include "inherited.hpp"
 #include "kept_at_start.hpp"
+#include "kernel.hpp"
 #include "loaded_objects.hpp"
 #include "runtime.hpp"
-#include "start_calls.hpp"
 
 #ifndef __GLIBC__
 extern char** environ;
@@ -37,7 +37,7 @@ bool status_of(int fd, struct stat* file) {
   // The kernel's struct stat is libc's here; elsewhere (i386's old stat) libc translates.
   // The empty path lives in writable data, on a page the loader has touched already.
   static char empty_path[1];
-  return start::call(SYS_newfstatat, fd, reinterpret_cast<long>(empty_path),
+  return kernel::raw(SYS_newfstatat, fd, reinterpret_cast<long>(empty_path),
                      reinterpret_cast<long>(file), AT_EMPTY_PATH) == 0;
 #else
   return fstat(fd, file) == 0;
@@ -55,7 +55,7 @@ bool stdin_is_a_stream_socket() {
   if (!status_of(STDIN_FILENO, &file) || !S_ISSOCK(file.st_mode)) return false;
   int type = 0;
   socklen_t length = sizeof type;
-  return start::call(SYS_getsockopt, STDIN_FILENO, SOL_SOCKET, SO_TYPE,
+  return kernel::raw(SYS_getsockopt, STDIN_FILENO, SOL_SOCKET, SO_TYPE,
                      reinterpret_cast<long>(&type), reinterpret_cast<long>(&length)) == 0 &&
          type == SOCK_STREAM;
 }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "guards.hpp"
+#include "kernel.hpp"
 #include "real.hpp"
 #include "records.hpp"
 #include "sockets.hpp"
@@ -14,7 +15,7 @@ Peer peer_of(int fd) {
   ErrnoGuard keep_errno;
   Peer peer;
   socklen_t length = sizeof peer.address;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer.address), &length) == 0) {
+  if (kernel::getpeername(fd, reinterpret_cast<sockaddr*>(&peer.address), &length) == 0) {
     peer.length = std::min<socklen_t>(length, sizeof peer.address);
   }
   return peer;

@@ -169,10 +169,8 @@ TEST(InetdService, NoLogLineReachesTheClientThroughStandardError) {
 // with --export-dynamic for its plugins, or a wrapper of its own) gets calls it never made:
 // its bookkeeping counts descriptors it never opened, and a function of the same name that
 // means something else is called with a descriptor. The shim's own I/O must reach the
-// kernel only (the system calls themselves, as start_calls.hpp makes at start).
-// Not yet: a documented limit (doc/robustness.md, Limitations; kashim's own I/O). The
-// wanted behaviour, kept for the session that takes it up.
-TEST(ExportedFunctions, DISABLED_TheShimNeverCallsTheProgramsOwnDefinitions) {
+// kernel only (core/kernel.hpp).
+TEST(ExportedFunctions, TheShimNeverCallsTheProgramsOwnDefinitions) {
   KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime has its own definitions of these names");
   const std::string log = scratch_path("exported.log");
   for (const Environment& environment :

@@ -159,7 +159,7 @@ Counts count_start(const std::string& library, const Environment& environment) {
 // each needed at start, all newfstatat (the call the loader itself makes to start any
 // program, so that a launcher's seccomp list that lets the program start lets kashim's
 // constructor run too: StartUnderASandbox.*), and made without libc
-// (shim/start_calls.hpp): fd 2's, because log lines go to stderr only while it is the file
+// (core/kernel.hpp): fd 2's, because log lines go to stderr only while it is the file
 // it was at start; fd 0's, because inetd hands a connection over as standard input (its
 // SO_TYPE is asked only of a socket); the look for /etc/kashim.conf (below). The
 // configuration's parse waits for the first hooked call.
