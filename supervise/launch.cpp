@@ -101,6 +101,7 @@ std::string systemd_variable_for_command(const std::string& entry, pid_t supervi
   sigaction(SIGPIPE, &state.original_sigpipe, nullptr);
   sigaction(SIGCHLD, &state.original_sigchld, nullptr);
   sigprocmask(SIG_SETMASK, &state.original_mask, nullptr);
+  give_kept_across_exec(state.kept);
   execvpe(argv[0], argv.data(), environment.data());
   const int error = errno;
   std::fprintf(stderr, "kashim: %s: %s\n", argv[0], std::strerror(error));

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kept_across_exec.hpp"
 #include "target.hpp"
 #include "tuner.hpp"
 
@@ -40,6 +41,7 @@ struct ProcessState {
   // supervisor's group, which others share: they keep the terminal.
   bool command_own_group = false;
   pid_t child_group = 0;  // COMMAND's process group: its pid, or own_group
+  KeptAcrossExec kept;    // COMMAND's, set again just before its exec
 };
 
 struct Launched {

@@ -200,6 +200,7 @@ int available(const char* program) {
   Tuner tuner(config, stderr_at_start);
   ProcessState state;
   take_over_signals(&state);
+  take_kept_across_exec(&state.kept);
   LaunchRequest request;
   request.argv = options.command;
   request.environment = command_environment(options);

@@ -290,6 +290,7 @@ int main(int argc, char** argv) {
                          {"environment", scenario_environment},
                          {"sigchld", scenario_sigchld},
                          {"read-line", scenario_read_line},
+                         {"kept-across-exec", scenario_kept_across_exec},
                          {"daemon", scenario_daemon},
                          {"accept-forms", scenario_accept_forms},
                          {"accept-nonblocking", scenario_accept_nonblocking},

@@ -1,9 +1,11 @@
 // supervise_probe's scenarios about the process: signals, exit, environment, a daemon.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -121,6 +123,36 @@ int scenario_environment(const std::vector<std::string>&) {
       const char* equals = std::strchr(*entry, '=');
       put("env_" + std::string(*entry, static_cast<std::size_t>(equals - *entry)), equals + 1);
     }
+  }
+  return 0;
+}
+
+// kept-across-exec [wait]: the interval timers (remaining ms) and the child-subreaper flag
+// this process started with, which exec keeps and fork does not. Cancels its real-time
+// timer; with "wait", then waits until that timer would have fired, and a second more, for
+// a SIGALRM that must not come (a copy of the timer left running in its parent).
+int scenario_kept_across_exec(const std::vector<std::string>& args) {
+  sigset_t alarm;
+  sigemptyset(&alarm);
+  sigaddset(&alarm, SIGALRM);
+  sigprocmask(SIG_BLOCK, &alarm, nullptr);
+  auto milliseconds = [](const timeval& time) { return time.tv_sec * 1000L + time.tv_usec / 1000; };
+  const itimerval cancel{};
+  itimerval real{}, virtual_time{}, profile{};
+  setitimer(ITIMER_REAL, &cancel, &real);
+  getitimer(ITIMER_VIRTUAL, &virtual_time);
+  getitimer(ITIMER_PROF, &profile);
+  put("real_ms", milliseconds(real.it_value));
+  put("real_interval_ms", milliseconds(real.it_interval));
+  put("virtual_ms", milliseconds(virtual_time.it_value));
+  put("prof_ms", milliseconds(profile.it_value));
+  int subreaper = -1;
+  prctl(PR_GET_CHILD_SUBREAPER, &subreaper);
+  put("subreaper", subreaper);
+  if (!args.empty() && args[0] == "wait") {
+    const long wait_ms = milliseconds(real.it_value) + 1000;
+    const timespec timeout{wait_ms / 1000, (wait_ms % 1000) * 1000000L};
+    put("alarm_after_cancel", sigtimedwait(&alarm, nullptr, &timeout) == SIGALRM ? 1 : 0);
   }
   return 0;
 }

@@ -1,0 +1,52 @@
+#include "kept_across_exec.hpp"
+
+#include <sys/prctl.h>
+
+namespace kashim::supervise {
+namespace {
+
+constexpr int kTimers[] = {ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF};
+
+// The real-time timer's remaining time, less what has passed since it was taken (at least
+// 1 us, so that one already due fires at once). The CPU-time timers count this process's
+// time, which COMMAND's has not spent yet.
+itimerval less_time_passed(itimerval timer, const timespec& since) {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const long long passed_us =
+      (now.tv_sec - since.tv_sec) * 1000000LL + (now.tv_nsec - since.tv_nsec) / 1000;
+  long long left_us = timer.it_value.tv_sec * 1000000LL + timer.it_value.tv_usec - passed_us;
+  if (left_us < 1) left_us = 1;
+  timer.it_value.tv_sec = static_cast<time_t>(left_us / 1000000);
+  timer.it_value.tv_usec = static_cast<suseconds_t>(left_us % 1000000);
+  return timer;
+}
+
+}  // namespace
+
+void take_kept_across_exec(KeptAcrossExec* kept) {
+  clock_gettime(CLOCK_MONOTONIC, &kept->taken_at);
+  for (int i = 0; i < 3; ++i) {
+    const itimerval disarmed{};
+    // Reads and disarms in one step: the timer cannot fire in between.
+    if (setitimer(kTimers[i], &disarmed, &kept->timers[i]) != 0) kept->timers[i] = {};
+  }
+  int subreaper = 0;
+  if (prctl(PR_GET_CHILD_SUBREAPER, &subreaper) == 0 && subreaper != 0) {
+    kept->child_subreaper = subreaper;
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+  }
+}
+
+void give_kept_across_exec(const KeptAcrossExec& kept) {
+  for (int i = 0; i < 3; ++i) {
+    const itimerval& timer = kept.timers[i];
+    if (timer.it_value.tv_sec == 0 && timer.it_value.tv_usec == 0) continue;  // not running
+    const itimerval left =
+        kTimers[i] == ITIMER_REAL ? less_time_passed(timer, kept.taken_at) : timer;
+    setitimer(kTimers[i], &left, nullptr);
+  }
+  if (kept.child_subreaper != 0) prctl(PR_SET_CHILD_SUBREAPER, kept.child_subreaper);
+}
+
+}  // namespace kashim::supervise
