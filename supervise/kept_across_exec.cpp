@@ -1,11 +1,15 @@
 #include "kept_across_exec.hpp"
 
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace kashim::supervise {
 namespace {
 
 constexpr int kTimers[] = {ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF};
+constexpr std::uint64_t kResetOnFork = 0x01;  // SCHED_FLAG_RESET_ON_FORK
+static_assert(sizeof(SchedulingAttributes) == 48, "SCHED_ATTR_SIZE_VER0");
 
 // The real-time timer's remaining time, less what has passed since it was taken (at least
 // 1 us, so that one already due fires at once). The CPU-time timers count this process's
@@ -36,6 +40,13 @@ void take_kept_across_exec(KeptAcrossExec* kept) {
     kept->child_subreaper = subreaper;
     prctl(PR_SET_CHILD_SUBREAPER, 0);
   }
+  SchedulingAttributes scheduling;
+  if (syscall(SYS_sched_getattr, 0, &scheduling, sizeof scheduling, 0) == 0 &&
+      (scheduling.flags & kResetOnFork) != 0) {
+    scheduling.size = sizeof scheduling;
+    scheduling.flags = kResetOnFork;
+    kept->scheduling = scheduling;
+  }
 }
 
 void give_kept_across_exec(const KeptAcrossExec& kept) {
@@ -47,6 +58,12 @@ void give_kept_across_exec(const KeptAcrossExec& kept) {
     setitimer(kTimers[i], &left, nullptr);
   }
   if (kept.child_subreaper != 0) prctl(PR_SET_CHILD_SUBREAPER, kept.child_subreaper);
+  // Allowed where the caller was allowed to set them (the same user, its RLIMIT_RTPRIO and
+  // RLIMIT_NICE); otherwise COMMAND runs with what fork left it.
+  if (kept.scheduling.size != 0) {
+    SchedulingAttributes scheduling = kept.scheduling;
+    syscall(SYS_sched_setattr, 0, &scheduling, 0);
+  }
 }
 
 }  // namespace kashim::supervise

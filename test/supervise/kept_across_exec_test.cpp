@@ -1,8 +1,11 @@
 // What exec keeps of a process and fork does not give its child: the interval timers its
-// caller left running (alarm()) and its child-subreaper flag. Without kashim COMMAND, exec'd
-// in its caller's process, has them; under the supervisor, which forks COMMAND, too.
+// caller left running (alarm()), its child-subreaper flag, and a scheduling policy or nice
+// value set with SCHED_RESET_ON_FORK. Without kashim COMMAND, exec'd in its caller's
+// process, has them; under the supervisor, which forks COMMAND, too.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,19 +21,30 @@ constexpr long kRealMs = 3000;     // ITIMER_REAL as the caller sets it (the pro
 constexpr long kCpuMs = 60000;     // ITIMER_VIRTUAL and ITIMER_PROF: never reached here
 constexpr long kIntervalMs = 500;  // ITIMER_REAL's interval
 
-// The probe's kept-across-exec scenario, exec'd by a process that first sets the timers and
-// the flag, under the supervisor when `supervised`.
-ProcessRun run_after_setting(bool supervised, const std::string& argument) {
+constexpr int kNice = -3;           // with SCHED_RESET_ON_FORK, which fork resets to 0
+constexpr int kNotPermitted = 125;  // the caller's setup was refused
+
+bool set_timers_and_subreaper() {
+  const itimerval real{{0, kIntervalMs * 1000}, {kRealMs / 1000, 0}};
+  const itimerval cpu{{0, 0}, {kCpuMs / 1000, 0}};
+  return setitimer(ITIMER_REAL, &real, nullptr) == 0 &&
+         setitimer(ITIMER_VIRTUAL, &cpu, nullptr) == 0 &&
+         setitimer(ITIMER_PROF, &cpu, nullptr) == 0 && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+}
+
+bool set_scheduling_reset_on_fork() {
+  const sched_param normal{};
+  return sched_setscheduler(0, SCHED_OTHER | SCHED_RESET_ON_FORK, &normal) == 0 &&
+         setpriority(PRIO_PROCESS, 0, kNice) == 0;
+}
+
+// The probe's kept-across-exec scenario, exec'd by a process that first runs `set_up`, under
+// the supervisor when `supervised`.
+ProcessRun run_after_setting(bool (*set_up)(), bool supervised, const std::string& argument) {
   const std::string results = scratch_path("kept");
   const pid_t pid = fork();
   if (pid == 0) {
-    const itimerval real{{0, kIntervalMs * 1000}, {kRealMs / 1000, 0}};
-    const itimerval cpu{{0, 0}, {kCpuMs / 1000, 0}};
-    if (setitimer(ITIMER_REAL, &real, nullptr) != 0 ||
-        setitimer(ITIMER_VIRTUAL, &cpu, nullptr) != 0 ||
-        setitimer(ITIMER_PROF, &cpu, nullptr) != 0 || prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
-      _exit(126);
-    }
+    if (!set_up()) _exit(kNotPermitted);
     setenv("KASHIM_IDLE", "31", 1);
     if (supervised) {
       execl(supervisor_path().c_str(), "kashim-supervise", "--", SUPERVISE_PROBE_PATH,
@@ -57,8 +71,8 @@ long number(const ProcessRun& run, const std::string& key) {
 }
 
 TEST(SuperviseKeptAcrossExec, TheCallersTimersAndSubreaperFlagAreThePrograms) {
-  const ProcessRun plain = run_after_setting(false, "-");
-  const ProcessRun supervised = run_after_setting(true, "-");
+  const ProcessRun plain = run_after_setting(set_timers_and_subreaper, false, "-");
+  const ProcessRun supervised = run_after_setting(set_timers_and_subreaper, true, "-");
   ASSERT_EQ(plain.exit_code, 0);
   ASSERT_EQ(supervised.exit_code, 0);
   for (const ProcessRun* run : {&plain, &supervised}) {
@@ -76,10 +90,25 @@ TEST(SuperviseKeptAcrossExec, TheCallersTimersAndSubreaperFlagAreThePrograms) {
 // The supervisor gives its timer away rather than copying it: once COMMAND has cancelled
 // it, no SIGALRM comes (a copy left running in the supervisor would fire, and be forwarded).
 TEST(SuperviseKeptAcrossExec, ATimerTheProgramCancelsNeverFires) {
-  const ProcessRun supervised = run_after_setting(true, "wait");
+  const ProcessRun supervised = run_after_setting(set_timers_and_subreaper, true, "wait");
   ASSERT_EQ(supervised.exit_code, 0);
   EXPECT_GT(number(supervised, "real_ms"), 0);
   EXPECT_EQ(number(supervised, "alarm_after_cancel"), 0);
+}
+
+// Needs the right to lower a nice value (root, CAP_SYS_NICE or RLIMIT_NICE), as the caller
+// in the field has it. A real-time policy would be reset the same way; the nice value keeps
+// the test from running anything real-time.
+TEST(SuperviseKeptAcrossExec, ASchedulingSetWithResetOnForkIsTheProgramsToo) {
+  const ProcessRun plain = run_after_setting(set_scheduling_reset_on_fork, false, "-");
+  KASHIM_REQUIRE(plain.exit_code != kNotPermitted, "the right to lower a nice value");
+  const ProcessRun supervised = run_after_setting(set_scheduling_reset_on_fork, true, "-");
+  ASSERT_EQ(plain.exit_code, 0);
+  ASSERT_EQ(supervised.exit_code, 0);
+  EXPECT_EQ(number(plain, "policy"), SCHED_OTHER | SCHED_RESET_ON_FORK);
+  EXPECT_EQ(number(plain, "nice"), kNice);
+  EXPECT_EQ(number(supervised, "policy"), number(plain, "policy"));
+  EXPECT_EQ(number(supervised, "nice"), number(plain, "nice"));
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // supervise_probe's scenarios about the process: signals, exit, environment, a daemon.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -127,8 +129,9 @@ int scenario_environment(const std::vector<std::string>&) {
   return 0;
 }
 
-// kept-across-exec [wait]: the interval timers (remaining ms) and the child-subreaper flag
-// this process started with, which exec keeps and fork does not. Cancels its real-time
+// kept-across-exec [wait]: the interval timers (remaining ms), the child-subreaper flag and
+// the scheduling policy and nice value this process started with, which exec keeps and fork
+// does not (the policy and nice value under SCHED_RESET_ON_FORK). Cancels its real-time
 // timer; with "wait", then waits until that timer would have fired, and a second more, for
 // a SIGALRM that must not come (a copy of the timer left running in its parent).
 int scenario_kept_across_exec(const std::vector<std::string>& args) {
@@ -149,6 +152,8 @@ int scenario_kept_across_exec(const std::vector<std::string>& args) {
   int subreaper = -1;
   prctl(PR_GET_CHILD_SUBREAPER, &subreaper);
   put("subreaper", subreaper);
+  put("policy", sched_getscheduler(0));
+  put("nice", getpriority(PRIO_PROCESS, 0));
   if (!args.empty() && args[0] == "wait") {
     const long wait_ms = milliseconds(real.it_value) + 1000;
     const timespec timeout{wait_ms / 1000, (wait_ms % 1000) * 1000000L};
