@@ -1,8 +1,16 @@
 #include "kept_across_exec.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 
 namespace kashim::supervise {
 namespace {
@@ -26,7 +34,40 @@ itimerval less_time_passed(itimerval timer, const timespec& since) {
   return timer;
 }
 
+// The POSIX record locks this process holds on descriptor `fd`: its /proc/self/fdinfo lines
+// "lock:\t1: POSIX  ADVISORY  WRITE 1234 fe:00:5678 0 EOF" (the kernel shows the locks of
+// this process set through this open file). Others (flock, OFD, leases) go with the
+// descriptor.
+void add_record_locks(int fd, std::vector<RecordLock>* locks) {
+  const std::string path = "/proc/self/fdinfo/" + std::to_string(fd);
+  FILE* info = std::fopen(path.c_str(), "re");
+  if (info == nullptr) return;
+  char line[256];
+  while (std::fgets(line, sizeof line, info) != nullptr) {
+    char kind[16], access[16], end[32];
+    long long start = 0;
+    if (std::sscanf(line, "lock: %*d: %15s %*s %15s %*d %*s %lld %31s", kind, access, &start,
+                    end) != 4 ||
+        std::strcmp(kind, "POSIX") != 0) {
+      continue;
+    }
+    RecordLock lock;
+    lock.fd = fd;
+    lock.type = std::strcmp(access, "WRITE") == 0 ? F_WRLCK : F_RDLCK;
+    lock.start = static_cast<off_t>(start);
+    lock.length = std::strcmp(end, "EOF") == 0
+                      ? 0
+                      : static_cast<off_t>(std::strtoll(end, nullptr, 10) - start + 1);
+    locks->push_back(lock);
+  }
+  std::fclose(info);
+}
+
 }  // namespace
+
+void take_record_locks(const std::vector<int>& descriptors, KeptAcrossExec* kept) {
+  for (int fd : descriptors) add_record_locks(fd, &kept->record_locks);
+}
 
 void take_kept_across_exec(KeptAcrossExec* kept) {
   clock_gettime(CLOCK_MONOTONIC, &kept->taken_at);
@@ -63,6 +104,16 @@ void give_kept_across_exec(const KeptAcrossExec& kept) {
   if (kept.scheduling.size != 0) {
     SchedulingAttributes scheduling = kept.scheduling;
     syscall(SYS_sched_setattr, 0, &scheduling, 0);
+  }
+  for (const RecordLock& lock : kept.record_locks) {
+    struct flock wanted {};
+    wanted.l_type = lock.type;
+    wanted.l_whence = SEEK_SET;
+    wanted.l_start = lock.start;
+    wanted.l_len = lock.length;
+    // Signals are COMMAND's by now: a fatal one ends the wait as it would end COMMAND.
+    while (fcntl(lock.fd, F_SETLKW, &wanted) != 0 && errno == EINTR) {
+    }
   }
 }
 

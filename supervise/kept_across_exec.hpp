@@ -5,9 +5,11 @@
 #pragma once
 
 #include <sys/time.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace kashim::supervise {
 
@@ -20,6 +22,14 @@ struct SchedulingAttributes {
   std::int32_t nice = 0;
   std::uint32_t priority = 0;
   std::uint64_t runtime = 0, deadline = 0, period = 0;  // SCHED_DEADLINE
+};
+
+// A POSIX record lock (fcntl F_SETLK, lockf) held on one of the descriptors COMMAND inherits.
+struct RecordLock {
+  int fd = -1;
+  short type = 0;  // F_RDLCK or F_WRLCK
+  off_t start = 0;
+  off_t length = 0;  // 0: to the end of the file, however long it grows
 };
 
 struct KeptAcrossExec {
@@ -35,11 +45,21 @@ struct KeptAcrossExec {
   // them (a real-time or deadline policy to SCHED_OTHER, a negative nice value to 0) and the
   // flag itself; exec keeps them. Set again only when the flag was set (size 0: it was not).
   SchedulingAttributes scheduling;
+  // POSIX record locks belong to a process (its descriptor table), and fork does not pass
+  // them on: COMMAND's process waits for each (F_SETLKW) until the supervisor has closed its
+  // copies of COMMAND's descriptors, which releases them, then takes them before its exec.
+  // Should another process be waiting for one too, either may get it first; COMMAND then
+  // starts once it has it, as the other's holder would have waited for COMMAND's.
+  std::vector<RecordLock> record_locks;
 };
 
 // In the supervisor, once, before COMMAND's process is forked: moves those attributes from
 // the supervisor into `kept`.
 void take_kept_across_exec(KeptAcrossExec* kept);
+
+// In the supervisor, before COMMAND's process is forked: the record locks it holds on
+// `descriptors` (those COMMAND inherits beyond stdio), which it releases when it closes them.
+void take_record_locks(const std::vector<int>& descriptors, KeptAcrossExec* kept);
 
 // In COMMAND's process, just before exec.
 void give_kept_across_exec(const KeptAcrossExec& kept);

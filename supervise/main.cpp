@@ -201,6 +201,7 @@ int available(const char* program) {
   ProcessState state;
   take_over_signals(&state);
   take_kept_across_exec(&state.kept);
+  take_record_locks(commands_descriptors, &state.kept);
   LaunchRequest request;
   request.argv = options.command;
   request.environment = command_environment(options);

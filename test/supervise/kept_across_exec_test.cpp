@@ -2,6 +2,7 @@
 // caller left running (alarm()), its child-subreaper flag, and a scheduling policy or nice
 // value set with SCHED_RESET_ON_FORK. Without kashim COMMAND, exec'd in its caller's
 // process, has them; under the supervisor, which forks COMMAND, too.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -38,9 +39,24 @@ bool set_scheduling_reset_on_fork() {
          setpriority(PRIO_PROCESS, 0, kNice) == 0;
 }
 
-// The probe's kept-across-exec scenario, exec'd by a process that first runs `set_up`, under
-// the supervisor when `supervised`.
-ProcessRun run_after_setting(bool (*set_up)(), bool supervised, const std::string& argument) {
+constexpr int kLockedFd = 9;  // the descriptor the caller locks through, given to COMMAND
+
+std::string g_locked_path;  // set by the test, before it forks
+
+// A write lock on the first bytes of a scratch file, through kLockedFd, left open for exec.
+bool lock_a_file() {
+  const int fd = open(g_locked_path.c_str(), O_RDWR | O_CREAT, 0600);
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  lock.l_len = 10;
+  return fd >= 0 && dup2(fd, kLockedFd) == kLockedFd && fcntl(kLockedFd, F_SETLK, &lock) == 0;
+}
+
+// The probe's `scenario` with `argument`, exec'd by a process that first runs `set_up`,
+// under the supervisor when `supervised`.
+ProcessRun run_after_setting(bool (*set_up)(), bool supervised, const std::string& argument,
+                             const char* scenario = "kept-across-exec") {
   const std::string results = scratch_path("kept");
   const pid_t pid = fork();
   if (pid == 0) {
@@ -48,10 +64,10 @@ ProcessRun run_after_setting(bool (*set_up)(), bool supervised, const std::strin
     setenv("KASHIM_IDLE", "31", 1);
     if (supervised) {
       execl(supervisor_path().c_str(), "kashim-supervise", "--", SUPERVISE_PROBE_PATH,
-            results.c_str(), "kept-across-exec", argument.c_str(), static_cast<char*>(nullptr));
+            results.c_str(), scenario, argument.c_str(), static_cast<char*>(nullptr));
     } else {
-      execl(SUPERVISE_PROBE_PATH, SUPERVISE_PROBE_PATH, results.c_str(), "kept-across-exec",
-            argument.c_str(), static_cast<char*>(nullptr));
+      execl(SUPERVISE_PROBE_PATH, SUPERVISE_PROBE_PATH, results.c_str(), scenario, argument.c_str(),
+            static_cast<char*>(nullptr));
     }
     _exit(127);
   }
@@ -94,6 +110,20 @@ TEST(SuperviseKeptAcrossExec, ATimerTheProgramCancelsNeverFires) {
   ASSERT_EQ(supervised.exit_code, 0);
   EXPECT_GT(number(supervised, "real_ms"), 0);
   EXPECT_EQ(number(supervised, "alarm_after_cancel"), 0);
+}
+
+// A POSIX record lock the caller took is owned by its process, which exec keeps and fork
+// does not pass on: COMMAND must hold it, as without kashim, not lose it to the supervisor.
+TEST(SuperviseKeptAcrossExec, ARecordLockTheCallerHeldIsHeldByTheProgram) {
+  const std::string fd = std::to_string(kLockedFd);
+  g_locked_path = scratch_path("locked");
+  const ProcessRun plain = run_after_setting(lock_a_file, false, fd, "record-lock");
+  const ProcessRun supervised = run_after_setting(lock_a_file, true, fd, "record-lock");
+  ASSERT_EQ(plain.exit_code, 0);
+  ASSERT_EQ(supervised.exit_code, 0);
+  EXPECT_EQ(plain.value("holder"), plain.value("pid"));
+  EXPECT_EQ(supervised.value("holder"), supervised.value("pid"));
+  std::filesystem::remove(g_locked_path);
 }
 
 // Needs the right to lower a nice value (root, CAP_SYS_NICE or RLIMIT_NICE), as the caller

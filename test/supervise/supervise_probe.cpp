@@ -291,6 +291,7 @@ int main(int argc, char** argv) {
                          {"sigchld", scenario_sigchld},
                          {"read-line", scenario_read_line},
                          {"kept-across-exec", scenario_kept_across_exec},
+                         {"record-lock", scenario_record_lock},
                          {"daemon", scenario_daemon},
                          {"accept-forms", scenario_accept_forms},
                          {"accept-nonblocking", scenario_accept_nonblocking},

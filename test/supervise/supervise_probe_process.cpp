@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -159,6 +160,29 @@ int scenario_kept_across_exec(const std::vector<std::string>& args) {
     const timespec timeout{wait_ms / 1000, (wait_ms % 1000) * 1000000L};
     put("alarm_after_cancel", sigtimedwait(&alarm, nullptr, &timeout) == SIGALRM ? 1 : 0);
   }
+  return 0;
+}
+
+// record-lock FD: who holds the POSIX record lock on FD's file, as another process sees it
+// (a process never conflicts with its own locks): "holder" is its pid, or 0 when none.
+int scenario_record_lock(const std::vector<std::string>& args) {
+  const int fd = std::atoi(args.at(0).c_str());
+  int seen[2];
+  if (pipe(seen) != 0) die("pipe");
+  const pid_t child = fork();
+  if (child == 0) {
+    struct flock asked {};
+    asked.l_type = F_WRLCK;
+    asked.l_whence = SEEK_SET;
+    pid_t holder = -1;
+    if (fcntl(fd, F_GETLK, &asked) == 0) holder = asked.l_type == F_UNLCK ? 0 : asked.l_pid;
+    _exit(write(seen[1], &holder, sizeof holder) == sizeof holder ? 0 : 1);
+  }
+  pid_t holder = -1;
+  if (read(seen[0], &holder, sizeof holder) != sizeof holder) die("read");
+  waitpid(child, nullptr, 0);
+  put("pid", getpid());
+  put("holder", holder);
   return 0;
 }
 
