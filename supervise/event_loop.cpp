@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "accept.hpp"
 #include "log_line.hpp"
@@ -160,6 +161,7 @@ class Supervision {
       // with COMMAND, the terminal's (^C, ^\, a resize, a hangup, a background read), which
       // reached it too. A sigqueue()'s value and sender go with it.
       forward(info);
+      if (signal == SIGTSTP || signal == SIGTTIN || signal == SIGTTOU) stop_forwarded_ = true;
     }
     return false;
   }
@@ -206,6 +208,10 @@ class Supervision {
   // processes.
   void stopped(int signal) {
     if (signal != SIGTSTP && signal != SIGTTIN && signal != SIGTTOU) return;
+    // Out of COMMAND's group, the supervisor stops only with a stop it forwarded: its sender
+    // continues it. One sent to COMMAND's group is continued there, where the supervisor is
+    // not: stopped, it would stay so, and COMMAND's notified calls would wait for it.
+    if (state_.supervisor_leaves_group && !std::exchange(stop_forwarded_, false)) return;
     if (state_.command_own_group && state_.terminal >= 0) {
       const pid_t foreground = tcgetpgrp(state_.terminal);
       // fg of a job still running gives the supervisor's group the terminal without a
@@ -238,6 +244,7 @@ class Supervision {
   pid_t child_;
   ProcessState& state_;
   int status_ = 0;
+  bool stop_forwarded_ = false;  // a job-control stop was forwarded and has not stopped COMMAND
 };
 
 }  // namespace

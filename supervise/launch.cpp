@@ -112,6 +112,8 @@ std::string systemd_variable_for_command(const std::string& entry, pid_t supervi
 [[noreturn]] void run_child(const LaunchRequest& request, Tuner& tuner, const ProcessState& state,
                             int channel, pid_t supervisor) {
   if (state.command_own_group) setpgid(0, 0);
+  // Forked again (a first start given up) after the supervisor left its caller's group.
+  if (state.supervisor_leaves_group) setpgid(0, state.own_group);
   // Should the supervisor die, its notifications would fail with ENOSYS: COMMAND goes with it.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != supervisor) _exit(125);
@@ -213,9 +215,10 @@ void take_over_signals(ProcessState* state) {
   sigaction(SIGCHLD, &default_action, &state->original_sigchld);
   state->own_group = getpgrp();
   state->terminal = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  const bool leads_group = state->own_group == getpid();
   state->command_own_group =
-      state->terminal < 0 ||
-      (state->own_group == getpid() && !is_pipe(STDIN_FILENO) && !is_pipe(STDOUT_FILENO));
+      leads_group && (state->terminal < 0 || (!is_pipe(STDIN_FILENO) && !is_pipe(STDOUT_FILENO)));
+  state->supervisor_leaves_group = state->terminal < 0 && !leads_group;
 }
 
 Launched launch(const LaunchRequest& request, Tuner& tuner, ProcessState* state) {
@@ -239,6 +242,9 @@ Launched launch(const LaunchRequest& request, Tuner& tuner, ProcessState* state)
   }
   close(channel[1]);
   if (state->command_own_group) setpgid(child, child);  // as the child does: whichever runs first
+  // The child was forked in the caller's group (a signal sent to the group before this
+  // reaches both, and COMMAND then twice: once forwarded).
+  if (state->supervisor_leaves_group && !request.probe_only) setpgid(0, 0);
   state->child_group = state->command_own_group ? child : state->own_group;
   launched.child = child;
 

@@ -34,12 +34,18 @@ struct ProcessState {
   struct sigaction original_sigchld {};
   int terminal = -1;  // /dev/tty when there is one
   pid_t own_group = 0;
-  // COMMAND gets a process group of its own, so that a signal to the supervisor's group
-  // reaches COMMAND once (forwarded), and as a job of its own on a terminal (the supervisor
-  // leads its group, neither stdin nor stdout is a pipe) the terminal while it runs. On a
-  // terminal otherwise (a pipeline, a script without job control) it stays in the
-  // supervisor's group, which others share: they keep the terminal.
+  // COMMAND gets a process group of its own when the supervisor leads its group, so that a
+  // signal to the supervisor's group (its job) reaches COMMAND once (forwarded), and on a
+  // terminal (neither stdin nor stdout a pipe) the terminal while it runs. On a terminal
+  // otherwise (a pipeline, a script without job control) it stays in the supervisor's
+  // group, which others share: they keep the terminal.
   bool command_own_group = false;
+  // Without a terminal, a supervisor that does not lead its group (started from a script,
+  // cron, CI) leaves the group to COMMAND and takes one of its own once COMMAND is forked:
+  // COMMAND runs in its caller's group as without kashim (setsid() works for it, a signal
+  // to the group reaches it and its children, once), and the supervisor gets only what is
+  // sent to it, which it forwards.
+  bool supervisor_leaves_group = false;
   pid_t child_group = 0;  // COMMAND's process group: its pid, or own_group
   KeptAcrossExec kept;    // COMMAND's, set again just before its exec
 };

@@ -292,6 +292,8 @@ int main(int argc, char** argv) {
                          {"read-line", scenario_read_line},
                          {"kept-across-exec", scenario_kept_across_exec},
                          {"record-lock", scenario_record_lock},
+                         {"process-group", scenario_process_group},
+                         {"signal-with-child", scenario_signal_with_child},
                          {"daemon", scenario_daemon},
                          {"accept-forms", scenario_accept_forms},
                          {"accept-nonblocking", scenario_accept_nonblocking},

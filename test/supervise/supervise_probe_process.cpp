@@ -186,4 +186,39 @@ int scenario_record_lock(const std::vector<std::string>& args) {
   return 0;
 }
 
+// process-group: this process's group and session as it started, and whether setsid()
+// works (it fails with EPERM for a group leader).
+int scenario_process_group(const std::vector<std::string>&) {
+  put("pgrp", getpgrp());
+  put("leads_group", getpgrp() == getpid() ? 1 : 0);
+  put("sid", getsid(0));
+  errno = 0;
+  const pid_t session = setsid();
+  put("setsid", outcome(session, errno));
+  return 0;
+}
+
+// signal-with-child: this process and a child it forks each wait (10 s at most) for a
+// SIGTERM and write its number ("signal", "child_signal"; 0 when none came). Prints "ready"
+// once both wait.
+int scenario_signal_with_child(const std::vector<std::string>&) {
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_BLOCK, &term, nullptr);  // before the fork: the child has it blocked too
+  const timespec timeout{10, 0};
+  const pid_t child = fork();
+  if (child == 0) {
+    const int got = sigtimedwait(&term, nullptr, &timeout);
+    put("child_signal", got > 0 ? got : 0);
+    _exit(0);
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  const int got = sigtimedwait(&term, nullptr, &timeout);
+  put("signal", got > 0 ? got : 0);
+  waitpid(child, nullptr, 0);
+  return 0;
+}
+
 }  // namespace supervise_probe
