@@ -5,6 +5,7 @@
 // leaves it to COMMAND instead, which then runs in its caller's group as without kashim.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -48,6 +49,56 @@ TEST(SuperviseProcessGroup, ASignalToTheCallersGroupReachesTheProgramsChildren) 
   const std::string text = read_file(results);
   EXPECT_NE(text.find("signal=15\n"), std::string::npos) << text;
   EXPECT_NE(text.find("child_signal=15\n"), std::string::npos) << text;
+  std::filesystem::remove(results);
+}
+
+// Whether /proc/PID/stat shows the process stopped within `tries` looks, 10 ms apart.
+bool becomes_stopped(pid_t pid, int tries) {
+  for (int i = 0; i < tries; ++i) {
+    if (read_file("/proc/" + std::to_string(pid) + "/stat").find(") T ") != std::string::npos) {
+      return true;
+    }
+    usleep(10000);
+  }
+  return false;
+}
+
+pid_t value_after(const std::string& text, const std::string& key) {
+  const std::size_t at = text.find(key + "=");
+  return at == std::string::npos ? -1 : std::stoi(text.substr(at + key.size() + 1));
+}
+
+// A stop sent to the caller's group stops COMMAND (and the caller), not the supervisor,
+// which is not in the group; the SIGCONT sent to the group then continues all that stopped.
+// A supervisor that stopped too would never be continued: what is sent to it afterwards
+// would never reach COMMAND. A stop sent to the supervisor stops both.
+TEST(SuperviseProcessGroup, AStopSentToTheCallersGroupLeavesTheSupervisorRunning) {
+  const std::string results = scratch_path("group-stop");
+  Background job =
+      start_background({"/bin/sh", "-c",
+                        "trap : TERM; " + supervisor_path() + " -- " + SUPERVISE_PROBE_PATH + " " +
+                            results + " wait-signal; exit $?"},
+                       kTuned);
+  ASSERT_NE(job.wait_for_output("ready").find("ready"), std::string::npos) << job.err_text;
+  const std::string text = read_file(results);
+  const pid_t program = value_after(text, "pid"), supervisor = value_after(text, "parent");
+  ASSERT_GT(program, 0) << text;
+  ASSERT_GT(supervisor, 0) << text;
+  ASSERT_EQ(kill(-job.pid, SIGTSTP), 0);
+  ASSERT_TRUE(becomes_stopped(program, 1000)) << "the program must stop with its group";
+  // The supervisor learns of the stop at once (SIGCHLD); half a second is ample for a
+  // supervisor that would wrongly stop itself to be seen stopped.
+  EXPECT_FALSE(becomes_stopped(supervisor, 50));
+  ASSERT_EQ(kill(-job.pid, SIGCONT), 0);
+  // A stop sent to the supervisor itself is forwarded, and stops both, as its sender expects.
+  ASSERT_EQ(kill(supervisor, SIGTSTP), 0);
+  EXPECT_TRUE(becomes_stopped(supervisor, 1000));
+  EXPECT_TRUE(becomes_stopped(program, 1000));
+  ASSERT_EQ(kill(supervisor, SIGCONT), 0);
+  ASSERT_EQ(kill(supervisor, SIGTERM), 0);  // forwarded to the program
+  const int status = job.wait_status();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 100 + SIGTERM) << status;
+  if (status == -1) kill(supervisor, SIGKILL);  // stuck: the program goes with it
   std::filesystem::remove(results);
 }
 
