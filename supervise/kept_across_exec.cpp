@@ -81,6 +81,9 @@ void take_kept_across_exec(KeptAcrossExec* kept) {
     kept->child_subreaper = subreaper;
     prctl(PR_SET_CHILD_SUBREAPER, 0);
   }
+  // The init of a pid namespace (a container's entry point) gets every orphan in it, as
+  // COMMAND would have as init: COMMAND is made a subreaper, so that its own come to it.
+  if (getpid() == 1) kept->child_subreaper = 1;
   SchedulingAttributes scheduling;
   if (syscall(SYS_sched_getattr, 0, &scheduling, sizeof scheduling, 0) == 0 &&
       (scheduling.flags & kResetOnFork) != 0) {

@@ -39,7 +39,8 @@ struct KeptAcrossExec {
   itimerval timers[3] = {};
   timespec taken_at{};  // CLOCK_MONOTONIC: the real-time timer's time runs on meanwhile
   // PR_SET_CHILD_SUBREAPER: COMMAND's orphaned descendants are reparented to COMMAND (and
-  // reaped by it), not to the supervisor, which never waits for them.
+  // reaped by it), not to the supervisor, which never waits for them. Also set when the
+  // supervisor is a pid namespace's init, where COMMAND would have been.
   int child_subreaper = 0;
   // The scheduling policy, priority and nice value, with SCHED_RESET_ON_FORK: fork resets
   // them (a real-time or deadline policy to SCHED_OTHER, a negative nice value to 0) and the

@@ -126,6 +126,23 @@ TEST(SuperviseKeptAcrossExec, ARecordLockTheCallerHeldIsHeldByTheProgram) {
   std::filesystem::remove(g_locked_path);
 }
 
+// A container's entry point, `kashim -- COMMAND`, makes the supervisor the pid namespace's
+// init, where COMMAND would have been: COMMAND's orphaned descendants must still come to
+// COMMAND (as its subreaper), not to the supervisor, which never waits for them.
+TEST(SuperviseKeptAcrossExec, AsInitTheProgramStillGetsItsOrphans) {
+  const ProcessRun plain = run_probe_program({"unshare", "--pid", "--fork", "--mount-proc"},
+                                             SUPERVISE_PROBE_PATH, {"orphan"}, kTuned);
+  KASHIM_REQUIRE(plain.exit_code == 0 && plain.value("pid") == "1",
+                 "a pid namespace of its own (unshare --pid, as root)");
+  const ProcessRun supervised =
+      run_probe_program({"unshare", "--pid", "--fork", "--mount-proc", supervisor_path(), "--"},
+                        SUPERVISE_PROBE_PATH, {"orphan"}, kTuned);
+  ASSERT_EQ(supervised.exit_code, 0) << supervised.err;
+  EXPECT_EQ(plain.value("orphan_reaped"), "1");
+  EXPECT_EQ(supervised.value("pid"), "2");
+  EXPECT_EQ(supervised.value("orphan_reaped"), "1");
+}
+
 // Needs the right to lower a nice value (root, CAP_SYS_NICE or RLIMIT_NICE), as the caller
 // in the field has it. A real-time policy would be reset the same way; the nice value keeps
 // the test from running anything real-time.

@@ -294,6 +294,7 @@ int main(int argc, char** argv) {
                          {"record-lock", scenario_record_lock},
                          {"process-group", scenario_process_group},
                          {"signal-with-child", scenario_signal_with_child},
+                         {"orphan", scenario_orphan},
                          {"daemon", scenario_daemon},
                          {"accept-forms", scenario_accept_forms},
                          {"accept-nonblocking", scenario_accept_nonblocking},

@@ -42,6 +42,7 @@ int scenario_kept_across_exec(const std::vector<std::string>& args);
 int scenario_record_lock(const std::vector<std::string>& args);
 int scenario_process_group(const std::vector<std::string>& args);
 int scenario_signal_with_child(const std::vector<std::string>& args);
+int scenario_orphan(const std::vector<std::string>& args);
 // supervise_probe_accept.cpp: clients from a chosen loopback address, and what accept gave.
 inline constexpr const char* kMatchingPeer = "127.0.0.2";  // the tests' KASHIM_PEERS
 int client_from(const char* source, in_port_t port);

@@ -221,4 +221,23 @@ int scenario_signal_with_child(const std::vector<std::string>&) {
   return 0;
 }
 
+// orphan: forks a child that forks a grandchild and exits; the grandchild exits once it is
+// orphaned. Reports this process's pid and whether the orphan came to it ("orphan_reaped"):
+// as a pid namespace's init, or a subreaper, it does; otherwise it has no child left.
+int scenario_orphan(const std::vector<std::string>&) {
+  const pid_t child = fork();
+  if (child == 0) {
+    const pid_t parent = getpid();
+    if (fork() == 0) {
+      for (int i = 0; i < 10000 && getppid() == parent; ++i) usleep(1000);  // 10 s at most
+      _exit(0);
+    }
+    _exit(0);
+  }
+  waitpid(child, nullptr, 0);  // its exit reparented the grandchild already
+  put("pid", getpid());
+  put("orphan_reaped", waitpid(-1, nullptr, 0) > 0 ? 1 : 0);
+  return 0;
+}
+
 }  // namespace supervise_probe
