@@ -17,6 +17,7 @@ namespace {
 
 constexpr int kTimers[] = {ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF};
 constexpr std::uint64_t kResetOnFork = 0x01;  // SCHED_FLAG_RESET_ON_FORK
+constexpr std::uint32_t kDeadline = 6;        // SCHED_DEADLINE
 static_assert(sizeof(SchedulingAttributes) == 48, "SCHED_ATTR_SIZE_VER0");
 
 // The real-time timer's remaining time, less what has passed since it was taken (at least
@@ -85,11 +86,20 @@ void take_kept_across_exec(KeptAcrossExec* kept) {
   // COMMAND would have as init: COMMAND is made a subreaper, so that its own come to it.
   if (getpid() == 1) kept->child_subreaper = 1;
   SchedulingAttributes scheduling;
-  if (syscall(SYS_sched_getattr, 0, &scheduling, sizeof scheduling, 0) == 0 &&
-      (scheduling.flags & kResetOnFork) != 0) {
+  if (syscall(SYS_sched_getattr, 0, &scheduling, sizeof scheduling, 0) == 0) {
     scheduling.size = sizeof scheduling;
-    scheduling.flags = kResetOnFork;
-    kept->scheduling = scheduling;
+    if ((scheduling.flags & kResetOnFork) != 0) {
+      scheduling.flags = kResetOnFork;
+      kept->scheduling = scheduling;
+    } else if (scheduling.policy == kDeadline) {
+      // A deadline task may fork only with SCHED_RESET_ON_FORK: the supervisor takes the
+      // flag (COMMAND could not be started otherwise), and COMMAND's process the policy back.
+      scheduling.flags = 0;
+      kept->scheduling = scheduling;
+      SchedulingAttributes resetting = scheduling;
+      resetting.flags = kResetOnFork;
+      syscall(SYS_sched_setattr, 0, &resetting, 0);
+    }
   }
 }
 

@@ -44,7 +44,8 @@ struct KeptAcrossExec {
   int child_subreaper = 0;
   // The scheduling policy, priority and nice value, with SCHED_RESET_ON_FORK: fork resets
   // them (a real-time or deadline policy to SCHED_OTHER, a negative nice value to 0) and the
-  // flag itself; exec keeps them. Set again only when the flag was set (size 0: it was not).
+  // flag itself; exec keeps them. Also SCHED_DEADLINE without the flag, under which fork
+  // fails. Set again only in those cases (size 0: neither).
   SchedulingAttributes scheduling;
   // POSIX record locks belong to a process (its descriptor table), and fork does not pass
   // them on: COMMAND's process waits for each (F_SETLKW) until the supervisor has closed its

@@ -7,10 +7,12 @@
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <filesystem>
 
 #include "supervise_helpers.hpp"
@@ -51,6 +53,18 @@ bool lock_a_file() {
   lock.l_whence = SEEK_SET;
   lock.l_len = 10;
   return fd >= 0 && dup2(fd, kLockedFd) == kLockedFd && fcntl(kLockedFd, F_SETLK, &lock) == 0;
+}
+
+// SCHED_DEADLINE, 3 ms of every 10 ms, without SCHED_RESET_ON_FORK (glibc has no wrapper).
+bool set_deadline_scheduling() {
+  struct {
+    std::uint32_t size = 48, policy = 6 /* SCHED_DEADLINE */;
+    std::uint64_t flags = 0;
+    std::int32_t nice = 0;
+    std::uint32_t priority = 0;
+    std::uint64_t runtime = 3000000, deadline = 10000000, period = 10000000;
+  } attributes;
+  return syscall(SYS_sched_setattr, 0, &attributes, 0) == 0;
 }
 
 // The probe's `scenario` with `argument`, exec'd by a process that first runs `set_up`,
@@ -156,6 +170,18 @@ TEST(SuperviseKeptAcrossExec, ASchedulingSetWithResetOnForkIsTheProgramsToo) {
   EXPECT_EQ(number(plain, "nice"), kNice);
   EXPECT_EQ(number(supervised, "policy"), number(plain, "policy"));
   EXPECT_EQ(number(supervised, "nice"), number(plain, "nice"));
+}
+
+// A deadline task may not fork unless SCHED_RESET_ON_FORK is set: the supervisor could not
+// start COMMAND at all (exit 125), which without kashim runs, with its deadline policy.
+TEST(SuperviseKeptAcrossExec, AProgramRunWithADeadlinePolicyStartsWithIt) {
+  const ProcessRun plain = run_after_setting(set_deadline_scheduling, false, "-");
+  KASHIM_REQUIRE(plain.exit_code != kNotPermitted, "the right to set SCHED_DEADLINE (root)");
+  const ProcessRun supervised = run_after_setting(set_deadline_scheduling, true, "-");
+  ASSERT_EQ(plain.exit_code, 0);
+  EXPECT_EQ(supervised.exit_code, 0);
+  EXPECT_EQ(number(plain, "policy"), 6);
+  EXPECT_EQ(number(supervised, "policy"), number(plain, "policy"));
 }
 
 }  // namespace
