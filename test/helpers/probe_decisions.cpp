@@ -179,6 +179,32 @@ int scenario_reconnect(const std::vector<std::string>&) {
   return 0;
 }
 
+namespace {
+
+// A TCP listener made by a process without kashim (the system call), under number 3, the
+// first systemd hands over.
+void listener_under_3() {
+  int fd = listener(AF_INET, /*raw=*/true);
+  if (fd != 3) {
+    if (dup2(fd, 3) != 3) die("dup2");
+    close(fd);
+  }
+}
+
+void name_this_process_in_listen_fds() {
+  setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
+  setenv("LISTEN_FDS", "1", 1);
+}
+
+std::string this_program() {
+  char self[4096];
+  ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (length <= 0) die("readlink");
+  return std::string(self, static_cast<std::size_t>(length));
+}
+
+}  // namespace
+
 // listener-off systemd|exec: a listener made by a process without kashim (the system call)
 // is handed to this program across exec under number 3: by systemd socket activation
 // (LISTEN_FDS=1, LISTEN_PID this process), or plainly. The program switches keep-alive off
@@ -186,21 +212,11 @@ int scenario_reconnect(const std::vector<std::string>&) {
 // (first, second) and the listener reported (listener).
 int scenario_listener_off(const std::vector<std::string>& args) {
   if (args.empty()) die("listener-off needs systemd or exec");
-  int fd = listener(AF_INET, /*raw=*/true);
-  if (fd != 3) {
-    if (dup2(fd, 3) != 3) die("dup2");
-    close(fd);
-  }
-  if (args[0] == "systemd") {
-    setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
-    setenv("LISTEN_FDS", "1", 1);
-  }
-  char self[4096];
-  ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (length <= 0) die("readlink");
-  self[length] = '\0';
+  listener_under_3();
+  if (args[0] == "systemd") name_this_process_in_listen_fds();
+  const std::string self = this_program();
   fflush(g_out);
-  execl(self, self, g_path, "listener-off-service", nullptr);
+  execl(self.c_str(), self.c_str(), g_path, "listener-off-service", nullptr);
   die("exec");
 }
 
@@ -225,18 +241,11 @@ int scenario_listener_off_service(const std::vector<std::string>&) {
 // "inherited 3 accept": the queued connection is reported as accepted.
 int scenario_activated(const std::vector<std::string>& args) {
   if (args.empty()) die("activated needs direct, env or sh");
-  int fd = listener(AF_INET, /*raw=*/true);
-  if (fd != 3) {
-    if (dup2(fd, 3) != 3) die("dup2");
-    close(fd);
-  }
+  listener_under_3();
   raw_client(AF_INET, port_of(3));  // queued before the service starts
-  setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
-  setenv("LISTEN_FDS", "1", 1);
-  char self[4096];
-  ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (length <= 0) die("readlink");
-  self[length] = '\0';
+  name_this_process_in_listen_fds();
+  const std::string program = this_program();
+  const char* self = program.c_str();
   fflush(g_out);
   if (args[0] == "env") {
     execl("/usr/bin/env", "env", self, g_path, "inherited", "3", "accept", nullptr);
