@@ -107,14 +107,7 @@ void start_keeper(RunCgroup& cgroup, int command_pidfd, const std::string& comma
 // COMMAND's environment: this process's, less the wrapper's KASHIM_* variables, with the
 // caller's own values put back where the wrapper's differ (RunRequest).
 std::vector<std::string> commands_environment(const RunRequest& request) {
-  std::vector<std::string> environment = command_environment(request.drop_kashim_env, {});
-  auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
-  std::set<std::string> replaced(request.unsetenv.begin(), request.unsetenv.end());
-  for (const std::string& entry : request.setenv) replaced.insert(name_of(entry));
-  std::erase_if(environment,
-                [&](const std::string& entry) { return replaced.count(name_of(entry)) != 0; });
-  environment.insert(environment.end(), request.setenv.begin(), request.setenv.end());
-  return environment;
+  return command_environment(request.drop_kashim_env, request.setenv, request.unsetenv);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <string_view>
 
 extern char** environ;
@@ -26,13 +27,18 @@ std::string resolve_command(const std::string& command) {
 }
 
 std::vector<std::string> command_environment(bool drop_kashim_env,
-                                             const std::vector<std::string>& setenv) {
+                                             const std::vector<std::string>& setenv,
+                                             const std::vector<std::string>& unsetenv) {
+  auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
+  std::set<std::string_view> replaced(unsetenv.begin(), unsetenv.end());
+  for (const std::string& entry : setenv) replaced.insert(name_of(entry));
   std::vector<std::string> environment;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     if (drop_kashim_env && std::strncmp(*entry, "KASHIM_", 7) == 0) continue;
+    if (replaced.count(name_of(*entry)) != 0) continue;
     environment.emplace_back(*entry);
   }
-  for (const std::string& entry : setenv) environment.push_back(entry);
+  environment.insert(environment.end(), setenv.begin(), setenv.end());
   return environment;
 }
 

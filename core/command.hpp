@@ -14,10 +14,12 @@ namespace kashim {
 std::string resolve_command(const std::string& command);
 
 // COMMAND's environment: this process's own, less the KASHIM_* variables when
-// `drop_kashim_env` (the wrapper set them from its options), plus `setenv` (NAME=VALUE: the
-// KASHIM_* variables COMMAND's caller had, which the wrapper passes back).
+// `drop_kashim_env` (the wrapper set them from its options), with the caller's own values
+// put back where the wrapper's bash changed them: `setenv` (NAME=VALUE, replacing this
+// process's NAME) and `unsetenv` (NAMEs the caller did not have).
 std::vector<std::string> command_environment(bool drop_kashim_env,
-                                             const std::vector<std::string>& setenv);
+                                             const std::vector<std::string>& setenv,
+                                             const std::vector<std::string>& unsetenv = {});
 
 // The descriptors beyond stdio this process got from its caller. They are COMMAND's: once
 // COMMAND has them, a route's own process closes its copies, so that one COMMAND closes is

@@ -44,8 +44,8 @@ constexpr int kNotRun = 125;  // --strict and the route cannot run; as env(1) us
 
 void usage(std::FILE* to) {
   std::fputs(
-      "Usage: kashim-supervise [--strict] [--drop-kashim-env] [--setenv NAME=VALUE]... [--] "
-      "COMMAND [ARGS...]\n"
+      "Usage: kashim-supervise [--strict] [--drop-kashim-env] [--setenv NAME=VALUE]...\n"
+      "                        [--unsetenv NAME]... [--] COMMAND [ARGS...]\n"
       "       kashim-supervise --route PATH\n"
       "       kashim-supervise --available [PATH]\n"
       "Runs COMMAND under a seccomp filter whose notified calls (connect, listen, TCP Fast Open\n"
@@ -63,12 +63,13 @@ void usage(std::FILE* to) {
 struct Options {
   bool strict = false;
   bool drop_kashim_env = false;
-  std::vector<std::string> setenv;
+  std::vector<std::string> setenv;    // the caller's values, where the wrapper's differ
+  std::vector<std::string> unsetenv;  // what the wrapper's bash added
   std::vector<std::string> command;
 };
 
 std::vector<std::string> command_environment(const Options& options) {
-  return kashim::command_environment(options.drop_kashim_env, options.setenv);
+  return kashim::command_environment(options.drop_kashim_env, options.setenv, options.unsetenv);
 }
 
 bool has_cap_sys_admin() {
@@ -276,12 +277,16 @@ int main(int argc, char** argv) {
         fail_usage("--setenv needs NAME=VALUE");
       }
       options.setenv.emplace_back(argv[++i]);
+    } else if (argument == "--unsetenv") {
+      if (i + 1 == argc) fail_usage("--unsetenv needs NAME");
+      options.unsetenv.emplace_back(argv[++i]);
     } else if (argument == "--") {
       ++i;
       break;
     } else if (argument.starts_with("-")) {
       fail_usage("unknown option '" + std::string(argument) +
-                 "' (accepted: --strict, --drop-kashim-env, --setenv, --route, --available)");
+                 "' (accepted: --strict, --drop-kashim-env, --setenv, --unsetenv, --route, "
+                 "--available)");
     } else {
       break;
     }

@@ -58,29 +58,33 @@ TEST(Wrapper, RunsTheCommandWithTheSettings) {
 }
 
 // COMMAND's environment is its caller's, plus what the preload route needs (LD_PRELOAD,
-// LD_AUDIT, the options' KASHIM_* variables): not the one the wrapper's bash leaves, which
-// adds PWD and SHLVL where the caller (a systemd service) had none and lowers SHLVL at exec.
-TEST(Wrapper, TheCommandGetsItsCallersEnvironmentAndThePreloadsVariables) {
+// LD_AUDIT, the options' KASHIM_* variables), or exactly its caller's under the supervisor:
+// not the one the wrapper's bash leaves, which adds PWD and SHLVL where the caller (a
+// systemd service) had none and lowers SHLVL at exec.
+TEST(Wrapper, TheCommandGetsItsCallersEnvironment) {
   const std::vector<std::vector<std::string>> callers = {
       {"PATH=/usr/bin:/bin", "X=1"},
       {"PATH=/usr/bin:/bin", "X=1", "SHLVL=3", "PWD=/somewhere/else"}};
-  for (const std::vector<std::string>& caller : callers) {
-    std::vector<std::string> command = {"env", "-i"};
-    command.insert(command.end(), caller.begin(), caller.end());
-    command.push_back(std::string("KASHIM_LIBRARY=") + KASHIM_LIBRARY_PATH);
-    for (const char* argument : {KASHIM_WRAPPER_PATH, "--idle", "30", "--", "/usr/bin/env"}) {
-      command.push_back(argument);
+  for (const char* route : {"--preload", "--supervise"}) {
+    for (const std::vector<std::string>& caller : callers) {
+      std::vector<std::string> command = {"env", "-i"};
+      command.insert(command.end(), caller.begin(), caller.end());
+      command.push_back(std::string("KASHIM_LIBRARY=") + KASHIM_LIBRARY_PATH);
+      for (const char* argument :
+           {KASHIM_WRAPPER_PATH, route, "--idle", "30", "--", "/usr/bin/env"}) {
+        command.push_back(argument);
+      }
+      ProcessRun run = run_command(command, {});
+      ASSERT_EQ(run.exit_code, 0) << run.err;
+      std::set<std::string> seen, expected(caller.begin(), caller.end());
+      expected.insert(std::string("KASHIM_LIBRARY=") + KASHIM_LIBRARY_PATH);
+      if (std::string(route) == "--preload") expected.insert("KASHIM_IDLE=30");
+      std::istringstream lines(run.out);
+      for (std::string line; std::getline(lines, line);) {
+        if (!line.starts_with("LD_PRELOAD=") && !line.starts_with("LD_AUDIT=")) seen.insert(line);
+      }
+      EXPECT_EQ(seen, expected) << route << "\n" << run.out;
     }
-    ProcessRun run = run_command(command, {});
-    ASSERT_EQ(run.exit_code, 0) << run.err;
-    std::set<std::string> seen, expected(caller.begin(), caller.end());
-    expected.insert(std::string("KASHIM_LIBRARY=") + KASHIM_LIBRARY_PATH);
-    expected.insert("KASHIM_IDLE=30");
-    std::istringstream lines(run.out);
-    for (std::string line; std::getline(lines, line);) {
-      if (!line.starts_with("LD_PRELOAD=") && !line.starts_with("LD_AUDIT=")) seen.insert(line);
-    }
-    EXPECT_EQ(seen, expected) << run.out;
   }
 }
 
