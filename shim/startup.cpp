@@ -31,7 +31,9 @@ extern char** environ;
 namespace kashim {
 namespace {
 
-// The status of descriptor `fd`: false when it is closed (or the call is refused).
+// The status of descriptor `fd`: false when it is closed (or the call is refused). The raw
+// call rather than kernel::fstat, which sets errno on failure: at start that is a first call
+// into libc (__errno_location), and the program's errno is not ours to change.
 bool status_of(int fd, struct stat* file) {
 #if defined(__x86_64__) || defined(__aarch64__)
   // The kernel's struct stat is libc's here; elsewhere (i386's old stat) libc translates.
