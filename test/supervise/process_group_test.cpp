@@ -30,17 +30,20 @@ TEST(SuperviseProcessGroup, WithoutATerminalTheProgramStaysInItsCallersGroup) {
   EXPECT_EQ(supervised.value("setsid"), "ok");
 }
 
+// The probe's `scenario` under the supervisor, started by a shell that leads the group (the
+// job) and waits for it; the shell's handler for SIGTERM is not passed on to what it runs.
+Background supervised_in_a_shells_job(const std::string& results, const std::string& scenario) {
+  return start_background({"/bin/sh", "-c",
+                           "trap : TERM; " + supervisor_path() + " -- " + SUPERVISE_PROBE_PATH +
+                               " " + results + " " + scenario + "; exit $?"},
+                          kTuned);
+}
+
 // A signal to the caller's group (a CI runner cancelling a job, timeout(1)) reaches COMMAND
 // and its children, as without kashim, and COMMAND once: the supervisor is not in the group.
 TEST(SuperviseProcessGroup, ASignalToTheCallersGroupReachesTheProgramsChildren) {
   const std::string results = scratch_path("group");
-  // sh leads the group (the job) and waits for the supervisor, which it forks; its handler
-  // for SIGTERM is not passed on to what it runs.
-  Background job =
-      start_background({"/bin/sh", "-c",
-                        "trap : TERM; " + supervisor_path() + " -- " + SUPERVISE_PROBE_PATH + " " +
-                            results + " signal-with-child; exit $?"},
-                       kTuned);
+  Background job = supervised_in_a_shells_job(results, "signal-with-child");
   ASSERT_NE(job.wait_for_output("ready").find("ready"), std::string::npos) << job.err_text;
   ASSERT_EQ(kill(-job.pid, SIGTERM), 0);
   const int status = job.wait_status();
@@ -74,11 +77,7 @@ pid_t value_after(const std::string& text, const std::string& key) {
 // would never reach COMMAND. A stop sent to the supervisor stops both.
 TEST(SuperviseProcessGroup, AStopSentToTheCallersGroupLeavesTheSupervisorRunning) {
   const std::string results = scratch_path("group-stop");
-  Background job =
-      start_background({"/bin/sh", "-c",
-                        "trap : TERM; " + supervisor_path() + " -- " + SUPERVISE_PROBE_PATH + " " +
-                            results + " wait-signal; exit $?"},
-                       kTuned);
+  Background job = supervised_in_a_shells_job(results, "wait-signal");
   ASSERT_NE(job.wait_for_output("ready").find("ready"), std::string::npos) << job.err_text;
   const std::string text = read_file(results);
   const pid_t program = value_after(text, "pid"), supervisor = value_after(text, "parent");
