@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -60,12 +61,20 @@ TEST(Wrapper, RunsTheCommandWithTheSettings) {
 // COMMAND's environment is its caller's, plus what the preload route needs (LD_PRELOAD,
 // LD_AUDIT, the options' KASHIM_* variables), or exactly its caller's under the supervisor:
 // not the one the wrapper's bash leaves, which adds PWD and SHLVL where the caller (a
-// systemd service) had none and lowers SHLVL at exec.
+// systemd service) had none and lowers SHLVL at exec. Nor does the wrapper act on the names
+// bash reads for itself: a BASH_ENV file (here one that fails), SHELLOPTS=xtrace (a trace
+// on stderr), BASHOPTS=failglob, an exported function named exec; nor fail on those it
+// holds read-only (SHELLOPTS, PPID) or dynamic (RANDOM).
 TEST(Wrapper, TheCommandGetsItsCallersEnvironment) {
   KASHIM_SKIP_WHEN_SANITIZED("env -i drops the sanitizer runtime a sanitized library needs first");
+  const std::string bash_env = ::testing::TempDir() + "kashim-wrapper-bash-env";
+  std::ofstream(bash_env) << "echo BASH_ENV ran >&2; exit 3\n";
   const std::vector<std::vector<std::string>> callers = {
       {"PATH=/usr/bin:/bin", "X=1"},
-      {"PATH=/usr/bin:/bin", "X=1", "SHLVL=3", "PWD=/somewhere/else"}};
+      {"PATH=/usr/bin:/bin", "X=1", "SHLVL=3", "PWD=/somewhere/else"},
+      {"PATH=/usr/bin:/bin", "BASH_ENV=" + bash_env, "SHELLOPTS=xtrace", "BASHOPTS=failglob",
+       "BASH_FUNC_exec%%=() { echo hijacked; }", "PPID=1", "RANDOM=4", "SHLVL=x",
+       "POSIXLY_CORRECT=1"}};
   for (const char* route : {"--preload", "--supervise"}) {
     for (const std::vector<std::string>& caller : callers) {
       std::vector<std::string> command = {"env", "-i"};
@@ -77,6 +86,7 @@ TEST(Wrapper, TheCommandGetsItsCallersEnvironment) {
       }
       ProcessRun run = run_command(command, {});
       ASSERT_EQ(run.exit_code, 0) << run.err;
+      EXPECT_EQ(run.err, "") << route << ", " << caller.back();
       std::set<std::string> seen, expected(caller.begin(), caller.end());
       expected.insert(std::string("KASHIM_LIBRARY=") + KASHIM_LIBRARY_PATH);
       if (std::string(route) == "--preload") expected.insert("KASHIM_IDLE=30");
@@ -87,6 +97,7 @@ TEST(Wrapper, TheCommandGetsItsCallersEnvironment) {
       EXPECT_EQ(seen, expected) << route << "\n" << run.out;
     }
   }
+  std::remove(bash_env.c_str());
 }
 
 TEST(Wrapper, PeersAndDirectionAsTheLibraryParsedThem) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -31,7 +32,11 @@ TEST(SuperviseRoute, SupervisorTellsStaticGoAndDynamicProgramsApart) {
   EXPECT_EQ(run.out, "supervise: statically linked (no PT_INTERP)\n");
   run = run_command({supervisor_path(), "--route", "/bin/sh"}, {});
   EXPECT_EQ(run.out.rfind("preload: dynamically linked (PT_INTERP ", 0), 0u) << run.out;
-  run = run_command({supervisor_path(), "--route", KASHIM_WRAPPER_PATH}, {});
+  const std::string script = ::testing::TempDir() + "kashim-route-script";
+  std::ofstream(script) << "#!/usr/bin/env bash\nexit 0\n";
+  ASSERT_EQ(chmod(script.c_str(), 0755), 0);
+  run = run_command({supervisor_path(), "--route", script}, {});
+  std::remove(script.c_str());
   EXPECT_EQ(run.out.rfind("preload: a script for /usr/bin/env, dynamically linked", 0), 0u)
       << run.out;
   EXPECT_NE(run.out.find("; a Go or statically linked program it starts needs --supervise\n"),
