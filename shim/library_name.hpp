@@ -11,12 +11,18 @@
 
 namespace kashim {
 
-inline bool is_kashim_library(const char* path) {
-  if (path == nullptr) return false;
+// What follows the last slash of `path`.
+inline const char* file_name(const char* path) {
   const char* name = path;
   for (const char* c = path; *c != '\0'; ++c) {
     if (*c == '/') name = c + 1;
   }
+  return name;
+}
+
+inline bool is_kashim_library(const char* path) {
+  if (path == nullptr) return false;
+  const char* name = file_name(path);
   return start::begins_with(name, "libkashim.so") && (name[12] == '\0' || name[12] == '.');
 }
 

@@ -245,6 +245,8 @@ double setsockopt_cost_ns() {
 // per library.
 struct StartArm {
   std::string name, path;  // path empty: no preload at all
+  std::string variable;    // LD_PRELOAD, or LD_AUDIT for the wrapper's audit module
+  int base;                // the arm it is measured against: -1 for no preload
   std::vector<std::string> environment;
   std::vector<char*> envp;
   std::vector<double> per_start_ns, ratios, added_ns;  // one per round
@@ -339,21 +341,27 @@ void scenario_process_start(const char* kashim, const std::vector<std::string>& 
   for (char** entry = environ; *entry != nullptr; ++entry) {
     if (strncmp(*entry, "LD_PRELOAD=", 11) != 0) inherited.push_back(*entry);
   }
-  std::vector<StartArm> arms;  // [0] the empty library, [last] no preload
+  // [0] the empty library, [last] no preload. The wrapper also sets LD_AUDIT (the audit
+  // module): it is measured against an empty audit module, and that one against no preload.
+  std::vector<StartArm> arms;
   std::vector<std::string> copies;
-  auto add_arm = [&](const std::string& name, const std::string& path) {
-    StartArm arm{name, path, {}, {}, {}, {}, {}};
+  auto add_arm = [&](const std::string& name, const std::string& path, const char* variable,
+                     int base) {
+    StartArm arm{name, path, variable, base, {}, {}, {}, {}, {}};
     if (!path.empty()) {
       copies.push_back(installed_copy(path, directory, static_cast<int>(arms.size())));
-      arm.environment.push_back("LD_PRELOAD=" + copies.back());
+      arm.environment.push_back(arm.variable + "=" + copies.back());
     }
     arm.environment.insert(arm.environment.end(), inherited.begin(), inherited.end());
     arms.push_back(std::move(arm));
+    return static_cast<int>(arms.size()) - 1;
   };
-  add_arm("empty library", KASHIM_BENCH_EMPTY);
-  add_arm("libkashim.so", kashim);
-  for (const std::string& path : others) add_arm(short_name(path), path);
-  add_arm("no preload", "");
+  add_arm("empty library", KASHIM_BENCH_EMPTY, "LD_PRELOAD", -1);
+  add_arm("libkashim.so", kashim, "LD_PRELOAD", 0);
+  for (const std::string& path : others) add_arm(short_name(path), path, "LD_PRELOAD", 0);
+  const int empty_audit = add_arm("empty audit module", KASHIM_BENCH_EMPTY_AUDIT, "LD_AUDIT", -1);
+  add_arm("libkashim-audit.so", KASHIM_BENCH_AUDIT, "LD_AUDIT", empty_audit);
+  add_arm("no preload", "", "", -1);
   for (StartArm& arm : arms) {
     for (std::string& entry : arm.environment) arm.envp.push_back(entry.data());
     arm.envp.push_back(nullptr);
@@ -373,8 +381,7 @@ void scenario_process_start(const char* kashim, const std::vector<std::string>& 
     std::vector<double> median(n);
     for (int arm = 0; arm < n; ++arm) median[arm] = percentile(times[arm], 0.5);
     for (int arm = 0; arm < n; ++arm) {
-      // Against the empty library; the empty library itself against no preload.
-      int base = arm == 0 ? n - 1 : 0;
+      const int base = arms[arm].base >= 0 ? arms[arm].base : n - 1;
       arms[arm].per_start_ns.push_back(median[arm]);
       arms[arm].ratios.push_back(median[arm] / median[base]);
       arms[arm].added_ns.push_back(median[arm] - median[base]);
@@ -390,20 +397,26 @@ void scenario_process_start(const char* kashim, const std::vector<std::string>& 
     Comparison c{percentile(a.per_start_ns, 0.5), percentile(b.per_start_ns, 0.5),
                  percentile(a.ratios, 0.5), percentile(a.ratios, 0.25), percentile(a.ratios, 0.75)};
     report(("   " + name).c_str(), a_label.c_str(),
-           b.path.empty() ? "no preload" : "an empty library preloaded", c, target);
+           b.path.empty()             ? "no preload"
+           : b.variable == "LD_AUDIT" ? "an empty audit module"
+                                      : "an empty library preloaded",
+           c, target);
     std::string rounds;
     for (double ratio : a.ratios) rounds += " " + std::to_string(ratio).substr(0, 5);
     printf("  %+.1f us per start (median of the rounds); the rounds' ratios:%s\n",
            percentile(a.added_ns, 0.5) / 1000, rounds.c_str());
   };
   for (int arm = 1; arm < n - 1; ++arm) {
+    if (arms[arm].base < 0) continue;
     struct stat info {};
     stat(arms[arm].path.c_str(), &info);
     std::string label =
-        "LD_PRELOAD=" + arms[arm].path + " (" + std::to_string(info.st_size) + " bytes)";
-    line(arms[arm].name, arms[arm], arms[0], label, arm == 1 ? 1.01 : 0);
+        arms[arm].variable + "=" + arms[arm].path + " (" + std::to_string(info.st_size) + " bytes)";
+    line(arms[arm].name, arms[arm], arms[arms[arm].base], label, arm == 1 ? 1.01 : 0);
   }
   line("the loader's own cost of LD_PRELOAD", arms[0], arms[n - 1], "an empty library preloaded",
+       0);
+  line("the loader's own cost of LD_AUDIT", arms[empty_audit], arms[n - 1], "an empty audit module",
        0);
   printf("  each library measured from a copy in %s (written whole, as when installed)\n",
          directory);
