@@ -67,10 +67,20 @@ int run_as_parent(RunCgroup& cgroup, const std::vector<std::string>& command,
   if (working_directory < 0 || chdir("/") != 0) {
     throw Refusal(with_errno("cannot leave the working directory", errno));
   }
+  // COMMAND starts only once this process holds nothing of its caller's (the working
+  // directory, the descriptors): the child waits for the end of this pipe. Without it,
+  // COMMAND could leave the directory and unmount it before this process closed its handle.
+  int released[2];
+  if (pipe2(released, O_CLOEXEC) != 0) throw Refusal(with_errno("pipe", errno));
   std::fflush(nullptr);
   const pid_t child = fork();
   if (child < 0) throw Refusal(with_errno("fork", errno));
   if (child == 0) {
+    close(released[1]);
+    char byte;
+    while (read(released[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    close(released[0]);
     sigaction(SIGCHLD, &original_sigchld, nullptr);
     sigprocmask(SIG_SETMASK, &callers_mask, nullptr);
     if (fchdir(working_directory) != 0) {
@@ -88,6 +98,8 @@ int run_as_parent(RunCgroup& cgroup, const std::vector<std::string>& command,
   }
   close(working_directory);
   for (int fd : commands_descriptors) close(fd);
+  close(released[0]);
+  close(released[1]);  // COMMAND may start
   int status = 0;
   for (bool ended = false; !ended;) {
     siginfo_t info{};
