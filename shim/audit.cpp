@@ -21,7 +21,6 @@
 #include <link.h>
 
 #include <cstdint>
-#include <string_view>
 
 #include "elf_symbols.hpp"
 #include "library_name.hpp"
@@ -43,16 +42,9 @@ const struct link_map* map_of(uintptr_t cookie) {
 ElfW(Addr) g_hooks[sizeof kHooked / sizeof kHooked[0]] = {};
 bool g_hooks_found = false;
 
-bool same_text(const char* a, const char* b) {
-  for (; *a == *b; ++a, ++b) {
-    if (*a == '\0') return true;
-  }
-  return false;
-}
-
 int hooked_index(const char* name) {
   for (int i = 0; i < static_cast<int>(sizeof kHooked / sizeof kHooked[0]); ++i) {
-    if (same_text(name, kHooked[i])) return i;
+    if (kashim::elf::same_name(name, kHooked[i])) return i;
   }
   return -1;
 }

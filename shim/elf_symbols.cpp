@@ -12,15 +12,6 @@ const T* dynamic_pointer(ElfW(Addr) base, ElfW(Addr) value) {
   return reinterpret_cast<const T*>(value < base ? value + base : value);
 }
 
-// Byte by byte: libc's strcmp is an indirect function that the loader would have to
-// resolve for libkashim.so at every process start.
-bool same_name(const char* a, const char* b) {
-  for (; *a != '\0'; ++a, ++b) {
-    if (*a != *b) return false;
-  }
-  return *b == '\0';
-}
-
 // What dlsym accepts for a name without a version (glibc's DL_LOOKUP_RETURN_NEWEST): any
 // symbol but one of a hidden (non-default) version.
 bool default_version(const DynamicSymbols& table, std::uint32_t index) {
@@ -30,6 +21,13 @@ bool default_version(const DynamicSymbols& table, std::uint32_t index) {
 }
 
 }  // namespace
+
+bool same_name(const char* a, const char* b) {
+  for (; *a != '\0'; ++a, ++b) {
+    if (*a != *b) return false;
+  }
+  return *b == '\0';
+}
 
 DynamicSymbols read_dynamic(ElfW(Addr) base, const ElfW(Dyn) * dynamic) {
   DynamicSymbols table;

@@ -27,6 +27,11 @@ const char* soname(ElfW(Addr) base, const ElfW(Dyn) * dynamic);
 
 std::uint32_t gnu_hash(const char* name);
 
+// Whether two names are the same, byte by byte: libc's strcmp is an indirect function that
+// the loader would have to resolve for libkashim.so at every process start, and the audit
+// module links no libc at all.
+bool same_name(const char* a, const char* b);
+
 // The object's default definition of `name` (a defined, non-hidden-version symbol), or
 // nullptr. `symbols.gnu_hash` must be set.
 const ElfW(Sym) *
