@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <iterator>
 
@@ -24,6 +25,12 @@ bool wants_connection(const Config& config, Direction side, const sockaddr* peer
 
 namespace {
 
+// What the kernel refuses before it reads a value: a NULL optval, or an optlen that is short
+// or, read as the kernel's int, negative.
+bool kernel_refuses_unread(const void* optval, socklen_t optlen) {
+  return optval == nullptr || optlen < sizeof(int) || optlen > socklen_t{INT_MAX};
+}
+
 OptionBits bit_of(int level, int optname) {
   if (level == SOL_SOCKET && optname == SO_KEEPALIVE) return kKeepaliveBit;
   const ManagedTcpOption* managed = level == IPPROTO_TCP ? managed_tcp_option(optname) : nullptr;
@@ -42,7 +49,7 @@ const ManagedTcpOption* managed_tcp_option(int optname) {
 }
 
 OptionBits option_set_by(int level, int optname, const void* optval, socklen_t optlen) {
-  if (optval == nullptr || optlen < sizeof(int)) return 0;  // the kernel refuses it
+  if (kernel_refuses_unread(optval, optlen)) return 0;  // the kernel refuses it
   const OptionBits bit = bit_of(level, optname);
   const ManagedTcpOption* managed = level == IPPROTO_TCP ? managed_tcp_option(optname) : nullptr;
   if (managed == nullptr) return bit;
@@ -56,7 +63,7 @@ Replacement forced_value(const Config& config, int level, int optname, const voi
   if (level != IPPROTO_TCP || !forcing(config)) return {};
   const ManagedTcpOption* managed = managed_tcp_option(optname);
   if (managed == nullptr || !(config.*managed->option).set) return {};
-  if (optval == nullptr || optlen < sizeof(int)) return {};
+  if (kernel_refuses_unread(optval, optlen)) return {};
   int requested = 0;
   std::memcpy(&requested, optval, sizeof requested);  // optval need not be aligned
   if (requested < managed->min || requested > managed->max) return {};
@@ -66,10 +73,24 @@ Replacement forced_value(const Config& config, int level, int optname, const voi
 bool is_keepalive_switch_off(const Config& config, int level, int optname, const void* optval,
                              socklen_t optlen) {
   if (level != SOL_SOCKET || optname != SO_KEEPALIVE || !forcing(config)) return false;
-  if (optval == nullptr || optlen < sizeof(int)) return false;  // the kernel's error stands
+  if (kernel_refuses_unread(optval, optlen)) return false;  // the kernel's error stands
   int requested = 0;
   std::memcpy(&requested, optval, sizeof requested);
   return requested == 0;
+}
+
+ForcedCall forced_call(const Config& config, int level, int optname, const void* optval,
+                       socklen_t optlen, bool shim_tuned) {
+  if (!forcing(config)) return {};
+  // With a filter, only connections kashim tuned keep its values (as after_program_set).
+  if (config.selective && !shim_tuned) return {{}, true};
+  if (level == SOL_SOCKET && optname == SO_KEEPALIVE) {
+    if (kernel_refuses_unread(optval, optlen)) return {};
+    int requested = 0;
+    std::memcpy(&requested, optval, sizeof requested);
+    return {{}, requested != 0};  // on stays on; off is after_program_set's
+  }
+  return {forced_value(config, level, optname, optval, optlen), false};
 }
 
 AfterProgramSet after_program_set(const Config& config, int level, int optname, bool shim_tuned) {

@@ -78,8 +78,9 @@ struct Replacement {
 
 // For a program's setsockopt call whose value the caller has in its own memory. Replaces
 // only TCP options the configuration sets, and only when the program's call would succeed
-// with its own value: an invalid value, a short optlen or a NULL optval is left to the
-// kernel, so the program gets the kernel's own error. SO_KEEPALIVE: is_keepalive_switch_off.
+// with its own value: an invalid value, a short or negative optlen (the kernel takes
+// socklen_t as an int) or a NULL optval is left to the kernel, so the program gets the
+// kernel's own error. SO_KEEPALIVE: is_keepalive_switch_off.
 Replacement forced_value(const Config& config, int level, int optname, const void* optval,
                          socklen_t optlen);
 
@@ -88,10 +89,22 @@ Replacement forced_value(const Config& config, int level, int optname, const voi
 bool is_keepalive_switch_off(const Config& config, int level, int optname, const void* optval,
                              socklen_t optlen);
 
+// The preload library in force mode, when it could read the program's value before the call
+// without any risk of a fault (shim/own_stack_page.hpp): how the call is made. Either one
+// call with the operator's value instead of the program's, or the program's own call with
+// nothing to do after it (a valid switch-on of SO_KEEPALIVE, or a connection a filter left
+// to the program); anything else (none of these: the call as it is, then after_program_set).
+struct ForcedCall {
+  Replacement replacement;
+  bool nothing_after = false;
+};
+ForcedCall forced_call(const Config& config, int level, int optname, const void* optval,
+                       socklen_t optlen, bool shim_tuned);
+
 // The preload library's way, decided after a program's setsockopt() of a managed option
-// has succeeded, without the value the program passed: the library never reads the memory
-// a program hands to setsockopt (a seccomp filter may answer a call with success that the
-// kernel never saw, and never checked).
+// has succeeded, without the value the program passed: where the library cannot read that
+// memory without risk, it leaves the reading to the kernel (and a seccomp filter may answer
+// a call with success that the kernel never saw, and never checked).
 struct AfterProgramSet {
   const int* restore = nullptr;  // force mode: set the operator's value again
   bool only_if_off = false;      // SO_KEEPALIVE: restore only if it now reads 0

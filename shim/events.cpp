@@ -5,6 +5,7 @@
 
 #include "guards.hpp"
 #include "inherited.hpp"
+#include "own_stack_page.hpp"
 #include "real.hpp"
 #include "records.hpp"
 #include "runtime.hpp"
@@ -33,6 +34,14 @@ void log_values(const Runtime& runtime, int fd, std::string_view event, const Pe
 // background). Any other failure is a refusal, perhaps without reading anything.
 bool address_taken(long result) {
   return result >= 0 || errno == EINPROGRESS || errno == EINTR;
+}
+
+// "fd 5: the program's option 5 = 1 replaced by 10 (KASHIM_MODE=force)" at debug.
+void log_replaced(const Runtime& runtime, int fd, int optname, int program_value, int value) {
+  LogLine line;
+  line.add("fd ").add(fd).add(": the program's option ").add(optname).add(" = ");
+  line.add(program_value).add(" replaced by ").add(value).add(" (KASHIM_MODE=force)");
+  log_line(runtime, line);
 }
 
 }  // namespace
@@ -114,6 +123,21 @@ void on_accepted(int listener, int fd) {
   }
 }
 
+OneCall value_for_one_call(int fd, int level, int optname, const void* optval, socklen_t optlen) {
+  const Runtime& runtime = kashim::runtime();
+  const Config& config = runtime.config;
+  // At debug level the replacement is logged once the kernel took it: after the call.
+  if (!forcing(config) || logging(runtime, LogLevel::kDebug)) return {};
+  if (!on_own_stack_page(optval, sizeof(int))) return {};
+  const bool shim_tuned = config.selective && (records::read(fd) & records::kTuned) != 0;
+  const ForcedCall call = forced_call(config, level, optname, optval, optlen, shim_tuned);
+  if (call.nothing_after) return {optval, optlen};
+  // The kernel's answer to the program's call would differ only on the value, which is
+  // valid: the same descriptor, level and option give the same error, if any.
+  if (call.replacement.replace()) return {call.replacement.value, sizeof(int)};
+  return {};
+}
+
 void after_setsockopt(int fd, int level, int optname) {
   const Runtime& runtime = kashim::runtime();
   const Config& config = runtime.config;
@@ -132,12 +156,7 @@ void after_setsockopt(int fd, int level, int optname) {
   if (after.only_if_off && now != 0) return;
   if (after.only_if_tcp && !fd_is_tcp(fd)) return;
   real::setsockopt(fd, level, optname, after.restore, sizeof *after.restore);
-  if (logging(runtime, LogLevel::kDebug)) {
-    LogLine line;
-    line.add("fd ").add(fd).add(": the program's option ").add(optname).add(" = ").add(now);
-    line.add(" replaced by ").add(*after.restore).add(" (KASHIM_MODE=force)");
-    log_line(runtime, line);
-  }
+  if (logging(runtime, LogLevel::kDebug)) log_replaced(runtime, fd, optname, now, *after.restore);
 }
 
 }  // namespace kashim

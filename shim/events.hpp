@@ -21,6 +21,17 @@ void after_fastopen_message(int fd, const msghdr* message, long result);
 
 void on_accepted(int listener, int fd);
 
+// A program's setsockopt() of an option names_managed_option() names, before it is made.
+// In force mode, where the program's value can be read without risk (own_stack_page.hpp):
+// what the call carries instead so that nothing is left to do after it, the operator's value
+// in place of the program's, or the program's own (a valid switch-on of SO_KEEPALIVE, say).
+// optval null: the program's call as it is, then after_setsockopt if it succeeded.
+struct OneCall {
+  const void* optval = nullptr;
+  socklen_t optlen = 0;
+};
+OneCall value_for_one_call(int fd, int level, int optname, const void* optval, socklen_t optlen);
+
 // A program's setsockopt() of an option names_managed_option() names succeeded.
 void after_setsockopt(int fd, int level, int optname);
 

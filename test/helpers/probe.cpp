@@ -4,6 +4,7 @@
 // It never writes to stdout, so a test can prove that the shim does not either.
 //
 //   kashim_probe OUT SCENARIO [ARGS...]
+#include <alloca.h>
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -26,6 +27,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -145,6 +147,24 @@ int set_int(int fd, int level, int optname, int value) {
   return setsockopt(fd, level, optname, &value, sizeof value);
 }
 
+__attribute__((noinline)) int set_int_near(int fd, int level, int optname, int value,
+                                           socklen_t length) {
+  // Down to 2 KiB above a 4 KiB boundary, where the value goes, with the frames of the calls
+  // below (setsockopt, the shim's) on the same page under it.
+  char here;
+  const std::size_t offset = reinterpret_cast<std::uintptr_t>(&here) % 4096;
+  auto* slot = static_cast<unsigned char*>(alloca((offset + 4096 - 2048) % 4096 + 64));
+  std::memset(slot, 0, 16);
+  std::memcpy(slot, &value, sizeof value);
+  return setsockopt(fd, level, optname, slot, length);
+}
+
+int set_int_far(int fd, int level, int optname, int value) {
+  static thread_local int far;
+  far = value;
+  return setsockopt(fd, level, optname, &far, sizeof far);
+}
+
 // What the kernel holds for a connection, compactly: KEEPALIVE/IDLE/INTVL/CNT.
 std::string summary(int fd) {
   return std::to_string(get_int(fd, SOL_SOCKET, SO_KEEPALIVE)) + "/" +
@@ -246,8 +266,15 @@ int scenario_accept(const std::vector<std::string>& args) {
   return 0;
 }
 
-// override: the program sets its own keep-alive values, as libuv and curl do.
-int scenario_override(const std::vector<std::string>&) {
+// override [near|far]: the program sets its own keep-alive values, as libuv and curl do,
+// from a local variable (near: where the shim reads it, set_int_near; far: in static memory).
+int scenario_override(const std::vector<std::string>& args) {
+  const std::string where = args.empty() ? "" : args[0];
+  auto set_int = [&](int fd, int level, int optname, int value) {
+    if (where == "near") return set_int_near(fd, level, optname, value);
+    if (where == "far") return set_int_far(fd, level, optname, value);
+    return probe::set_int(fd, level, optname, value);
+  };
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) die("socket");
   struct Setting {
@@ -474,11 +501,11 @@ int scenario_phases(const std::vector<std::string>& args) {
                   : accept4(server, nullptr, nullptr, SOCK_CLOEXEC));
   });
   int fd = static_cast<int>(syscall(SYS_socket, AF_INET, SOCK_STREAM, 0));
-  phase(4, [&] {  // the program's own keep-alive settings, replaced in force mode
+  phase(4, [&] {  // the program's own keep-alive settings, replaced in force mode...
     for (int i = 0; i < count; ++i) {
-      set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, 1);
-      set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, 1000);
-      set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+      set_int_far(fd, IPPROTO_TCP, TCP_KEEPINTVL, 1);
+      set_int_far(fd, IPPROTO_TCP, TCP_KEEPIDLE, 1000);
+      set_int_far(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
     }
   });
   phase(5, [&] {  // connect() on a tuned socket
@@ -487,6 +514,13 @@ int scenario_phases(const std::vector<std::string>& args) {
       sockaddr_storage address = loopback(AF_INET, port_of(server));
       connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(sockaddr_in));
       close(client);
+    }
+  });
+  phase(6, [&] {  // ... with values the shim can read (a local variable, most often)
+    for (int i = 0; i < count; ++i) {
+      set_int_near(fd, IPPROTO_TCP, TCP_KEEPINTVL, 1);
+      set_int_near(fd, IPPROTO_TCP, TCP_KEEPIDLE, 1000);
+      set_int_near(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
     }
   });
   put("done", 1);
@@ -705,6 +739,7 @@ int main(int argc, char** argv) {
                              {"inherited", probe::scenario_inherited},
                              {"handoff", probe::scenario_handoff},
                              {"efault", probe::scenario_efault},
+                             {"forced-calls", probe::scenario_forced_calls},
                              {"cancel", probe::scenario_cancel},
                              {"cancel-full-stderr", probe::scenario_cancel_full_stderr},
                              {"reuse-number", probe::scenario_reuse_number},

@@ -20,6 +20,13 @@ void put(const std::string& key, long value);
 
 int get_int(int fd, int level, int optname);
 int set_int(int fd, int level, int optname, int value);
+// setsockopt() with the value where the shim can read it without risk (own_stack_page.hpp):
+// on the page of the stack the calls below run on, as a caller's local variable most often
+// is; in force mode the shim then makes one call. `length` may be up to 16.
+int set_int_near(int fd, int level, int optname, int value, socklen_t length = sizeof(int));
+// ... and in static memory, which the shim leaves to the kernel to read: the program's call,
+// then the shim's.
+int set_int_far(int fd, int level, int optname, int value);
 void put_keepalive(const std::string& prefix, int fd);  // every managed option, by name
 std::string summary(int fd);                            // KEEPALIVE/IDLE/INTVL/CNT
 std::string outcome(long result, int error);            // "ok:N" or "fail:ENAME"
@@ -41,6 +48,7 @@ int scenario_handoff(const std::vector<std::string>& args);
 int scenario_reused_listener(const std::vector<std::string>& args);
 // probe_hardening.cpp
 int scenario_efault(const std::vector<std::string>& args);
+int scenario_forced_calls(const std::vector<std::string>& args);
 int scenario_cancel(const std::vector<std::string>& args);
 int scenario_cancel_full_stderr(const std::vector<std::string>& args);
 int scenario_reuse_number(const std::vector<std::string>& args);

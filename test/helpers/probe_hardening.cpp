@@ -82,6 +82,57 @@ int scenario_efault(const std::vector<std::string>& args) {
   return 0;
 }
 
+// forced-calls: the program's setsockopt() of each managed option with its value where the
+// shim reads it (set_int_near), so that force mode makes the one call itself, on every
+// kind of descriptor and with every value and length the kernel refuses. Each outcome, and
+// errno after each success, is reported; the test compares them with a run without the shim.
+int scenario_forced_calls(const std::vector<std::string>&) {
+  const int tcp = tcp_socket();
+  const int listening = tcp_socket();
+  sockaddr_storage any = loopback(AF_INET, 0);
+  if (bind(listening, reinterpret_cast<sockaddr*>(&any), length_of(AF_INET)) != 0 ||
+      listen(listening, 1) != 0) {
+    die("listen");
+  }
+  const int udp = socket(AF_INET, SOCK_DGRAM, 0);
+  const int unix_stream = socket(AF_UNIX, SOCK_STREAM, 0);
+  const int not_a_socket = open("/dev/null", O_RDONLY);
+  if (udp < 0 || unix_stream < 0 || not_a_socket < 0) die("descriptors");
+  auto call = [](const std::string& key, int fd, int level, int optname, int value,
+                 socklen_t length = sizeof(int)) {
+    errno = EDOM;
+    const int result = set_int_near(fd, level, optname, value, length);
+    const int error = errno;
+    put(key, outcome(result, error));
+    if (result == 0) put(key + "_errno", error == EDOM ? "kept" : strerror(error));
+  };
+  const socklen_t negative = 0x80000000u;  // INT_MIN as the kernel's int
+  call("bad_fd", -1, IPPROTO_TCP, TCP_KEEPIDLE, 10);
+  call("closed_fd", 999, IPPROTO_TCP, TCP_KEEPINTVL, 10);
+  call("not_a_socket", not_a_socket, IPPROTO_TCP, TCP_KEEPIDLE, 10);
+  call("udp", udp, IPPROTO_TCP, TCP_KEEPIDLE, 10);
+  call("udp_keepalive", udp, SOL_SOCKET, SO_KEEPALIVE, 1);
+  call("unix", unix_stream, IPPROTO_TCP, TCP_KEEPCNT, 2);
+  call("listener", listening, IPPROTO_TCP, TCP_KEEPINTVL, 10);
+  call("idle_zero", tcp, IPPROTO_TCP, TCP_KEEPIDLE, 0);
+  call("idle_too_long", tcp, IPPROTO_TCP, TCP_KEEPIDLE, 32768);
+  call("cnt_too_many", tcp, IPPROTO_TCP, TCP_KEEPCNT, 128);
+  call("user_timeout_negative", tcp, IPPROTO_TCP, TCP_USER_TIMEOUT, -1);
+  call("short_length", tcp, IPPROTO_TCP, TCP_KEEPIDLE, 10, 2);
+  call("negative_length", tcp, IPPROTO_TCP, TCP_KEEPIDLE, 10, negative);
+  call("keepalive_negative_length", tcp, SOL_SOCKET, SO_KEEPALIVE, 1, negative);
+  call("long_length", tcp, IPPROTO_TCP, TCP_KEEPCNT, 2, 16);
+  call("idle", tcp, IPPROTO_TCP, TCP_KEEPIDLE, 10);
+  call("intvl", tcp, IPPROTO_TCP, TCP_KEEPINTVL, 10);
+  call("user_timeout", tcp, IPPROTO_TCP, TCP_USER_TIMEOUT, 10);
+  call("keepalive_on", tcp, SOL_SOCKET, SO_KEEPALIVE, 1);
+  put_keepalive("tcp_", tcp);
+  call("keepalive_off", tcp, SOL_SOCKET, SO_KEEPALIVE, 0);
+  put("tcp_keepalive_at_end", get_int(tcp, SOL_SOCKET, SO_KEEPALIVE));
+  put_keepalive("listener_", listening);
+  return 0;
+}
+
 namespace {
 
 struct CancelState {

@@ -70,6 +70,72 @@ INSTANTIATE_TEST_SUITE_P(Hardening, Efault,
                                            with(kTuned, "KASHIM_LOG", "debug")),
                          [](const auto& info) { return efault_case_name(info.index); });
 
+// --- Force mode's one call: what the program's call would have got ------------------------
+
+class ForcedCalls : public ::testing::TestWithParam<Environment> {};
+
+std::string forced_case_name(std::size_t index) {
+  const char* names[] = {"Force", "WithPeers", "Fallback", "DebugLog"};
+  return names[index];
+}
+
+TEST_P(ForcedCalls, EachCallGetsTheKernelsAnswerAndErrnoAsWithoutTheShim) {
+  ProcessRun with_shim = run_probe({"forced-calls"}, GetParam());
+  ProcessRun without = run_probe({"forced-calls"}, GetParam(), /*preload=*/false);
+  EXPECT_EQ(with_shim.exit_code, 0) << with_shim.err;
+  EXPECT_EQ(with_shim.out, "");
+  expect_clean(without);
+  for (const char* call : {"bad_fd",
+                           "closed_fd",
+                           "not_a_socket",
+                           "udp",
+                           "udp_keepalive",
+                           "unix",
+                           "listener",
+                           "idle_zero",
+                           "idle_too_long",
+                           "cnt_too_many",
+                           "user_timeout_negative",
+                           "short_length",
+                           "negative_length",
+                           "keepalive_negative_length",
+                           "long_length",
+                           "idle",
+                           "intvl",
+                           "user_timeout",
+                           "keepalive_on",
+                           "keepalive_off"}) {
+    EXPECT_EQ(with_shim.value(call), without.value(call)) << call;
+    EXPECT_EQ(with_shim.value(call + std::string("_errno")),
+              without.value(call + std::string("_errno")))
+        << call;
+  }
+  EXPECT_EQ(without.value("bad_fd"), "fail:EBADF") << "the premise";
+  EXPECT_EQ(without.value("not_a_socket"), "fail:ENOTSOCK") << "the premise";
+  EXPECT_EQ(without.value("negative_length"), "fail:EINVAL") << "the premise";
+  EXPECT_EQ(without.value("idle"), "ok:0") << "the premise";
+  EXPECT_EQ(without.value("idle_errno"), "kept") << "the premise";
+  EXPECT_EQ(without.value("tcp_idle"), "10") << "the premise: the program's own value";
+}
+
+TEST(ForcedCalls, ForceModeLeavesTheOperatorsValuesFallbackModeTheProgramsOwn) {
+  ProcessRun forced = run_probe({"forced-calls"}, kTuned);
+  expect_tuned(forced, "tcp_");
+  expect_tuned(forced, "listener_");
+  EXPECT_EQ(forced.value("tcp_keepalive_at_end"), "1") << "switched on again";
+  ProcessRun fallback = run_probe({"forced-calls"}, with(kTuned, "KASHIM_MODE", "fallback"));
+  EXPECT_EQ(fallback.value("tcp_idle"), "10");
+  EXPECT_EQ(fallback.value("tcp_intvl"), "10");
+  EXPECT_EQ(fallback.value("tcp_user_timeout"), "10");
+  EXPECT_EQ(fallback.value("tcp_keepalive_at_end"), "0");
+}
+
+INSTANTIATE_TEST_SUITE_P(Hardening, ForcedCalls,
+                         ::testing::Values(kTuned, with(kTuned, "KASHIM_PEERS", "127.0.0.1"),
+                                           with(kTuned, "KASHIM_MODE", "fallback"),
+                                           with(kTuned, "KASHIM_LOG", "debug")),
+                         [](const auto& info) { return forced_case_name(info.index); });
+
 // --- Records belong to a socket, not to its number --------------------------------------
 
 TEST(Records, ANumberReusedBySocketpairOrDup2NeverGetsAnotherSocketsRecord) {

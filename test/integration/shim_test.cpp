@@ -132,12 +132,14 @@ TEST(Modes, ForceReplacesTheProgramsOwnValuesAndTheCallsSucceed) {
 // Another interposer behind the shim (a tracer, a second shim) sees every call: the
 // program's own, which the kernel must judge (an unreadable or invalid value gets the
 // kernel's error), then the operator's value, which stands.
-TEST(Modes, AnInterposerBehindTheShimSeesEveryCallAndTheOperatorsValueLast) {
+// The TCP_KEEPINTVL values an interposer behind the shim (libkashim_behind.so) was passed
+// while the probe's override scenario ran with its values `where`.
+std::vector<std::string> intervals_seen_behind(const std::string& where) {
   std::string report = scratch_path("behind");
   Environment environment = with(kTuned, "KASHIM_BEHIND_REPORT", report);
   environment.emplace_back("LD_PRELOAD",
                            std::string(KASHIM_LIBRARY_PATH) + ":" + KASHIM_BEHIND_PATH);
-  ProcessRun run = run_probe({"override"}, environment, /*preload=*/false);
+  ProcessRun run = run_probe({"override", where}, environment, /*preload=*/false);
   expect_clean(run);
   expect_tuned(run);
   EXPECT_EQ(run.value("set_intvl"), "ok:0");
@@ -148,10 +150,17 @@ TEST(Modes, AnInterposerBehindTheShimSeesEveryCallAndTheOperatorsValueLast) {
   for (std::string line; std::getline(lines, line);) {
     if (line.starts_with(std::to_string(TCP_KEEPINTVL) + "=")) intervals.push_back(line);
   }
-  // The shim's own call at socket(), the program's 1, the operator's 7 again.
+  return intervals;
+}
+
+TEST(Modes, AnInterposerBehindTheShimSeesEveryCallAndTheOperatorsValueLast) {
   const std::string prefix = std::to_string(TCP_KEEPINTVL) + "=";
-  EXPECT_EQ(intervals, (std::vector<std::string>{prefix + "7", prefix + "1", prefix + "7"}))
-      << calls;
+  // The shim's own call at socket(), the program's 1 (a value the shim does not read
+  // before the kernel), the operator's 7 again.
+  EXPECT_EQ(intervals_seen_behind("far"),
+            (std::vector<std::string>{prefix + "7", prefix + "1", prefix + "7"}));
+  // A value the shim reads: the program's call carries the operator's 7 in place of its 1.
+  EXPECT_EQ(intervals_seen_behind("near"), (std::vector<std::string>{prefix + "7", prefix + "7"}));
 }
 
 TEST(Modes, ForceLeavesOptionsThatAreNotConfiguredToTheProgram) {

@@ -65,7 +65,7 @@ const Environment kThreeOptions = {
 TEST_F(SystemCalls, ExactlyOnePlusTheConfiguredOptionsPerTunedSocketAndNothingElse) {
   std::map<int, Counts> without = count_phases(kThreeOptions, false);
   std::map<int, Counts> with = count_phases(kThreeOptions, true);
-  ASSERT_EQ(without.size(), 5u) << "every phase was seen";
+  ASSERT_EQ(without.size(), 6u) << "every phase was seen";
 
   // Phase 1: 2 x kRepeats TCP sockets, each 1 + 3 setsockopt calls more; nothing else.
   Counts expected = without[1];
@@ -75,16 +75,22 @@ TEST_F(SystemCalls, ExactlyOnePlusTheConfiguredOptionsPerTunedSocketAndNothingEl
   EXPECT_EQ(with[2], without[2]);
   // Phase 3: accepted on a listener made under the shim: the kernel copies its options.
   EXPECT_EQ(with[3], without[3]);
-  // Phase 4: the program's own setsockopt calls in force mode. Each reaches the kernel as
-  // the program made it (so that an invalid or unreadable value gets the kernel's own
-  // error, and the shim never reads the program's memory); one that succeeded is followed
-  // by the operator's value (TCP_KEEPINTVL, TCP_KEEPIDLE), and SO_KEEPALIVE is read back
-  // to see whether the program switched it off (it switched it on).
+  // Phase 4: the program's own setsockopt calls in force mode, their values in static
+  // memory. Each reaches the kernel as the program made it (so that an invalid or unreadable
+  // value gets the kernel's own error: the shim does not read memory that may not be
+  // there); one that succeeded is followed by the operator's value (TCP_KEEPINTVL,
+  // TCP_KEEPIDLE), and SO_KEEPALIVE is read back to see whether the program switched it
+  // off (it switched it on).
   expected = without[4];
   EXPECT_EQ(expected["setsockopt"], 3 * kRepeats);
   expected["setsockopt"] += 2 * kRepeats;
   expected["getsockopt"] += kRepeats;
   EXPECT_EQ(with[4], expected);
+  // Phase 6: the same calls with the values where the shim reads them without risk (on the
+  // stack page it runs on, as a caller's local variable most often is): the operator's
+  // value goes in the program's one call, and a switch-on of SO_KEEPALIVE needs no look.
+  EXPECT_EQ(without[6]["setsockopt"], 3 * kRepeats);
+  EXPECT_EQ(with[6], without[6]);
   // Phase 5: connect() costs nothing beyond the socket's own tuning.
   expected = without[5];
   expected["setsockopt"] += kRepeats * (1 + 3);

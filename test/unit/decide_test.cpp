@@ -248,6 +248,64 @@ TEST(ForcedValue, ReadsUnalignedAndLongerValues) {
   EXPECT_EQ(replacement.requested, 9);
 }
 
+TEST(ForcedValue, ANegativeOptlenIsTheKernelsToRefuse) {
+  FakeSources fake;
+  fake.environment = {{"KASHIM_IDLE", "30"}};
+  Config config = fake.parse();
+  int value = 10;
+  // socklen_t above INT_MAX: the kernel reads it as a negative int and answers EINVAL.
+  const socklen_t negative = static_cast<socklen_t>(INT_MAX) + 1;
+  EXPECT_FALSE(forced_value(config, IPPROTO_TCP, TCP_KEEPIDLE, &value, negative).replace());
+  EXPECT_FALSE(is_keepalive_switch_off(config, SOL_SOCKET, SO_KEEPALIVE, &value, negative));
+  EXPECT_EQ(option_set_by(IPPROTO_TCP, TCP_KEEPIDLE, &value, negative), 0);
+}
+
+TEST(ForcedCall, ReplacesInOneCallWhatWouldSucceed) {
+  FakeSources fake;
+  fake.environment = {{"KASHIM_IDLE", "30"}, {"KASHIM_INTVL", "5"}};
+  Config config = fake.parse();
+  int one = 1, off = 0;
+  ForcedCall call = forced_call(config, IPPROTO_TCP, TCP_KEEPINTVL, &one, sizeof one, false);
+  ASSERT_TRUE(call.replacement.replace());
+  EXPECT_EQ(*call.replacement.value, 5);
+  EXPECT_FALSE(call.nothing_after);
+  // Switching keep-alive on leaves nothing to do; switching it off is after_program_set's.
+  call = forced_call(config, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one, false);
+  EXPECT_FALSE(call.replacement.replace());
+  EXPECT_TRUE(call.nothing_after);
+  call = forced_call(config, SOL_SOCKET, SO_KEEPALIVE, &off, sizeof off, false);
+  EXPECT_FALSE(call.replacement.replace());
+  EXPECT_FALSE(call.nothing_after);
+  // What the kernel refuses, and options not configured: the call as it is, then the rest.
+  int zero = 0;
+  for (const ForcedCall& as_it_is :
+       {forced_call(config, IPPROTO_TCP, TCP_KEEPIDLE, &zero, sizeof zero, false),
+        forced_call(config, IPPROTO_TCP, TCP_KEEPIDLE, &one, 2, false),
+        forced_call(config, SOL_SOCKET, SO_KEEPALIVE, &one, 2, false),
+        forced_call(config, IPPROTO_TCP, TCP_KEEPCNT, &one, sizeof one, false)}) {
+    EXPECT_FALSE(as_it_is.replacement.replace());
+    EXPECT_FALSE(as_it_is.nothing_after);
+  }
+}
+
+TEST(ForcedCall, OnlyInForceModeAndWithAFilterOnlyOnConnectionsKashimTuned) {
+  FakeSources fake;
+  fake.environment = {{"KASHIM_IDLE", "30"}, {"KASHIM_PEERS", "10.0.0.0/8"}};
+  Config config = fake.parse();
+  int value = 7;
+  EXPECT_TRUE(forced_call(config, IPPROTO_TCP, TCP_KEEPIDLE, &value, sizeof value, true)
+                  .replacement.replace());
+  // Not tuned by kashim: the program's own call, and nothing after it.
+  ForcedCall untuned = forced_call(config, IPPROTO_TCP, TCP_KEEPIDLE, &value, sizeof value, false);
+  EXPECT_FALSE(untuned.replacement.replace());
+  EXPECT_TRUE(untuned.nothing_after);
+  fake.environment["KASHIM_MODE"] = "fallback";
+  ForcedCall fallback =
+      forced_call(fake.parse(), IPPROTO_TCP, TCP_KEEPIDLE, &value, sizeof value, true);
+  EXPECT_FALSE(fallback.replacement.replace());
+  EXPECT_FALSE(fallback.nothing_after);
+}
+
 TEST(KeepaliveSwitchOff, OnlyAValidOffInForceMode) {
   FakeSources fake;
   Config config = fake.parse();
