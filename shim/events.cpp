@@ -123,22 +123,11 @@ void on_accepted(int listener, int fd) {
   }
 }
 
-OneCall value_for_one_call(int fd, int level, int optname, const void* optval, socklen_t optlen) {
-  const Runtime& runtime = kashim::runtime();
-  const Config& config = runtime.config;
-  // At debug level the replacement is logged once the kernel took it: after the call.
-  if (!forcing(config) || logging(runtime, LogLevel::kDebug)) return {};
-  if (!on_own_stack_page(optval, sizeof(int))) return {};
-  const bool shim_tuned = config.selective && (records::read(fd) & records::kTuned) != 0;
-  const ForcedCall call = forced_call(config, level, optname, optval, optlen, shim_tuned);
-  if (call.nothing_after) return {optval, optlen};
-  // The kernel's answer to the program's call would differ only on the value, which is
-  // valid: the same descriptor, level and option give the same error, if any.
-  if (call.replacement.replace()) return {call.replacement.value, sizeof(int)};
-  return {};
-}
+namespace {
 
-void after_setsockopt(int fd, int level, int optname) {
+// The program's call of a managed option succeeded: force mode sets the operator's value
+// again, fallback mode remembers that the program chose.
+void after_program_set_option(int fd, int level, int optname) {
   const Runtime& runtime = kashim::runtime();
   const Config& config = runtime.config;
   if (!config.active) return;
@@ -157,6 +146,46 @@ void after_setsockopt(int fd, int level, int optname) {
   if (after.only_if_tcp && !fd_is_tcp(fd)) return;
   real::setsockopt(fd, level, optname, after.restore, sizeof *after.restore);
   if (logging(runtime, LogLevel::kDebug)) log_replaced(runtime, fd, optname, now, *after.restore);
+}
+
+// Force mode, where the program's value can be read without risk (own_stack_page.hpp): what
+// the call is, decided before it is made.
+ForcedCall decide_before(int fd, int level, int optname, const void* optval, socklen_t optlen) {
+  // Only the length most programs pass: a seccomp filter may look at optlen, and a cgroup
+  // setsockopt program reads as many bytes as it says.
+  if (optlen != sizeof(int) || !on_own_stack_page(optval, sizeof(int))) return {};
+  const Config& config = runtime().config;
+  if (!forcing(config)) return {};
+  const bool shim_tuned = config.selective && (records::read(fd) & records::kTuned) != 0;
+  return forced_call(config, level, optname, optval, optlen, shim_tuned);
+}
+
+}  // namespace
+
+// Out of line: the hook's common path (any other option) stays a bare forward.
+[[gnu::noinline]] int set_managed_option(int fd, int level, int optname, const void* optval,
+                                         socklen_t optlen) {
+  const ForcedCall call = decide_before(fd, level, optname, optval, optlen);
+  if (call.nothing_after) return real::setsockopt(fd, level, optname, optval, optlen);
+  if (call.replacement.replace()) {
+    // One call with the operator's value. The kernel's answer to the program's own would
+    // differ only on the value, which it accepts; but something between libc and the kernel
+    // may judge values (a cgroup setsockopt program, a seccomp supervisor). Refused, the
+    // program's call is made as it was: its answer is the program's.
+    const int saved_errno = errno;
+    if (real::setsockopt(fd, level, optname, call.replacement.value, sizeof(int)) == 0) {
+      const Runtime& runtime = kashim::runtime();
+      if (logging(runtime, LogLevel::kDebug)) {
+        log_replaced(runtime, fd, optname, call.replacement.requested, *call.replacement.value);
+        errno = saved_errno;
+      }
+      return 0;
+    }
+    errno = saved_errno;
+  }
+  const int result = real::setsockopt(fd, level, optname, optval, optlen);
+  if (result == 0) after_program_set_option(fd, level, optname);
+  return result;
 }
 
 }  // namespace kashim

@@ -1,5 +1,6 @@
-// What the shim does after each intercepted call returned. The hooks (hooks.cpp) call these
-// and nothing else; the decisions themselves are core/decide.hpp's.
+// What the shim does around each intercepted call: after it returned, and for a managed
+// setsockopt() the call itself. The hooks (hooks.cpp) call these and nothing else; the
+// decisions themselves are core/decide.hpp's.
 #pragma once
 
 #include <sys/socket.h>
@@ -21,18 +22,10 @@ void after_fastopen_message(int fd, const msghdr* message, long result);
 
 void on_accepted(int listener, int fd);
 
-// A program's setsockopt() of an option names_managed_option() names, before it is made.
-// In force mode, where the program's value can be read without risk (own_stack_page.hpp):
-// what the call carries instead so that nothing is left to do after it, the operator's value
-// in place of the program's, or the program's own (a valid switch-on of SO_KEEPALIVE, say).
-// optval null: the program's call as it is, then after_setsockopt if it succeeded.
-struct OneCall {
-  const void* optval = nullptr;
-  socklen_t optlen = 0;
-};
-OneCall value_for_one_call(int fd, int level, int optname, const void* optval, socklen_t optlen);
-
-// A program's setsockopt() of an option names_managed_option() names succeeded.
-void after_setsockopt(int fd, int level, int optname);
+// A program's setsockopt() of an option names_managed_option() names, made here. Force mode:
+// where the program's value can be read without risk (own_stack_page.hpp) and the kernel
+// would accept it, one call with the operator's value in its place; otherwise the program's
+// call as made, then the operator's value. Fallback mode: the program's call, remembered.
+int set_managed_option(int fd, int level, int optname, const void* optval, socklen_t optlen);
 
 }  // namespace kashim

@@ -1,8 +1,10 @@
 // The entry points libkashim.so exports, and the table of the real functions behind them.
 //
 // Each hook calls the real function and hands the result to events.hpp; nothing else lives
-// here. The hooked names are listed once more in kashim.map (what the library exports) and
-// audit.cpp (what the audit module redirects); a test holds the three lists equal.
+// here. (A setsockopt() of an option kashim manages is made by events.hpp itself, which in
+// force mode may put the operator's value in the program's call.) The hooked names are listed once
+// more in kashim.map (what the library exports) and audit.cpp (what the audit module redirects); a
+// test holds the three lists equal.
 #include <dlfcn.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -193,19 +195,10 @@ KASHIM_HOOK int accept4(int fd, sockaddr* address, socklen_t* length, int flags)
 // setsockopt(), sendto() and sendmsg() forward most calls with nothing to do after them,
 // and make that call their last act (a tail call): libc returns straight to the program, as
 // behind a hook that only forwards. One return of kashim's own after the system call cost
-// 20 ns per call on an AMD EPYC (doc/performance.md, scenario 4).
+// 20 ns per call on an AMD EPYC (doc/performance.md, scenario 4). The rare calls that need
+// more go out of line, so that the common path saves no registers.
 
 namespace {
-
-// An option kashim manages. In force mode, most often one call with the operator's value.
-[[gnu::noinline]] int set_managed_option(int fd, int level, int optname, const void* optval,
-                                         socklen_t optlen) noexcept {
-  const kashim::OneCall one = kashim::value_for_one_call(fd, level, optname, optval, optlen);
-  if (one.optval != nullptr) return g_setsockopt.get()(fd, level, optname, one.optval, one.optlen);
-  const int result = g_setsockopt.get()(fd, level, optname, optval, optlen);
-  if (result == 0) kashim::after_setsockopt(fd, level, optname);
-  return result;
-}
 
 // TCP Fast Open connects inside the first send, without connect().
 [[gnu::noinline]] ssize_t send_to_fast_open(int fd, const void* buffer, size_t length, int flags,
@@ -225,7 +218,7 @@ namespace {
 KASHIM_HOOK int setsockopt(int fd, int level, int optname, const void* optval,
                            socklen_t optlen) KASHIM_NOTHROW {
   if (kashim::names_managed_option(level, optname)) [[unlikely]] {
-    return set_managed_option(fd, level, optname, optval, optlen);
+    return kashim::set_managed_option(fd, level, optname, optval, optlen);
   }
   return g_setsockopt.get()(fd, level, optname, optval, optlen);
 }

@@ -17,12 +17,11 @@ inline bool on_own_stack_page(const void* address, std::size_t size) {
   // No Linux architecture has pages smaller than 4 KiB, and every page size is a multiple of
   // it: two addresses in one 4 KiB block are on one page.
   constexpr std::uintptr_t kSmallestPage = 4096;
-  // The frame the caller's frame pointer was saved into: written by the function's first
-  // instruction, so its page is mapped, readable and ours while this thread runs. (The
-  // address of a local variable would do as well, but would keep the compiler from making
-  // the hook's call to libc its last act; see hooks.cpp.)
-  const std::uintptr_t page =
-      reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) / kSmallestPage;
+  // Written here, so its page is mapped, readable and ours while this thread runs, on any
+  // architecture (a frame address is not a written slot everywhere: RISC-V's is the caller's
+  // stack pointer).
+  volatile unsigned char anchor = 0;
+  const std::uintptr_t page = reinterpret_cast<std::uintptr_t>(&anchor) / kSmallestPage;
   const std::uintptr_t first = reinterpret_cast<std::uintptr_t>(address);
   return size > 0 && first / kSmallestPage == page && (first + size - 1) / kSmallestPage == page;
 }

@@ -1,12 +1,16 @@
 // libkashim_behind.so: another interposer of setsockopt() (a tracer, a second shim),
 // preloaded after libkashim.so. The shim must hand it every call, its forced values
 // included, rather than go past it to the kernel. At exit it appends each IPPROTO_TCP call
-// it saw to $KASHIM_BEHIND_REPORT as "optname=value" lines, in order.
+// it saw to $KASHIM_BEHIND_REPORT as "optname=value" lines, in order. With
+// $KASHIM_BEHIND_MAX_IDLE it also judges values, as a cgroup setsockopt program or a seccomp
+// supervisor may: a TCP_KEEPIDLE above it fails with EPERM.
 #include <dlfcn.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +45,16 @@ extern "C" __attribute__((visibility("default"))) int setsockopt(int fd, int lev
     if (slot < kMaxCalls) {
       g_calls[slot].optname = optname;
       std::memcpy(&g_calls[slot].value, optval, sizeof(int));
+    }
+  }
+  static const char* max_idle = getenv("KASHIM_BEHIND_MAX_IDLE");
+  if (max_idle != nullptr && level == IPPROTO_TCP && optname == TCP_KEEPIDLE && optval != nullptr &&
+      optlen >= sizeof(int)) {
+    int value;
+    std::memcpy(&value, optval, sizeof value);
+    if (value > atoi(max_idle)) {
+      errno = EPERM;
+      return -1;
     }
   }
   using Setsockopt = int (*)(int, int, int, const void*, socklen_t);

@@ -130,6 +130,28 @@ TEST(ForcedCalls, ForceModeLeavesTheOperatorsValuesFallbackModeTheProgramsOwn) {
   EXPECT_EQ(fallback.value("tcp_keepalive_at_end"), "0");
 }
 
+// A layer between libc and the kernel that judges values (here an interposer behind kashim;
+// a cgroup setsockopt program or a seccomp supervisor would do the same) and refuses the
+// operator's: the program's own call is made, and answers as without kashim.
+TEST(ForcedCalls, ALayerThatRefusesTheOperatorsValueAnswersTheProgramsCallAsWithoutTheShim) {
+  Environment environment = with(kTuned, "KASHIM_BEHIND_MAX_IDLE", "20");  // kTuned's idle: 31
+  ProcessRun without =
+      run_probe({"forced-calls"}, with(environment, "LD_PRELOAD", KASHIM_BEHIND_PATH),
+                /*preload=*/false);
+  environment.emplace_back("LD_PRELOAD",
+                           std::string(KASHIM_LIBRARY_PATH) + ":" + KASHIM_BEHIND_PATH);
+  ProcessRun with_shim = run_probe({"forced-calls"}, environment, /*preload=*/false);
+  // (kashim says once that it could not tune a socket: the layer refused its idle of 31.)
+  EXPECT_EQ(with_shim.exit_code, 0) << with_shim.err;
+  EXPECT_EQ(with_shim.out, "");
+  expect_clean(without);
+  EXPECT_EQ(without.value("idle"), "ok:0") << "the premise: the program's 10 is allowed";
+  EXPECT_EQ(with_shim.value("idle"), "ok:0");
+  EXPECT_EQ(with_shim.value("idle_errno"), "kept");
+  EXPECT_EQ(with_shim.value("tcp_idle"), "10") << "the program's value, as the layer allowed";
+  EXPECT_EQ(with_shim.value("tcp_intvl"), "7") << "the others are the operator's";
+}
+
 INSTANTIATE_TEST_SUITE_P(Hardening, ForcedCalls,
                          ::testing::Values(kTuned, with(kTuned, "KASHIM_PEERS", "127.0.0.1"),
                                            with(kTuned, "KASHIM_MODE", "fallback"),
