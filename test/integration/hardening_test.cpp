@@ -22,14 +22,8 @@ Environment kValues() {
 }
 
 int listening_port(int* fd) {
-  *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  EXPECT_EQ(bind(*fd, reinterpret_cast<sockaddr*>(&address), length), 0);
-  EXPECT_EQ(listen(*fd, 16), 0);
-  EXPECT_EQ(getsockname(*fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  sockaddr_in address;
+  *fd = loopback_listener(SOCK_CLOEXEC, &address);
   return ntohs(address.sin_port);
 }
 

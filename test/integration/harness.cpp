@@ -48,6 +48,18 @@ int free_port() {
   return ntohs(address.sin6_port);
 }
 
+int loopback_listener(int type_flags, sockaddr_in* address, int backlog) {
+  const int fd = socket(AF_INET, SOCK_STREAM | type_flags, 0);
+  *address = {};
+  address->sin_family = AF_INET;
+  address->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof *address;
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(address), length), 0);
+  EXPECT_EQ(listen(fd, backlog), 0);
+  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(address), &length), 0);
+  return fd;
+}
+
 bool sanitized() {
   return KASHIM_SANITIZER_RUNTIME[0] != '\0';
 }

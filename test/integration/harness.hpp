@@ -2,6 +2,8 @@
 // and collects what they wrote.
 #pragma once
 
+#include <netinet/in.h>
+
 #include <map>
 #include <string>
 #include <utility>
@@ -47,6 +49,10 @@ ProcessRun run_probe_program(const std::vector<std::string>& launcher, const std
 
 // A TCP port that nothing uses now.
 int free_port();
+
+// A listening TCP socket on 127.0.0.1 and an ephemeral port, made here (without the shim),
+// with `type_flags` (SOCK_CLOEXEC, or 0 for one a child inherits); its address in *address.
+int loopback_listener(int type_flags, sockaddr_in* address, int backlog = 16);
 
 // The loopback IPv6 address is usable here; when not, a test skips, or fails under CI=true.
 bool ipv6_available();

@@ -27,14 +27,8 @@ struct LoopbackPair {
   int listener = -1;
   std::vector<int> clients;
   explicit LoopbackPair(const char* client_address = "127.0.0.1", int count = 1) {
-    listener = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    EXPECT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), length), 0);
-    EXPECT_EQ(listen(listener, 8), 0);
-    EXPECT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    sockaddr_in address;
+    listener = loopback_listener(0, &address, 8);
     for (int i = 0; i < count; ++i) {
       int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
       sockaddr_in source{};

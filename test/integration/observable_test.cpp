@@ -123,16 +123,10 @@ TEST(Reconnect, DISABLED_ASecondConnectionOnTheSameSocketIsDecidedForItself) {
 // writes to stdout or stderr); under it, nothing either, whatever the log level.
 std::string bytes_the_client_receives(const std::vector<std::string>& scenario,
                                       const Environment& environment) {
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  EXPECT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), length), 0);
-  EXPECT_EQ(listen(listener, 1), 0);
-  EXPECT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  sockaddr_in address;
+  int listener = loopback_listener(SOCK_CLOEXEC, &address, 1);
   int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  EXPECT_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), length), 0);
+  EXPECT_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
   int connection = accept(listener, nullptr, nullptr);  // inherited by the service
   const std::string number = std::to_string(connection);
   ProcessRun run = run_probe_launched_by(
