@@ -21,7 +21,10 @@ pid_t keeper_of(pid_t command) {
   const std::string wanted = "Pid:\t" + std::to_string(command) + "\n";
   for (const auto& process : std::filesystem::directory_iterator("/proc")) {
     const std::string pid = process.path().filename();
+    // Not COMMAND itself: moved into the cgroup but not yet exec'd, it is still kashim-cgroup
+    // holding a pidfd of its own, and it has a lower pid than its keeper.
     if (pid.find_first_not_of("0123456789") != std::string::npos ||
+        pid == std::to_string(command) ||
         read_file("/proc/" + pid + "/comm") != "kashim-cgroup\n") {
       continue;
     }

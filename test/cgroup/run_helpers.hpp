@@ -22,8 +22,8 @@ class CgroupRun : public ::testing::Test {
 // The cgroup a process is in (/proc/PID/cgroup's "0::" line), as a path under the mount.
 std::string cgroup_of(const std::string& pid);
 
-// The keeper of a run: the kashim-cgroup process holding a pidfd of `command` (its
-// /proc/PID/fdinfo says "Pid:\t<command>"), or 0.
+// The keeper of a run: the kashim-cgroup process other than `command` holding a pidfd of
+// `command` (its /proc/PID/fdinfo says "Pid:\t<command>"), or 0.
 pid_t keeper_of(pid_t command);
 
 // The keeper of a run and the descriptor number of its pidfd of `command`, or {0, -1}.
