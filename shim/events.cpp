@@ -144,8 +144,17 @@ void after_program_set_option(int fd, int level, int optname) {
                       : -1;
   if (after.only_if_off && now != 0) return;
   if (after.only_if_tcp && !fd_is_tcp(fd)) return;
-  real::setsockopt(fd, level, optname, after.restore, sizeof *after.restore);
-  if (logging(runtime, LogLevel::kDebug)) log_replaced(runtime, fd, optname, now, *after.restore);
+  if (real::setsockopt(fd, level, optname, after.restore, sizeof *after.restore) == 0 &&
+      logging(runtime, LogLevel::kDebug)) {
+    log_replaced(runtime, fd, optname, now, *after.restore);
+  }
+}
+
+// Errors the kernel gives whatever the value, before anything that judges values has seen
+// it (no such descriptor, not a socket) or for the socket's kind (not TCP): the program's own
+// call would get the same, so it is not made (one call, as without kashim).
+bool answers_without_the_value(int error) {
+  return error == EBADF || error == ENOTSOCK || error == ENOPROTOOPT || error == EOPNOTSUPP;
 }
 
 // Force mode, where the program's value can be read without risk (own_stack_page.hpp): what
@@ -154,7 +163,11 @@ ForcedCall decide_before(int fd, int level, int optname, const void* optval, soc
   // Only the length most programs pass: a seccomp filter may look at optlen, and a cgroup
   // setsockopt program reads as many bytes as it says.
   if (optlen != sizeof(int) || !on_own_stack_page(optval, sizeof(int))) return {};
-  const Config& config = runtime().config;
+  // Not before the configuration is there: reading it takes stack and files, which a call
+  // the kernel refuses never needed (a handler on a small signal stack, say).
+  const Runtime* runtime = detail::g_published.load(std::memory_order_acquire);
+  if (runtime == nullptr) return {};
+  const Config& config = runtime->config;
   if (!forcing(config)) return {};
   const bool shim_tuned = config.selective && (records::read(fd) & records::kTuned) != 0;
   return forced_call(config, level, optname, optval, optlen, shim_tuned);
@@ -169,9 +182,7 @@ ForcedCall decide_before(int fd, int level, int optname, const void* optval, soc
   if (call.nothing_after) return real::setsockopt(fd, level, optname, optval, optlen);
   if (call.replacement.replace()) {
     // One call with the operator's value. The kernel's answer to the program's own would
-    // differ only on the value, which it accepts; but something between libc and the kernel
-    // may judge values (a cgroup setsockopt program, a seccomp supervisor). Refused, the
-    // program's call is made as it was: its answer is the program's.
+    // differ only on the value, which it accepts.
     const int saved_errno = errno;
     if (real::setsockopt(fd, level, optname, call.replacement.value, sizeof(int)) == 0) {
       const Runtime& runtime = kashim::runtime();
@@ -181,7 +192,12 @@ ForcedCall decide_before(int fd, int level, int optname, const void* optval, soc
       }
       return 0;
     }
+    if (answers_without_the_value(errno)) return -1;
+    // Refused by something between libc and the kernel that judges values (a cgroup
+    // setsockopt program, a seccomp supervisor, an interposer): the program's call as it
+    // was, whose answer is the program's. The operator's value, refused, is not tried again.
     errno = saved_errno;
+    return real::setsockopt(fd, level, optname, optval, optlen);
   }
   const int result = real::setsockopt(fd, level, optname, optval, optlen);
   if (result == 0) after_program_set_option(fd, level, optname);

@@ -740,6 +740,7 @@ int main(int argc, char** argv) {
                              {"handoff", probe::scenario_handoff},
                              {"efault", probe::scenario_efault},
                              {"forced-calls", probe::scenario_forced_calls},
+                             {"forced-idle", probe::scenario_forced_idle},
                              {"cancel", probe::scenario_cancel},
                              {"cancel-full-stderr", probe::scenario_cancel_full_stderr},
                              {"reuse-number", probe::scenario_reuse_number},

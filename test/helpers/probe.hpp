@@ -49,6 +49,7 @@ int scenario_reused_listener(const std::vector<std::string>& args);
 // probe_hardening.cpp
 int scenario_efault(const std::vector<std::string>& args);
 int scenario_forced_calls(const std::vector<std::string>& args);
+int scenario_forced_idle(const std::vector<std::string>& args);
 int scenario_cancel(const std::vector<std::string>& args);
 int scenario_cancel_full_stderr(const std::vector<std::string>& args);
 int scenario_reuse_number(const std::vector<std::string>& args);

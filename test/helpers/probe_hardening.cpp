@@ -133,6 +133,25 @@ int scenario_forced_calls(const std::vector<std::string>&) {
   return 0;
 }
 
+// forced-idle VALUE [bad-fd|udp]: one setsockopt(TCP_KEEPIDLE, VALUE) from where the shim
+// reads it, on a TCP socket the shim never saw (made with the system call), a descriptor
+// that is not open, or a UDP socket; its outcome, errno, and the idle the kernel holds.
+int scenario_forced_idle(const std::vector<std::string>& args) {
+  if (args.empty()) die("forced-idle needs a value");
+  const std::string kind = args.size() > 1 ? args[1] : "tcp";
+  close(socket(AF_UNIX, SOCK_STREAM, 0));  // the first hooked call reads the configuration
+  int fd = -1;
+  if (kind == "tcp") fd = static_cast<int>(syscall(SYS_socket, AF_INET, SOCK_STREAM, 0));
+  if (kind == "udp") fd = static_cast<int>(syscall(SYS_socket, AF_INET, SOCK_DGRAM, 0));
+  errno = EDOM;
+  const int result = set_int_near(fd, IPPROTO_TCP, TCP_KEEPIDLE, atoi(args[0].c_str()));
+  const int error = errno;
+  put("set", outcome(result, error));
+  put("errno_kept", error == EDOM);
+  if (kind == "tcp") put("idle", get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE));
+  return 0;
+}
+
 namespace {
 
 struct CancelState {

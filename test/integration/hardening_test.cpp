@@ -10,7 +10,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "harness.hpp"
 
@@ -124,26 +127,61 @@ TEST(ForcedCalls, ForceModeLeavesTheOperatorsValuesFallbackModeTheProgramsOwn) {
   EXPECT_EQ(fallback.value("tcp_keepalive_at_end"), "0");
 }
 
-// A layer between libc and the kernel that judges values (here an interposer behind kashim;
-// a cgroup setsockopt program or a seccomp supervisor would do the same) and refuses the
-// operator's: the program's own call is made, and answers as without kashim.
-TEST(ForcedCalls, ALayerThatRefusesTheOperatorsValueAnswersTheProgramsCallAsWithoutTheShim) {
-  Environment environment = with(kTuned, "KASHIM_BEHIND_MAX_IDLE", "20");  // kTuned's idle: 31
-  ProcessRun without =
-      run_probe({"forced-calls"}, with(environment, "LD_PRELOAD", KASHIM_BEHIND_PATH),
-                /*preload=*/false);
+// The calls an interposer behind kashim (libkashim_behind.so) was handed for the probe's
+// forced-idle scenario, "optname=value" each, and what the probe saw. `max_idle`: the
+// interposer also judges values, as a cgroup setsockopt program or a seccomp supervisor may,
+// and refuses a TCP_KEEPIDLE above it with EPERM.
+std::pair<std::vector<std::string>, ProcessRun> calls_behind(
+    bool shim, const std::vector<std::string>& scenario, const std::string& max_idle = "") {
+  const std::string report = scratch_path("behind");
+  Environment environment = with(kTuned, "KASHIM_BEHIND_REPORT", report);  // idle 31
+  if (!max_idle.empty()) environment.emplace_back("KASHIM_BEHIND_MAX_IDLE", max_idle);
   environment.emplace_back("LD_PRELOAD",
-                           std::string(KASHIM_LIBRARY_PATH) + ":" + KASHIM_BEHIND_PATH);
-  ProcessRun with_shim = run_probe({"forced-calls"}, environment, /*preload=*/false);
-  // (kashim says once that it could not tune a socket: the layer refused its idle of 31.)
-  EXPECT_EQ(with_shim.exit_code, 0) << with_shim.err;
-  EXPECT_EQ(with_shim.out, "");
-  expect_clean(without);
-  EXPECT_EQ(without.value("idle"), "ok:0") << "the premise: the program's 10 is allowed";
-  EXPECT_EQ(with_shim.value("idle"), "ok:0");
-  EXPECT_EQ(with_shim.value("idle_errno"), "kept");
-  EXPECT_EQ(with_shim.value("tcp_idle"), "10") << "the program's value, as the layer allowed";
-  EXPECT_EQ(with_shim.value("tcp_intvl"), "7") << "the others are the operator's";
+                           shim ? preload_value(KASHIM_LIBRARY_PATH) + ":" + KASHIM_BEHIND_PATH
+                                : std::string(KASHIM_BEHIND_PATH));
+  ProcessRun run = run_probe(scenario, environment, /*preload=*/false);
+  std::istringstream lines(read_file(report));
+  unlink(report.c_str());
+  std::vector<std::string> calls;
+  for (std::string line; std::getline(lines, line);) calls.push_back(line);
+  return {calls, run};
+}
+
+TEST(ForcedCalls, TheProgramsCallCarriesTheOperatorsValueAndNothingElseIsCalled) {
+  const auto [calls, run] = calls_behind(true, {"forced-idle", "10"});
+  expect_clean(run);
+  EXPECT_EQ(calls, std::vector<std::string>{"4=31"});
+  EXPECT_EQ(run.value("set"), "ok:0");
+  EXPECT_EQ(run.value("errno_kept"), "1");
+  EXPECT_EQ(run.value("idle"), "31");
+}
+
+// The kernel's answer whatever the value (EBADF, ENOPROTOOPT): the program's call would get
+// the same, and is not made a second time.
+TEST(ForcedCalls, ACallTheKernelRefusesAnywayIsMadeOnce) {
+  for (const char* kind : {"bad-fd", "udp"}) {
+    const auto [calls, run] = calls_behind(true, {"forced-idle", "10", kind});
+    const auto [calls_without, without] = calls_behind(false, {"forced-idle", "10", kind});
+    EXPECT_EQ(calls, std::vector<std::string>{"4=31"}) << kind;
+    EXPECT_EQ(calls_without, std::vector<std::string>{"4=10"}) << kind;
+    EXPECT_EQ(run.value("set"), without.value("set")) << kind;
+    EXPECT_NE(without.value("set"), "ok:0") << kind << ": the premise";
+  }
+}
+
+// A layer between libc and the kernel that judges values refuses the operator's: the
+// program's own call is then made as it was, answers as without kashim, and the operator's
+// value is not tried again.
+TEST(ForcedCalls, ALayerThatRefusesTheOperatorsValueAnswersTheProgramsCallAsWithoutTheShim) {
+  const auto [calls, run] = calls_behind(true, {"forced-idle", "10"}, "20");
+  const auto [calls_without, without] = calls_behind(false, {"forced-idle", "10"}, "20");
+  expect_clean(run);
+  EXPECT_EQ(calls, (std::vector<std::string>{"4=31", "4=10"}));
+  EXPECT_EQ(calls_without, std::vector<std::string>{"4=10"});
+  EXPECT_EQ(without.value("set"), "ok:0") << "the premise: the program's 10 is allowed";
+  EXPECT_EQ(run.value("set"), "ok:0");
+  EXPECT_EQ(run.value("errno_kept"), "1");
+  EXPECT_EQ(run.value("idle"), "10") << "the program's value, as the layer allowed";
 }
 
 INSTANTIATE_TEST_SUITE_P(Hardening, ForcedCalls,
