@@ -31,6 +31,13 @@ bool kernel_refuses_unread(const void* optval, socklen_t optlen) {
   return optval == nullptr || optlen < sizeof(int) || optlen > socklen_t{INT_MAX};
 }
 
+// The int a program's setsockopt() passes; optval need not be aligned.
+int requested_value(const void* optval) {
+  int requested = 0;
+  std::memcpy(&requested, optval, sizeof requested);
+  return requested;
+}
+
 OptionBits bit_of(int level, int optname) {
   if (level == SOL_SOCKET && optname == SO_KEEPALIVE) return kKeepaliveBit;
   const ManagedTcpOption* managed = level == IPPROTO_TCP ? managed_tcp_option(optname) : nullptr;
@@ -53,8 +60,7 @@ OptionBits option_set_by(int level, int optname, const void* optval, socklen_t o
   const OptionBits bit = bit_of(level, optname);
   const ManagedTcpOption* managed = level == IPPROTO_TCP ? managed_tcp_option(optname) : nullptr;
   if (managed == nullptr) return bit;
-  int requested = 0;
-  std::memcpy(&requested, optval, sizeof requested);
+  const int requested = requested_value(optval);
   return requested >= managed->min && requested <= managed->max ? bit : 0;
 }
 
@@ -64,8 +70,7 @@ Replacement forced_value(const Config& config, int level, int optname, const voi
   const ManagedTcpOption* managed = managed_tcp_option(optname);
   if (managed == nullptr || !(config.*managed->option).set) return {};
   if (kernel_refuses_unread(optval, optlen)) return {};
-  int requested = 0;
-  std::memcpy(&requested, optval, sizeof requested);  // optval need not be aligned
+  const int requested = requested_value(optval);
   if (requested < managed->min || requested > managed->max) return {};
   return {&(config.*managed->option).value, requested};
 }
@@ -74,9 +79,7 @@ bool is_keepalive_switch_off(const Config& config, int level, int optname, const
                              socklen_t optlen) {
   if (level != SOL_SOCKET || optname != SO_KEEPALIVE || !forcing(config)) return false;
   if (kernel_refuses_unread(optval, optlen)) return false;  // the kernel's error stands
-  int requested = 0;
-  std::memcpy(&requested, optval, sizeof requested);
-  return requested == 0;
+  return requested_value(optval) == 0;
 }
 
 ForcedCall forced_call(const Config& config, int level, int optname, const void* optval,
@@ -86,9 +89,7 @@ ForcedCall forced_call(const Config& config, int level, int optname, const void*
   if (config.selective && !shim_tuned) return {{}, true};
   if (level == SOL_SOCKET && optname == SO_KEEPALIVE) {
     if (kernel_refuses_unread(optval, optlen)) return {};
-    int requested = 0;
-    std::memcpy(&requested, optval, sizeof requested);
-    return {{}, requested != 0};  // on stays on; off is after_program_set's
+    return {{}, requested_value(optval) != 0};  // on stays on; off is after_program_set's
   }
   return {forced_value(config, level, optname, optval, optlen), false};
 }

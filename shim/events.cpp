@@ -165,7 +165,7 @@ ForcedCall decide_before(int fd, int level, int optname, const void* optval, soc
   if (optlen != sizeof(int) || !on_own_stack_page(optval, sizeof(int))) return {};
   // Not before the configuration is there: reading it takes stack and files, which a call
   // the kernel refuses never needed (a handler on a small signal stack, say).
-  const Runtime* runtime = detail::g_published.load(std::memory_order_acquire);
+  const Runtime* runtime = runtime_if_read();
   if (runtime == nullptr) return {};
   const Config& config = runtime->config;
   if (!forcing(config)) return {};
@@ -187,8 +187,8 @@ ForcedCall decide_before(int fd, int level, int optname, const void* optval, soc
     if (real::setsockopt(fd, level, optname, call.replacement.value, sizeof(int)) == 0) {
       const Runtime& runtime = kashim::runtime();
       if (logging(runtime, LogLevel::kDebug)) {
+        ErrnoGuard keep_errno;
         log_replaced(runtime, fd, optname, call.replacement.requested, *call.replacement.value);
-        errno = saved_errno;
       }
       return 0;
     }

@@ -24,9 +24,15 @@ extern std::atomic<const Runtime*> g_published;
 KASHIM_COLD const Runtime& initialize();
 }  // namespace detail
 
+// The runtime if the configuration has been read already, else nullptr (reading it is not
+// started: it takes stack and files).
+inline const Runtime* runtime_if_read() {
+  return detail::g_published.load(std::memory_order_acquire);
+}
+
 // Reports the configuration error, or the --check report, exactly once.
 inline const Runtime& runtime() {
-  const Runtime* published = detail::g_published.load(std::memory_order_acquire);
+  const Runtime* published = runtime_if_read();
   return published != nullptr ? *published : detail::initialize();
 }
 
