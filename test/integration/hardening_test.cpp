@@ -127,28 +127,17 @@ TEST(ForcedCalls, ForceModeLeavesTheOperatorsValuesFallbackModeTheProgramsOwn) {
   EXPECT_EQ(fallback.value("tcp_keepalive_at_end"), "0");
 }
 
-// The calls an interposer behind kashim (libkashim_behind.so) was handed for the probe's
-// forced-idle scenario, "optname=value" each, and what the probe saw. `max_idle`: the
-// interposer also judges values, as a cgroup setsockopt program or a seccomp supervisor may,
-// and refuses a TCP_KEEPIDLE above it with EPERM.
-std::pair<std::vector<std::string>, ProcessRun> calls_behind(
+// The calls an interposer behind kashim was handed for the probe's forced-idle scenario,
+// under kTuned (idle 31). `max_idle`: the interposer also judges values, as a cgroup
+// setsockopt program or a seccomp supervisor may, and refuses a TCP_KEEPIDLE above it.
+std::pair<std::vector<std::string>, ProcessRun> forced_idle_calls(
     bool shim, const std::vector<std::string>& scenario, const std::string& max_idle = "") {
-  const std::string report = scratch_path("behind");
-  Environment environment = with(kTuned, "KASHIM_BEHIND_REPORT", report);  // idle 31
-  if (!max_idle.empty()) environment.emplace_back("KASHIM_BEHIND_MAX_IDLE", max_idle);
-  environment.emplace_back("LD_PRELOAD",
-                           shim ? preload_value(KASHIM_LIBRARY_PATH) + ":" + KASHIM_BEHIND_PATH
-                                : std::string(KASHIM_BEHIND_PATH));
-  ProcessRun run = run_probe(scenario, environment, /*preload=*/false);
-  std::istringstream lines(read_file(report));
-  unlink(report.c_str());
-  std::vector<std::string> calls;
-  for (std::string line; std::getline(lines, line);) calls.push_back(line);
-  return {calls, run};
+  return calls_behind(
+      scenario, max_idle.empty() ? kTuned : with(kTuned, "KASHIM_BEHIND_MAX_IDLE", max_idle), shim);
 }
 
 TEST(ForcedCalls, TheProgramsCallCarriesTheOperatorsValueAndNothingElseIsCalled) {
-  const auto [calls, run] = calls_behind(true, {"forced-idle", "10"});
+  const auto [calls, run] = forced_idle_calls(true, {"forced-idle", "10"});
   expect_clean(run);
   EXPECT_EQ(calls, std::vector<std::string>{"4=31"});
   EXPECT_EQ(run.value("set"), "ok:0");
@@ -160,8 +149,8 @@ TEST(ForcedCalls, TheProgramsCallCarriesTheOperatorsValueAndNothingElseIsCalled)
 // the same, and is not made a second time.
 TEST(ForcedCalls, ACallTheKernelRefusesAnywayIsMadeOnce) {
   for (const char* kind : {"bad-fd", "udp"}) {
-    const auto [calls, run] = calls_behind(true, {"forced-idle", "10", kind});
-    const auto [calls_without, without] = calls_behind(false, {"forced-idle", "10", kind});
+    const auto [calls, run] = forced_idle_calls(true, {"forced-idle", "10", kind});
+    const auto [calls_without, without] = forced_idle_calls(false, {"forced-idle", "10", kind});
     EXPECT_EQ(calls, std::vector<std::string>{"4=31"}) << kind;
     EXPECT_EQ(calls_without, std::vector<std::string>{"4=10"}) << kind;
     EXPECT_EQ(run.value("set"), without.value("set")) << kind;
@@ -173,8 +162,8 @@ TEST(ForcedCalls, ACallTheKernelRefusesAnywayIsMadeOnce) {
 // program's own call is then made as it was, answers as without kashim, and the operator's
 // value is not tried again.
 TEST(ForcedCalls, ALayerThatRefusesTheOperatorsValueAnswersTheProgramsCallAsWithoutTheShim) {
-  const auto [calls, run] = calls_behind(true, {"forced-idle", "10"}, "20");
-  const auto [calls_without, without] = calls_behind(false, {"forced-idle", "10"}, "20");
+  const auto [calls, run] = forced_idle_calls(true, {"forced-idle", "10"}, "20");
+  const auto [calls_without, without] = forced_idle_calls(false, {"forced-idle", "10"}, "20");
   expect_clean(run);
   EXPECT_EQ(calls, (std::vector<std::string>{"4=31", "4=10"}));
   EXPECT_EQ(calls_without, std::vector<std::string>{"4=10"});

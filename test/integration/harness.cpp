@@ -48,6 +48,21 @@ int free_port() {
   return ntohs(address.sin6_port);
 }
 
+std::pair<std::vector<std::string>, ProcessRun> calls_behind(
+    const std::vector<std::string>& scenario, Environment environment, bool shim) {
+  const std::string report = scratch_path("behind");
+  environment.emplace_back("KASHIM_BEHIND_REPORT", report);
+  environment.emplace_back("LD_PRELOAD",
+                           shim ? preload_value(KASHIM_LIBRARY_PATH) + ":" + KASHIM_BEHIND_PATH
+                                : std::string(KASHIM_BEHIND_PATH));
+  ProcessRun run = run_probe(scenario, environment, /*preload=*/false);
+  std::istringstream lines(read_file(report));
+  unlink(report.c_str());
+  std::vector<std::string> calls;
+  for (std::string line; std::getline(lines, line);) calls.push_back(line);
+  return {calls, run};
+}
+
 int loopback_listener(int type_flags, sockaddr_in* address, int backlog) {
   const int fd = socket(AF_INET, SOCK_STREAM | type_flags, 0);
   *address = {};

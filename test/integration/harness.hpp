@@ -89,6 +89,12 @@ Environment with(Environment environment, const std::string& name, const std::st
 
 // The settings most tests run with, and what the kernel reports for a socket tuned with them.
 extern const Environment kTuned;
+
+// The probe's `scenario` with libkashim_behind.so preloaded (behind the shim when `shim`):
+// the IPPROTO_TCP setsockopt calls that interposer was handed, "optname=value" each in order,
+// and the run. `environment` may set KASHIM_BEHIND_MAX_IDLE (behind.cpp).
+std::pair<std::vector<std::string>, ProcessRun> calls_behind(
+    const std::vector<std::string>& scenario, Environment environment, bool shim);
 // The probe ran cleanly and said nothing on stdout or stderr.
 void expect_clean(const ProcessRun& run);
 // The probe's `prefix`keepalive/idle/intvl/cnt/user_timeout values are kTuned's.

@@ -129,26 +129,18 @@ TEST(Modes, ForceReplacesTheProgramsOwnValuesAndTheCallsSucceed) {
   EXPECT_EQ(run.value("unix_keepalive"), "0");
 }
 
-// Another interposer behind the shim (a tracer, a second shim) sees every call: the
-// program's own, which the kernel must judge (an unreadable or invalid value gets the
-// kernel's error), then the operator's value, which stands.
+// Another interposer behind the shim (a tracer, a second shim) sees every call kashim makes,
+// the operator's value last.
 // The TCP_KEEPINTVL values an interposer behind the shim (libkashim_behind.so) was passed
 // while the probe's override scenario ran with its values `where`.
 std::vector<std::string> intervals_seen_behind(const std::string& where) {
-  std::string report = scratch_path("behind");
-  Environment environment = with(kTuned, "KASHIM_BEHIND_REPORT", report);
-  environment.emplace_back("LD_PRELOAD",
-                           std::string(KASHIM_LIBRARY_PATH) + ":" + KASHIM_BEHIND_PATH);
-  ProcessRun run = run_probe({"override", where}, environment, /*preload=*/false);
+  const auto [calls, run] = calls_behind({"override", where}, kTuned, /*shim=*/true);
   expect_clean(run);
   expect_tuned(run);
   EXPECT_EQ(run.value("set_intvl"), "ok:0");
-  std::string calls = read_file(report);
-  unlink(report.c_str());
-  std::istringstream lines(calls);
   std::vector<std::string> intervals;
-  for (std::string line; std::getline(lines, line);) {
-    if (line.starts_with(std::to_string(TCP_KEEPINTVL) + "=")) intervals.push_back(line);
+  for (const std::string& call : calls) {
+    if (call.starts_with(std::to_string(TCP_KEEPINTVL) + "=")) intervals.push_back(call);
   }
   return intervals;
 }
