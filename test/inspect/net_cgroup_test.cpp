@@ -33,14 +33,18 @@ std::string class_id_to(int port) {
 }
 
 // A net_cls hierarchy mounted on a scratch directory, with one cgroup of class `class_id`
-// ("": none, as kashim's).
+// ("": none, as kashim's). The kernel has one net_cls hierarchy however often it is mounted,
+// so the cgroup is named after this test process: tests run side by side (ctest -j) must not
+// share it, or one would join the other's class.
 class NetClsCgroup {
  public:
   explicit NetClsCgroup(const std::string& class_id)
-      : mount_(scratch_path("net_cls")), cgroup_(mount_ + "/kashim-test") {
+      : mount_(scratch_path("net_cls")),
+        cgroup_(mount_ + "/kashim-test." + std::to_string(getpid())) {
     mkdir(mount_.c_str(), 0700);
     mounted_ = mount("none", mount_.c_str(), "cgroup", 0, "net_cls") == 0;
-    if (mounted_ && mkdir(cgroup_.c_str(), 0755) == 0 && !class_id.empty()) {
+    made_ = mounted_ && mkdir(cgroup_.c_str(), 0755) == 0;
+    if (made_ && !class_id.empty()) {
       std::ofstream(cgroup_ + "/net_cls.classid") << class_id << "\n";
     }
   }
@@ -49,7 +53,7 @@ class NetClsCgroup {
     if (mounted_) umount(mount_.c_str());
     rmdir(mount_.c_str());
   }
-  bool ready() const { return mounted_; }
+  bool ready() const { return made_; }
   bool add(pid_t pid) const {
     std::ofstream procs(cgroup_ + "/cgroup.procs");
     procs << pid << std::endl;
@@ -59,6 +63,7 @@ class NetClsCgroup {
  private:
   std::string mount_, cgroup_;
   bool mounted_ = false;
+  bool made_ = false;
 };
 
 TEST(InspectNetCgroup, ASocketsNetClsClassIsNotChangedByStatusOrApply) {
