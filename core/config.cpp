@@ -248,14 +248,13 @@ bool no_sysctl(const char*, std::int64_t* value, void*) {
   return true;
 }
 
-}  // namespace
-
-void parse_config_with_file(std::string_view file_text, const Sources& sources, Config* config) {
-  parse_config(sources, config);
+// Apart from parse_config_with_file(), so that its stack (a ConfigFile, an error line) is
+// taken only for a file with sections: the library may get here from a hook, on a small
+// thread stack or a signal handler's alternate stack. `config` itself is the scratch space:
+// each section parsed into it, then this program's configuration again.
+[[gnu::noinline]] void check_sections(std::string_view file_text, const Sources& sources,
+                                      Config* config) {
   const ConfigFile* file = sources.file;
-  if (!config->active || file == nullptr || !file->error.empty() || file->sections == 0) return;
-  // `config` itself is the scratch space (the library may get here from a hook, on a small
-  // thread stack): each section parsed into it, then this program's configuration again.
   decltype(config->error) error;
   for (int section = 1; section <= file->sections && error.empty(); ++section) {
     ConfigFile only_section;
@@ -275,6 +274,15 @@ void parse_config_with_file(std::string_view file_text, const Sources& sources, 
     config->active = false;
     config->selective = false;
   }
+}
+
+}  // namespace
+
+void parse_config_with_file(std::string_view file_text, const Sources& sources, Config* config) {
+  parse_config(sources, config);
+  const ConfigFile* file = sources.file;
+  if (!config->active || file == nullptr || !file->error.empty() || file->sections == 0) return;
+  check_sections(file_text, sources, config);
 }
 
 }  // namespace kashim

@@ -41,17 +41,49 @@ bool process_sysctl(const char* name, std::int64_t* value, void*) {
   return std::from_chars(text, end, *value).ec == std::errc();
 }
 
-void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& program,
-                     Config* config) {
+// The file's text and what it sets, for one parse: 9 KiB, so not on the stack. The library
+// parses at a program's first hooked call, which may run on a thread's small stack or in a
+// signal handler on an alternate stack (socket, connect and setsockopt are
+// async-signal-safe): kashim must not need more of either than the program's own call does.
+struct FileScratch {
   ConfigText text;
   ConfigFile file;
-  if (!environment.no_file()) {
-    read_config_file(environment.get("KASHIM_CONFIG"), &program, &text, &file);
-  }
+};
+
+// No memory to read the file into: the parse says so, as for a file that cannot be read.
+[[gnu::noinline]] void parse_without_memory_for_file(const char* configured, const Sources& sources,
+                                                     Config* config) {
+  ConfigFile file;
+  file.path =
+      configured != nullptr && configured[0] != '\0' ? configured : kDefaultConfigPath.data();
+  file.error.add(file.path).add(": cannot be read (ENOMEM)");
+  Sources with_file = sources;
+  with_file.file = &file;
+  parse_config_with_file({}, with_file, config);
+}
+
+void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& program,
+                     Config* config) {
   Sources sources = environment.sources();
-  sources.file = &file;
   sources.program = &program;
-  parse_config_with_file(std::string_view(text.text, text.length), sources, config);
+  if (environment.no_file()) {
+    parse_config_with_file({}, sources, config);
+    return;
+  }
+  const char* configured = environment.get("KASHIM_CONFIG");
+  void* mapped = mmap(nullptr, sizeof(FileScratch), PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) {
+    parse_without_memory_for_file(configured, sources, config);
+    return;
+  }
+  auto* scratch = ::new (mapped) FileScratch();
+  read_config_file(configured, &program, &scratch->text, &scratch->file);
+  sources.file = &scratch->file;
+  parse_config_with_file(std::string_view(scratch->text.text, scratch->text.length), sources,
+                         config);
+  scratch->~FileScratch();
+  munmap(mapped, sizeof(FileScratch));
 }
 
 }  // namespace

@@ -27,12 +27,18 @@ std::atomic<int> g_slots_taken{0};
 
 const Runtime kInert{};  // Config's defaults: inactive
 
+// Apart from announce(), so that the report's 4 KiB of stack are taken only when it is asked
+// for: the first hooked call, which announces, may run on a small stack (process_sources.cpp).
+[[gnu::noinline]] void write_check_report(const Runtime& runtime) {
+  Report report;
+  describe_config(runtime.config, process_sources(), &report);
+  write_stderr(runtime.stderr_at_start, report.view());
+}
+
 void announce(const Runtime& runtime) {
   const Config& config = runtime.config;
   if (config.check) {
-    Report report;
-    describe_config(config, process_sources(), &report);
-    write_stderr(runtime.stderr_at_start, report.view());
+    write_check_report(runtime);
   } else if (!config.error.empty() && config.log_level >= LogLevel::kError) {
     write_log_line(config, runtime.stderr_at_start, config.error.view());
   } else if (config.log_level >= LogLevel::kDebug) {

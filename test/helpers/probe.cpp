@@ -745,6 +745,7 @@ int main(int argc, char** argv) {
                              {"cancel-full-stderr", probe::scenario_cancel_full_stderr},
                              {"reuse-number", probe::scenario_reuse_number},
                              {"connect-eintr", probe::scenario_connect_eintr},
+                             {"small-stacks", probe::scenario_small_stacks},
                              {"reused-listener", probe::scenario_reused_listener},
                              {"storm", probe::scenario_storm},
                              {"spawn", probe::scenario_spawn},

@@ -2,6 +2,7 @@
 // refuses, pthread cancellation, a log destination that blocks.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -11,6 +12,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <limits.h>
 
 #include <atomic>
 #include <cerrno>
@@ -344,6 +347,97 @@ int scenario_cancel_full_stderr(const std::vector<std::string>&) {
   int status = 0;
   waitpid(child, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace probe
+
+namespace probe {
+namespace {
+
+// A stack for `small-stacks`: `size` bytes painted with one byte value above an unwritable
+// guard page, so that running past its end is a SIGSEGV rather than a write into other memory.
+class PaintedStack {
+ public:
+  explicit PaintedStack(std::size_t size) : size_(size) {
+    const long page = sysconf(_SC_PAGESIZE);
+    void* mapped =
+        mmap(nullptr, size_ + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED) die("mmap");
+    if (mprotect(mapped, page, PROT_NONE) != 0) die("mprotect");
+    base_ = static_cast<unsigned char*>(mapped) + page;
+    memset(base_, kPaint, size_);
+  }
+  void* base() const { return base_; }
+  std::size_t size() const { return size_; }
+  // How deep anything ran: stacks grow down, from base + size.
+  std::size_t used() const {
+    std::size_t untouched = 0;
+    while (untouched < size_ && base_[untouched] == kPaint) ++untouched;
+    return size_ - untouched;
+  }
+
+ private:
+  static constexpr unsigned char kPaint = 0xA5;
+  unsigned char* base_ = nullptr;
+  std::size_t size_;
+};
+
+int g_small_stack_socket = -1;
+int g_small_stack_set = -1;
+int g_small_stack_errno = 0;
+
+// The process's first hooked calls, async-signal-safe ones: a TCP socket switched to
+// keep-alive, as a program's handler or small thread might make it.
+void first_hooked_calls() {
+  g_small_stack_socket = socket(AF_INET, SOCK_STREAM, 0);
+  const int on = 1;
+  g_small_stack_set = setsockopt(g_small_stack_socket, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  g_small_stack_errno = errno;
+}
+
+}  // namespace
+
+// small-stacks signal|thread: the first hooked calls (the shim's configuration is read then)
+// made in a signal handler on an alternate stack of sysconf(_SC_SIGSTKSZ) bytes, or in a
+// thread on a stack of PTHREAD_STACK_MIN plus that; prints how many bytes of it were used.
+int scenario_small_stacks(const std::vector<std::string>& args) {
+  const bool in_thread = !args.empty() && args[0] == "thread";
+  const long signal_stack = sysconf(_SC_SIGSTKSZ);
+  const std::size_t size = (signal_stack > 0 ? static_cast<std::size_t>(signal_stack) : 16384) +
+                           (in_thread ? static_cast<std::size_t>(PTHREAD_STACK_MIN) : 0);
+  PaintedStack stack(size);
+  if (in_thread) {
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    if (pthread_attr_setstack(&attributes, stack.base(), stack.size()) != 0) die("setstack");
+    pthread_t thread;
+    if (pthread_create(
+            &thread, &attributes,
+            [](void*) -> void* {
+              first_hooked_calls();
+              return nullptr;
+            },
+            nullptr) != 0) {
+      die("pthread_create");
+    }
+    pthread_join(thread, nullptr);
+    pthread_attr_destroy(&attributes);
+  } else {
+    stack_t alternate{};
+    alternate.ss_sp = stack.base();
+    alternate.ss_size = stack.size();
+    if (sigaltstack(&alternate, nullptr) != 0) die("sigaltstack");
+    struct sigaction action {};
+    action.sa_handler = [](int) { first_hooked_calls(); };
+    action.sa_flags = SA_ONSTACK;
+    sigaction(SIGUSR1, &action, nullptr);
+    raise(SIGUSR1);
+  }
+  put("size", static_cast<long>(stack.size()));
+  put("used", static_cast<long>(stack.used()));
+  put("set", outcome(g_small_stack_set, g_small_stack_errno));
+  if (g_small_stack_socket >= 0) put("after", summary(g_small_stack_socket));
+  return 0;
 }
 
 }  // namespace probe

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -235,6 +236,41 @@ TEST(LogFile, AFifoWithoutAReaderNeverStopsTheProgram) {
   EXPECT_EQ(run.exit_code, 0);
   EXPECT_EQ(run.value("keepalive"), "0");
   unlink(fifo.c_str());
+}
+
+// --- Small stacks: the first hooked call reads the configuration ------------------------
+
+// socket() and setsockopt() are async-signal-safe, and threads may run on the smallest stack
+// the system allows: the shim's first call (which parses) must fit beside the program's
+// own. Measured against the same run without the shim, on a painted stack of
+// sysconf(_SC_SIGSTKSZ) bytes (plus PTHREAD_STACK_MIN for a thread) above a guard page.
+TEST(SmallStacks, TheFirstHookedCallNeedsAtMostAPageMoreThanWithoutTheShim) {
+  const std::string file = scratch_path("small-stacks.conf");
+  { std::ofstream(file) << "idle = 33\n[program kashim_probe]\nidle = 31\n"; }
+  chmod(file.c_str(), 0644);
+  const Environment from_variables = kTuned;
+  Environment from_file = with(kTuned, "KASHIM_CONFIG", file);
+  from_file.erase(std::remove_if(from_file.begin(), from_file.end(),
+                                 [](const auto& entry) { return entry.first == "KASHIM_IDLE"; }),
+                  from_file.end());
+  for (const char* where : {"signal", "thread"}) {
+    for (const Environment* environment :
+         {&from_variables, static_cast<const Environment*>(&from_file)}) {
+      const std::string label = std::string(where) + (environment == &from_file ? " file" : "");
+      ProcessRun with_shim = run_probe({"small-stacks", where}, *environment);
+      ProcessRun without = run_probe({"small-stacks", where}, *environment, /*preload=*/false);
+      ASSERT_EQ(with_shim.exit_code, 0) << label << with_shim.err;
+      ASSERT_EQ(without.exit_code, 0) << label << without.err;
+      EXPECT_EQ(with_shim.value("set"), "ok:0") << label;
+      EXPECT_EQ(with_shim.value("after"), "1/31/7/4") << label;
+      EXPECT_EQ(without.value("after"), "1/7200/75/9") << label << ": the premise";
+      const long used_with = std::stol(with_shim.value("used"));
+      const long used_without = std::stol(without.value("used"));
+      EXPECT_LE(used_with - used_without, 4096)
+          << label << ": " << used_with << " of " << with_shim.value("size") << " bytes, against "
+          << used_without << " without the shim";
+    }
+  }
 }
 
 // --- Other interposers and other copies -------------------------------------------------
