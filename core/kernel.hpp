@@ -1,8 +1,9 @@
 // kashim's own system calls, made directly rather than through libc's exported functions.
 //
 // Whatever the shim does on its own account (reading an option back, the peer's address,
-// its configuration file and the sysctls, its log lines) must reach the kernel and nothing
-// else: a program may define and export getsockopt, fstat, open, write... itself (linked
+// its configuration file and the sysctls, its log lines, the memory it maps) must reach the
+// kernel and nothing else: a program may define and export getsockopt, fstat, open, write,
+// mmap... itself (linked
 // with --export-dynamic for its plugins), and an interposer in front of libkashim.so sees
 // every call made through the dynamic linker; either would get calls the program never
 // made (ExportedFunctions.*). None of these is a cancellation point either.
@@ -16,6 +17,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -119,6 +121,22 @@ inline int close(int fd) {
 
 inline ssize_t readlink(const char* path, char* buffer, size_t size) {
   return as_libc(raw(SYS_readlinkat, AT_FDCWD, arg(path), arg(buffer), static_cast<long>(size)));
+}
+
+// `size` bytes of zeroed private memory, or nullptr with errno set (RLIMIT_AS).
+inline void* map_anonymous(size_t size) {
+#ifdef SYS_mmap2  // 32-bit architectures: the offset in pages (0 here either way)
+  constexpr long kMmap = SYS_mmap2;
+#else
+  constexpr long kMmap = SYS_mmap;
+#endif
+  const long result = as_libc(raw(kMmap, 0, static_cast<long>(size), PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+  return result == -1 ? nullptr : reinterpret_cast<void*>(result);
+}
+
+inline int unmap(void* address, size_t size) {
+  return static_cast<int>(as_libc(raw(SYS_munmap, arg(address), static_cast<long>(size))));
 }
 
 // poll() without waiting: ppoll with a zero timeout (aarch64 has no poll).

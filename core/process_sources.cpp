@@ -3,7 +3,6 @@
 #include <errno.h>  // program_invocation_name
 #include <fcntl.h>
 #include <sys/auxv.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -71,9 +70,8 @@ void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& 
     return;
   }
   const char* configured = environment.get("KASHIM_CONFIG");
-  void* mapped = mmap(nullptr, sizeof(FileScratch), PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mapped == MAP_FAILED) {
+  void* mapped = kernel::map_anonymous(sizeof(FileScratch));
+  if (mapped == nullptr) {
     parse_without_memory_for_file(configured, sources, config);
     return;
   }
@@ -83,7 +81,7 @@ void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& 
   parse_config_with_file(std::string_view(scratch->text.text, scratch->text.length), sources,
                          config);
   scratch->~FileScratch();
-  munmap(mapped, sizeof(FileScratch));
+  kernel::unmap(mapped, sizeof(FileScratch));
 }
 
 }  // namespace
@@ -167,9 +165,8 @@ const ConfigFile* read_file_once() {
   static std::atomic<int> state{0};  // 0 unread, 1 being read, 2 read
   int expected = 0;
   if (state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
-    void* mapped =
-        mmap(nullptr, sizeof(Storage), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    Storage* fresh = mapped == MAP_FAILED ? nullptr : ::new (mapped) Storage();
+    void* mapped = kernel::map_anonymous(sizeof(Storage));
+    Storage* fresh = mapped == nullptr ? nullptr : ::new (mapped) Storage();
     if (fresh != nullptr) {
       read_config_file(secure_getenv("KASHIM_CONFIG"), nullptr, &fresh->text, &fresh->file);
     }

@@ -2,12 +2,11 @@
 // which the loader would map in every process at start, sockets or not.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <atomic>
 #include <cstddef>
 
 #include "guards.hpp"
+#include "kernel.hpp"
 
 namespace kashim {
 
@@ -19,12 +18,11 @@ T* mapped_once(std::atomic<T*>& table, std::size_t count) {
   T* published = table.load(std::memory_order_acquire);
   if (published != nullptr) return published;
   ErrnoGuard keep_errno;
-  void* memory = mmap(nullptr, count * sizeof(T), PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (memory == MAP_FAILED) return nullptr;
+  void* memory = kernel::map_anonymous(count * sizeof(T));
+  if (memory == nullptr) return nullptr;
   if (!table.compare_exchange_strong(published, static_cast<T*>(memory),
                                      std::memory_order_acq_rel)) {
-    munmap(memory, count * sizeof(T));  // another thread mapped it first
+    kernel::unmap(memory, count * sizeof(T));  // another thread mapped it first
     return published;
   }
   return static_cast<T*>(memory);

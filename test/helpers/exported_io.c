@@ -1,5 +1,5 @@
 /* kashim_exported_io: a program that defines getsockopt, getpeername, fstat, open, close,
-   write and pwritev2 itself and exports them (-rdynamic), as programs linked with
+   write, pwritev2, mmap and munmap itself and exports them (-rdynamic), as programs linked with
    --export-dynamic for their plugins do. Each definition counts the calls it gets from
    anyone but this program's own code, then makes the system call. The program makes one
    outgoing and one accepted TCP connection through the hooked functions and prints, on
@@ -10,15 +10,27 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-enum { kGetsockopt, kGetpeername, kFstat, kOpen, kClose, kWrite, kPwritev2, kCount };
-static const char* const kNames[kCount] = {"getsockopt", "getpeername", "fstat",   "open",
-                                           "close",      "write",       "pwritev2"};
+enum {
+  kGetsockopt,
+  kGetpeername,
+  kFstat,
+  kOpen,
+  kClose,
+  kWrite,
+  kPwritev2,
+  kMmap,
+  kMunmap,
+  kCount
+};
+static const char* const kNames[kCount] = {"getsockopt", "getpeername", "fstat", "open",  "close",
+                                           "write",      "pwritev2",    "mmap",  "munmap"};
 static int g_foreign[kCount];
 
 int getsockopt(int fd, int level, int name, void* value, socklen_t* length) {
@@ -52,6 +64,15 @@ ssize_t write(int fd, const void* data, size_t length) {
 ssize_t pwritev2(int fd, const struct iovec* pieces, int count, off_t offset, int flags) {
   ++g_foreign[kPwritev2];
   return syscall(SYS_pwritev2, fd, pieces, count, offset, 0, flags);
+}
+
+void* mmap(void* address, size_t length, int protection, int flags, int fd, off_t offset) {
+  ++g_foreign[kMmap];
+  return (void*)syscall(SYS_mmap, address, length, protection, flags, fd, offset);
+}
+int munmap(void* address, size_t length) {
+  ++g_foreign[kMunmap];
+  return (int)syscall(SYS_munmap, address, length);
 }
 
 int main(void) {

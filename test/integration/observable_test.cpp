@@ -8,10 +8,12 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 #include "harness.hpp"
@@ -158,18 +160,22 @@ TEST(InetdService, NoLogLineReachesTheClientThroughStandardError) {
   }
 }
 
-// The shim's own getsockopt, getpeername, fstat, open, write and close go through the
-// dynamic linker, so a program that defines and exports functions of those names (linked
-// with --export-dynamic for its plugins, or a wrapper of its own) gets calls it never made:
+// The shim's own getsockopt, getpeername, fstat, open, write, close, mmap and munmap went
+// through the dynamic linker, so a program that defines and exports functions of those names
+// (linked with --export-dynamic for its plugins, or a wrapper of its own) gets calls it never made:
 // its bookkeeping counts descriptors it never opened, and a function of the same name that
 // means something else is called with a descriptor. The shim's own I/O must reach the
 // kernel only (core/kernel.hpp).
 TEST(ExportedFunctions, TheShimNeverCallsTheProgramsOwnDefinitions) {
   KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime has its own definitions of these names");
   const std::string log = scratch_path("exported.log");
+  const std::string file = scratch_path("exported.conf");  // read into memory kashim maps
+  { std::ofstream(file) << "cnt = 5\n"; }
+  chmod(file.c_str(), 0644);
   for (const Environment& environment :
        {kValues, with(kValues, "KASHIM_PEERS", "127.0.0.1"), with(kValues, "KASHIM_LOG", "info"),
-        with(with(kValues, "KASHIM_LOG", "info"), "KASHIM_LOG_FILE", log)}) {
+        with(with(kValues, "KASHIM_LOG", "info"), "KASHIM_LOG_FILE", log),
+        with(kValues, "KASHIM_CONFIG", file)}) {
     ProcessRun without = run_command({KASHIM_EXPORTED_IO_PATH}, environment);
     ProcessRun with_shim = run_command({KASHIM_EXPORTED_IO_PATH},
                                        with(environment, "LD_PRELOAD", KASHIM_LIBRARY_PATH));
@@ -180,6 +186,7 @@ TEST(ExportedFunctions, TheShimNeverCallsTheProgramsOwnDefinitions) {
         << environment.back().first << "=" << environment.back().second;
   }
   std::remove(log.c_str());
+  std::remove(file.c_str());
 }
 
 // A launcher's sandbox (a systemd unit's SystemCallFilter= list, minijail, bwrap --seccomp)
