@@ -49,16 +49,20 @@ struct FileScratch {
   ConfigFile file;
 };
 
-// No memory to read the file into: the parse says so, as for a file that cannot be read.
-[[gnu::noinline]] void parse_without_memory_for_file(const char* configured, const Sources& sources,
-                                                     Config* config) {
-  ConfigFile file;
-  file.path =
-      configured != nullptr && configured[0] != '\0' ? configured : kDefaultConfigPath.data();
-  file.error.add(file.path).add(": cannot be read (ENOMEM)");
-  Sources with_file = sources;
-  with_file.file = &file;
-  parse_config_with_file({}, with_file, config);
+void read_and_parse(const char* configured, const ProgramNames& program, Sources sources,
+                    FileScratch* scratch, Config* config) {
+  read_config_file(configured, &program, &scratch->text, &scratch->file);
+  sources.file = &scratch->file;
+  parse_config_with_file(std::string_view(scratch->text.text, scratch->text.length), sources,
+                         config);
+}
+
+// No memory could be mapped (RLIMIT_AS): on the stack after all, as a program's main thread
+// has room for, rather than without the file.
+[[gnu::noinline]] void read_and_parse_on_stack(const char* configured, const ProgramNames& program,
+                                               const Sources& sources, Config* config) {
+  FileScratch scratch;
+  read_and_parse(configured, program, sources, &scratch, config);
 }
 
 void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& program,
@@ -72,14 +76,11 @@ void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& 
   const char* configured = environment.get("KASHIM_CONFIG");
   void* mapped = kernel::map_anonymous(sizeof(FileScratch));
   if (mapped == nullptr) {
-    parse_without_memory_for_file(configured, sources, config);
+    read_and_parse_on_stack(configured, program, sources, config);
     return;
   }
   auto* scratch = ::new (mapped) FileScratch();
-  read_config_file(configured, &program, &scratch->text, &scratch->file);
-  sources.file = &scratch->file;
-  parse_config_with_file(std::string_view(scratch->text.text, scratch->text.length), sources,
-                         config);
+  read_and_parse(configured, program, sources, scratch, config);
   scratch->~FileScratch();
   kernel::unmap(mapped, sizeof(FileScratch));
 }

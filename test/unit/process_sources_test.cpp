@@ -4,7 +4,10 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -191,6 +194,30 @@ TEST(LoadConfiguration, ReadsTheConfiguredFileUnderTheEnvironment) {
   EXPECT_EQ(config.intvl_s.value, 8);
   EXPECT_STREQ(config.file, path.c_str());
   EXPECT_EQ(config.scope_program.view(), "unit_tests") << "this process's own name";
+}
+
+// The file is read into memory mapped for the parse (not onto a stack that may be small);
+// where none can be mapped, it is read all the same.
+TEST(LoadConfiguration, ReadsTheFileWhereNoMemoryCanBeMapped) {
+  TempDirectory directory;
+  std::string path = directory.write("kashim.conf", "idle = 42\nintvl = 9\n");
+  ScopedVariable config_path("KASHIM_CONFIG", path.c_str());
+  static Config config;  // not on the heap: the child below can allocate nothing
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const rlimit none = {0, 0};  // below what is mapped already: every mmap fails
+    if (setrlimit(RLIMIT_AS, &none) != 0) _exit(2);
+    if (mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != MAP_FAILED) {
+      _exit(3);  // the premise
+    }
+    load_configuration(&config);
+    _exit(config.active && config.idle_s.value == 42 && config.intvl_s.value == 9 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: not the file's values; 3: the premise";
 }
 
 TEST(LoadConfiguration, CheckProgramNamesTheProgramTheReportIsFor) {
