@@ -60,8 +60,12 @@ struct Config {
   LogLevel log_level = LogLevel::kError;
   // False when disabled on purpose or after invalid input: every hook then only forwards.
   bool active = false;
-  bool disabled = false;          // KASHIM_DISABLE=1, or libkeepalive's KEEPALIVE=off
-  bool check = false;             // KASHIM_CHECK=1: report the parsed configuration on stderr
+  bool disabled = false;  // KASHIM_DISABLE=1, or libkeepalive's KEEPALIVE=off
+  bool check = false;     // KASHIM_CHECK=1: report the parsed configuration on stderr
+  // The process was short of descriptors or memory to read the file: this is not its
+  // configuration, and a later parse may get it (the preload library parses again at the
+  // next hooked call rather than keep this one).
+  bool short_of_resources = false;
   ManagedOption idle_s;           // TCP_KEEPIDLE
   ManagedOption intvl_s;          // TCP_KEEPINTVL
   ManagedOption cnt;              // TCP_KEEPCNT

@@ -42,6 +42,9 @@ struct FileSetting {
 struct ConfigFile {
   const char* path = nullptr;  // nullptr: no file is read
   bool present = false;        // the file exists and was read
+  // Opening or reading it failed for want of a descriptor or memory (EMFILE, ENFILE,
+  // ENOMEM): the error says so, and a later attempt may succeed.
+  bool short_of_resources = false;
   // Views into the text given to parse_config_file(), which must outlive them.
   FileSetting settings[kFileKeyCount];
   int sections = 0;  // how many [program ...] sections the file has

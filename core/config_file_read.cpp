@@ -53,6 +53,7 @@ void read_text(int fd, ConfigText* text, ConfigFile* file) {
     ssize_t count = kernel::read(fd, text->text + text->length, capacity - text->length);
     if (count < 0 && errno == EINTR) continue;
     if (count < 0) {
+      file->short_of_resources = errno == ENOMEM;
       file->error.add(file->path).add(": cannot be read (errno ").add(errno).add(")");
       return;
     }
@@ -96,6 +97,7 @@ void read_config_file(const char* configured, const ProgramNames* program, Confi
   if (fd < 0) {
     int error = errno;
     if (error == ENOENT && !chosen) return;  // no file: the environment alone
+    file->short_of_resources = error == EMFILE || error == ENFILE || error == ENOMEM;
     file->error.add(file->path).add(": cannot be opened (");
     std::string_view name = open_error_name(error);
     if (name.empty()) {

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 
 #include "kernel.hpp"
@@ -44,26 +45,11 @@ bool process_sysctl(const char* name, std::int64_t* value, void*) {
 // parses at a program's first hooked call, which may run on a thread's small stack or in a
 // signal handler on an alternate stack (socket, connect and setsockopt are
 // async-signal-safe): kashim must not need more of either than the program's own call does.
+// Where no memory can be mapped the parse is left for later (Config::short_of_resources).
 struct FileScratch {
   ConfigText text;
   ConfigFile file;
 };
-
-void read_and_parse(const char* configured, const ProgramNames& program, Sources sources,
-                    FileScratch* scratch, Config* config) {
-  read_config_file(configured, &program, &scratch->text, &scratch->file);
-  sources.file = &scratch->file;
-  parse_config_with_file(std::string_view(scratch->text.text, scratch->text.length), sources,
-                         config);
-}
-
-// No memory could be mapped (RLIMIT_AS): on the stack after all, as a program's main thread
-// has room for, rather than without the file.
-[[gnu::noinline]] void read_and_parse_on_stack(const char* configured, const ProgramNames& program,
-                                               const Sources& sources, Config* config) {
-  FileScratch scratch;
-  read_and_parse(configured, program, sources, &scratch, config);
-}
 
 void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& program,
                      Config* config) {
@@ -73,14 +59,19 @@ void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& 
     parse_config_with_file({}, sources, config);
     return;
   }
-  const char* configured = environment.get("KASHIM_CONFIG");
   void* mapped = kernel::map_anonymous(sizeof(FileScratch));
   if (mapped == nullptr) {
-    read_and_parse_on_stack(configured, program, sources, config);
+    std::destroy_at(config);  // in place: a Config is several KiB
+    ::new (static_cast<void*>(config)) Config();
+    config->short_of_resources = true;
     return;
   }
   auto* scratch = ::new (mapped) FileScratch();
-  read_and_parse(configured, program, sources, scratch, config);
+  read_config_file(environment.get("KASHIM_CONFIG"), &program, &scratch->text, &scratch->file);
+  sources.file = &scratch->file;
+  parse_config_with_file(std::string_view(scratch->text.text, scratch->text.length), sources,
+                         config);
+  config->short_of_resources = scratch->file.short_of_resources;
   scratch->~FileScratch();
   kernel::unmap(mapped, sizeof(FileScratch));
 }

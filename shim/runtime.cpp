@@ -1,6 +1,5 @@
 #include "runtime.hpp"
 
-#include <sched.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
@@ -9,6 +8,7 @@
 #include "copies.hpp"
 #include "guards.hpp"
 #include "kept_at_start.hpp"
+#include "kernel.hpp"
 #include "mapped_once.hpp"
 #include "process_sources.hpp"
 
@@ -18,12 +18,32 @@ namespace {
 // Lock-free, so that no hook can ever wait: each thread that finds nothing published yet
 // parses into a slot of its own and tries to publish it; the first to succeed wins and
 // reports, the others use the winner's. A signal handler that interrupts a parse, or a
-// child forked during one, simply takes another slot. The slots are mapped when the first
-// parse begins, not by the loader at every start (zeroed memory beyond the library's data
-// page would cost each process a mapping).
+// child forked during one, simply takes another slot. A slot whose parse was not published
+// (it lost, or the process was short of descriptors or memory) is free again. The slots are
+// mapped when the first parse begins, not by the loader at every start (zeroed memory
+// beyond the library's data page would cost each process a mapping).
 constexpr int kSlots = 4;
 std::atomic<Runtime*> g_slots{nullptr};
-std::atomic<int> g_slots_taken{0};
+std::atomic<unsigned> g_slots_in_use{0};  // a bit per slot
+static_assert(kSlots <= 32);
+
+// A free slot, now in use; -1 when all are.
+int claim_slot() {
+  unsigned in_use = g_slots_in_use.load(std::memory_order_relaxed);
+  for (;;) {
+    int slot = 0;
+    while (slot < kSlots && (in_use & (1u << slot)) != 0) ++slot;
+    if (slot == kSlots) return -1;
+    if (g_slots_in_use.compare_exchange_weak(
+            in_use, in_use | (1u << slot), std::memory_order_acquire, std::memory_order_relaxed)) {
+      return slot;
+    }
+  }
+}
+
+void release_slot(int slot) {
+  g_slots_in_use.fetch_and(~(1u << slot), std::memory_order_release);
+}
 
 const Runtime kInert{};  // Config's defaults: inactive
 
@@ -59,21 +79,24 @@ std::atomic<bool> g_stderr_noted{false};
 std::atomic<const Runtime*> detail::g_published{nullptr};
 
 const Runtime& detail::initialize() {
-  int slot = g_slots_taken.fetch_add(1, std::memory_order_relaxed);
-  if (slot >= kSlots) {
-    // More simultaneous first calls than slots: wait briefly for a winner, else forward.
+  const int slot = claim_slot();
+  if (slot < 0) {
+    // More first calls under way at once than slots: wait briefly for a winner, else forward.
     for (int attempt = 0; attempt < 1000; ++attempt) {
       if (const Runtime* published = detail::g_published.load(std::memory_order_acquire)) {
         return *published;
       }
-      sched_yield();
+      kernel::raw(SYS_sched_yield);
     }
     return kInert;
   }
   ErrnoGuard keep_errno;
   NoCancellation no_cancellation;  // reading the file or the sysctls opens files
   Runtime* memory = mapped_once(g_slots, kSlots);
-  if (memory == nullptr) return kInert;  // no memory: forward only
+  if (memory == nullptr) {  // no memory: forward only, and try again at the next call
+    release_slot(slot);
+    return kInert;
+  }
   Runtime& fresh = *::new (static_cast<void*>(&memory[slot])) Runtime();
   // A setuid or otherwise privileged (AT_SECURE) process is left exactly as it is, with the
   // shim inert and silent: its environment and stderr may belong to an unprivileged user.
@@ -86,6 +109,10 @@ const Runtime& detail::initialize() {
         kept != nullptr ? ProcessEnvironment::capture(kept) : ProcessEnvironment::capture();
     if (no_config_file_at_start()) environment.note_no_file();
     load_configuration(environment, &fresh.config);
+    if (fresh.config.short_of_resources) {  // not the configuration: the next call reads it
+      release_slot(slot);
+      return kInert;
+    }
   }
   // Before the constructor (a hook called from another library's constructor) fd 2 is
   // still what it was at start.
@@ -95,8 +122,9 @@ const Runtime& detail::initialize() {
   if (detail::g_published.compare_exchange_strong(expected, &fresh, std::memory_order_acq_rel,
                                                   std::memory_order_acquire)) {
     announce(fresh);
-    expected = &fresh;
+    return fresh;
   }
+  release_slot(slot);  // another parse was published first
   return *expected;
 }
 

@@ -746,6 +746,7 @@ int main(int argc, char** argv) {
                              {"reuse-number", probe::scenario_reuse_number},
                              {"connect-eintr", probe::scenario_connect_eintr},
                              {"small-stacks", probe::scenario_small_stacks},
+                             {"short-of", probe::scenario_short_of},
                              {"reused-listener", probe::scenario_reused_listener},
                              {"storm", probe::scenario_storm},
                              {"spawn", probe::scenario_spawn},

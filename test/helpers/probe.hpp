@@ -55,6 +55,7 @@ int scenario_cancel_full_stderr(const std::vector<std::string>& args);
 int scenario_reuse_number(const std::vector<std::string>& args);
 int scenario_connect_eintr(const std::vector<std::string>& args);
 int scenario_small_stacks(const std::vector<std::string>& args);
+int scenario_short_of(const std::vector<std::string>& args);
 // probe_torture.cpp
 int scenario_storm(const std::vector<std::string>& args);
 int scenario_spawn(const std::vector<std::string>& args);

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -437,6 +438,43 @@ int scenario_small_stacks(const std::vector<std::string>& args) {
   put("used", static_cast<long>(stack.used()));
   put("set", outcome(g_small_stack_set, g_small_stack_errno));
   if (g_small_stack_socket >= 0) put("after", summary(g_small_stack_socket));
+  return 0;
+}
+
+}  // namespace probe
+
+namespace probe {
+
+// short-of memory|descriptors: the process's first sockets made while it can map no memory
+// (RLIMIT_AS) or open no descriptor beyond the socket (RLIMIT_NOFILE), eight times, then one
+// more once the limit is back: what each socket got.
+int scenario_short_of(const std::vector<std::string>& args) {
+  const int resource = !args.empty() && args[0] == "descriptors" ? RLIMIT_NOFILE : RLIMIT_AS;
+  rlimit limit{};
+  if (getrlimit(resource, &limit) != 0) die("getrlimit");
+  put("premise", "");  // the results file's buffer, before memory runs short
+  fflush(g_out);
+  // No memory at all; or room for one descriptor: the program's socket takes it, so that
+  // anything the shim opens then fails with EMFILE.
+  const int lowest_free = dup(0);
+  close(lowest_free);
+  const rlimit none = {resource == RLIMIT_NOFILE ? static_cast<rlim_t>(lowest_free + 1) : 0,
+                       limit.rlim_max};
+  if (lowest_free < 0 || setrlimit(resource, &none) != 0) die("setrlimit");
+  std::string short_results;
+  for (int i = 0; i < 8; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const int error = errno;
+    short_results +=
+        (fd >= 0 ? std::to_string(get_int(fd, SOL_SOCKET, SO_KEEPALIVE)) : outcome(fd, error)) +
+        " ";
+    if (fd >= 0) close(fd);
+  }
+  if (setrlimit(resource, &limit) != 0) die("setrlimit back");
+  put("short", short_results);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) die("socket");
+  put("after", summary(fd));
   return 0;
 }
 

@@ -277,6 +277,34 @@ TEST(SmallStacks, TheFirstHookedCallNeedsAtMostAPageMoreThanWithoutTheShim) {
   }
 }
 
+// --- Short of memory or descriptors at the first hooked call ----------------------------
+
+// The configuration could not be read then (no memory to map, no descriptor to open the
+// file): those sockets are left as without kashim, and the next call reads it. Kept as it
+// was, the process stayed untuned for good; after four such calls every hooked call waited
+// through a thousand sched_yield().
+TEST(ShortOfResources, TheConfigurationIsReadAtTheFirstCallThatCan) {
+  KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime itself needs memory and descriptors");
+  const std::string file = scratch_path("short-of.conf");
+  { std::ofstream(file) << "idle = 31\n"; }
+  chmod(file.c_str(), 0644);
+  Environment environment = with(kTuned, "KASHIM_CONFIG", file);
+  environment.erase(std::remove_if(environment.begin(), environment.end(),
+                                   [](const auto& entry) { return entry.first == "KASHIM_IDLE"; }),
+                    environment.end());
+  for (const char* resource : {"memory", "descriptors"}) {
+    ProcessRun with_shim = run_probe({"short-of", resource}, environment);
+    ProcessRun without = run_probe({"short-of", resource}, environment, /*preload=*/false);
+    ASSERT_EQ(with_shim.exit_code, 0) << resource << with_shim.err;
+    EXPECT_EQ(with_shim.err, "") << resource << ": nothing to say of a file not yet read";
+    EXPECT_EQ(with_shim.value("short"), without.value("short")) << resource;
+    EXPECT_EQ(without.value("short"), "0 0 0 0 0 0 0 0 ") << resource << ": the premise";
+    EXPECT_EQ(with_shim.value("after"), "1/31/7/4") << resource;
+    EXPECT_EQ(without.value("after"), "0/7200/75/9") << resource << ": the premise";
+  }
+  std::remove(file.c_str());
+}
+
 // --- Other interposers and other copies -------------------------------------------------
 
 // libkashim_behind.so looks up the next setsockopt() with dlsym(RTLD_NEXT): with the audit

@@ -196,9 +196,10 @@ TEST(LoadConfiguration, ReadsTheConfiguredFileUnderTheEnvironment) {
   EXPECT_EQ(config.scope_program.view(), "unit_tests") << "this process's own name";
 }
 
-// The file is read into memory mapped for the parse (not onto a stack that may be small);
-// where none can be mapped, it is read all the same.
-TEST(LoadConfiguration, ReadsTheFileWhereNoMemoryCanBeMapped) {
+// The file is read into memory mapped for the parse (not onto a stack that may be small).
+// Where none can be mapped, or no descriptor is left to open it, the parse says it was short
+// of resources, and a later one reads the file.
+TEST(LoadConfiguration, ShortOfMemoryOrDescriptorsTheFileIsLeftForALaterParse) {
   TempDirectory directory;
   std::string path = directory.write("kashim.conf", "idle = 42\nintvl = 9\n");
   ScopedVariable config_path("KASHIM_CONFIG", path.c_str());
@@ -206,18 +207,34 @@ TEST(LoadConfiguration, ReadsTheFileWhereNoMemoryCanBeMapped) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    const rlimit none = {0, 0};  // below what is mapped already: every mmap fails
+    rlimit limit{};
+    getrlimit(RLIMIT_AS, &limit);
+    const rlimit none = {0, limit.rlim_max};  // below what is mapped already: mmap fails
     if (setrlimit(RLIMIT_AS, &none) != 0) _exit(2);
     if (mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != MAP_FAILED) {
       _exit(3);  // the premise
     }
     load_configuration(&config);
-    _exit(config.active && config.idle_s.value == 42 && config.intvl_s.value == 9 ? 0 : 1);
+    if (!config.short_of_resources || config.active) _exit(4);
+    setrlimit(RLIMIT_AS, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+    const rlimit no_descriptor = {0, limit.rlim_max};  // open fails with EMFILE
+    if (setrlimit(RLIMIT_NOFILE, &no_descriptor) != 0) _exit(2);
+    load_configuration(&config);
+    if (!config.short_of_resources || config.active) _exit(5);
+    setrlimit(RLIMIT_NOFILE, &limit);
+    load_configuration(&config);
+    _exit(!config.short_of_resources && config.active && config.idle_s.value == 42 &&
+                  config.intvl_s.value == 9
+              ? 0
+              : 1);
   }
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status)) << "signal " << WTERMSIG(status);
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: not the file's values; 3: the premise";
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "1: not the file's values at last; 3: the premise; 4: without memory, 5: without a "
+         "descriptor, not left for later";
 }
 
 TEST(LoadConfiguration, CheckProgramNamesTheProgramTheReportIsFor) {
