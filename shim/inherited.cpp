@@ -90,7 +90,7 @@ void tune_connection(const Runtime& runtime, int fd, std::string_view how) {
 // left as the parent left it.
 bool parent_runs_kashim(const Config& config) {
   FixedText<64> path;
-  path.add("/proc/").add(static_cast<std::int64_t>(getppid())).add("/");
+  path.add("/proc/").add(static_cast<std::int64_t>(kernel::raw(SYS_getppid))).add("/");
   const std::size_t directory = path.view().size();
   path.add("maps");
   int fd = kernel::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -63,7 +63,7 @@ void announce(const Runtime& runtime) {
     write_log_line(config, runtime.stderr_at_start, config.error.view());
   } else if (config.log_level >= LogLevel::kDebug) {
     LogLine line;
-    line.add("version " KASHIM_VERSION " started in process ").add(getpid());
+    line.add("version " KASHIM_VERSION " started in process ").add(kernel::raw(SYS_getpid));
     line.add(config.active ? ", active" : ", disabled");
     write_log_line(config, runtime.stderr_at_start, line.view());
   }

@@ -1,5 +1,6 @@
 /* kashim_exported_io: a program that defines getsockopt, getpeername, fstat, open, close,
-   write, pwritev2, mmap and munmap itself and exports them (-rdynamic), as programs linked with
+   write, pwritev2, mmap, munmap, getpid, getppid and the string functions (strlen, strcmp,
+   strchr, memcmp, memchr, memmove) itself and exports them (-rdynamic), as programs linked with
    --export-dynamic for their plugins do. Each definition counts the calls it gets from
    anyone but this program's own code, then makes the system call. The program makes one
    outgoing and one accepted TCP connection through the hooked functions and prints, on
@@ -10,6 +11,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -27,10 +29,20 @@ enum {
   kPwritev2,
   kMmap,
   kMunmap,
+  kGetpid,
+  kGetppid,
+  kStrlen,
+  kStrcmp,
+  kStrchr,
+  kMemcmp,
+  kMemchr,
+  kMemmove,
   kCount
 };
-static const char* const kNames[kCount] = {"getsockopt", "getpeername", "fstat", "open",  "close",
-                                           "write",      "pwritev2",    "mmap",  "munmap"};
+static const char* const kNames[kCount] = {
+    "getsockopt", "getpeername", "fstat",  "open",   "close",   "write",
+    "pwritev2",   "mmap",        "munmap", "getpid", "getppid", "strlen",
+    "strcmp",     "strchr",      "memcmp", "memchr", "memmove"};
 static int g_foreign[kCount];
 
 int getsockopt(int fd, int level, int name, void* value, socklen_t* length) {
@@ -73,6 +85,72 @@ void* mmap(void* address, size_t length, int protection, int flags, int fd, off_
 int munmap(void* address, size_t length) {
   ++g_foreign[kMunmap];
   return (int)syscall(SYS_munmap, address, length);
+}
+
+pid_t getpid(void) {
+  ++g_foreign[kGetpid];
+  return (pid_t)syscall(SYS_getpid);
+}
+pid_t getppid(void) {
+  ++g_foreign[kGetppid];
+  return (pid_t)syscall(SYS_getppid);
+}
+
+/* The empty asm statement keeps the compiler from turning a loop into a call to itself. */
+#define NO_IDIOM __asm__ volatile("" ::: "memory")
+size_t strlen(const char* text) {
+  ++g_foreign[kStrlen];
+  size_t length = 0;
+  for (; text[length] != '\0'; ++length) NO_IDIOM;
+  return length;
+}
+int strcmp(const char* a, const char* b) {
+  ++g_foreign[kStrcmp];
+  for (; *a != '\0' && *a == *b; ++a, ++b) NO_IDIOM;
+  return (unsigned char)*a - (unsigned char)*b;
+}
+char* strchr(const char* text, int wanted) {
+  ++g_foreign[kStrchr];
+  for (;; ++text) {
+    if (*text == (char)wanted) return (char*)text;
+    if (*text == '\0') return NULL;
+    NO_IDIOM;
+  }
+}
+int memcmp(const void* a, const void* b, size_t size) {
+  ++g_foreign[kMemcmp];
+  const unsigned char *x = a, *y = b;
+  for (size_t i = 0; i < size; ++i) {
+    if (x[i] != y[i]) return x[i] - y[i];
+    NO_IDIOM;
+  }
+  return 0;
+}
+void* memchr(const void* data, int wanted, size_t size) {
+  ++g_foreign[kMemchr];
+  const unsigned char* bytes = data;
+  for (size_t i = 0; i < size; ++i) {
+    if (bytes[i] == (unsigned char)wanted) return (void*)(bytes + i);
+    NO_IDIOM;
+  }
+  return NULL;
+}
+void* memmove(void* to, const void* from, size_t size) {
+  ++g_foreign[kMemmove];
+  unsigned char* d = to;
+  const unsigned char* s = from;
+  if (d < s) {
+    for (size_t i = 0; i < size; ++i) {
+      d[i] = s[i];
+      NO_IDIOM;
+    }
+  } else {
+    for (size_t i = size; i > 0; --i) {
+      d[i - 1] = s[i - 1];
+      NO_IDIOM;
+    }
+  }
+  return to;
 }
 
 int main(void) {

@@ -77,6 +77,44 @@ TEST(Library, NeedsNothingButLibcAndTheLoader) {
   EXPECT_EQ(needed, (std::set<std::string>{"libc.so.6"}));
 }
 
+// Every function kashim's own code calls through the dynamic linker is one a program (or an
+// interposer in front) may define itself and so be called by kashim: its own I/O and
+// memory are system calls (core/kernel.hpp), its string functions its own
+// (shim/own_string.cpp). What remains is what only libc and the loader know: errno, the
+// process's environment and auxiliary vector, threads and signals, the loaded objects,
+// and address text. A new import belongs here only with a reason as good.
+TEST(Library, ImportsOnlyWhatOnlyLibcAndTheLoaderKnow) {
+  KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime adds its own imports");
+  ProcessRun run = run_command({"nm", "-D", "--undefined-only", KASHIM_LIBRARY_PATH}, {});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::set<std::string> imports;
+  for (const std::string& line : lines_of(run.out)) {
+    std::istringstream fields(line);
+    std::string type, name;
+    fields >> type >> name;
+    imports.insert(name.substr(0, name.find('@')));
+  }
+  const std::set<std::string> allowed = {
+      // the C runtime's start and end of a shared object
+      "_ITM_deregisterTMCloneTable", "_ITM_registerTMCloneTable", "__cxa_finalize",
+      "__gmon_start__",
+      // errno, the environment, the program's name, the auxiliary vector
+      "__errno_location", "__environ", "environ", "__progname_full", "program_invocation_name",
+      "getauxval", "secure_getenv",
+      // the loader's list of objects and its look-up, where kashim's own walk cannot answer
+      "_r_debug", "dl_iterate_phdr", "dlsym",
+      // threads and signals, whose state libc keeps (cancellation, its internal signals)
+      "pthread_setcancelstate", "pthread_sigmask", "sigpending", "sigtimedwait", "sigaddset",
+      "sigemptyset", "sigfillset", "sigismember",
+      // address text in log lines and peer patterns
+      "inet_ntop", "inet_pton",
+      // system calls on architectures kernel::raw does not cover
+      "syscall"};
+  for (const std::string& name : imports) {
+    EXPECT_TRUE(allowed.count(name) == 1) << name << " is imported from libc";
+  }
+}
+
 // The loader loads what an audit module needs into the module's namespace a second time: a
 // module needing libc cost every process of the wrapper's command ~0.2 ms at start.
 TEST(Library, AuditModuleExportsOnlyTheAuditInterfaceAndNeedsNoLibrary) {
