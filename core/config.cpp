@@ -248,21 +248,20 @@ bool no_sysctl(const char*, std::int64_t* value, void*) {
   return true;
 }
 
-// Apart from parse_config_with_file(), so that its stack (a ConfigFile, an error line) is
-// taken only for a file with sections: the library may get here from a hook, on a small
-// thread stack or a signal handler's alternate stack. `config` itself is the scratch space:
-// each section parsed into it, then this program's configuration again.
-[[gnu::noinline]] void check_sections(std::string_view file_text, const Sources& sources,
-                                      Config* config) {
+// Each section parsed into `config` itself, then this program's configuration again;
+// `only_section` is the room for one section's settings.
+void check_sections(std::string_view file_text, const Sources& sources, Config* config,
+                    ConfigFile* only_section) {
   const ConfigFile* file = sources.file;
   decltype(config->error) error;
   for (int section = 1; section <= file->sections && error.empty(); ++section) {
-    ConfigFile only_section;
-    only_section.path = file->path;
-    only_section.present = true;
-    parse_config_file(file_text, nullptr, &only_section, section);
+    std::destroy_at(only_section);  // in place: a ConfigFile is most of a KiB
+    ::new (static_cast<void*>(only_section)) ConfigFile();
+    only_section->path = file->path;
+    only_section->present = true;
+    parse_config_file(file_text, nullptr, only_section, section);
     Sources checking = sources;
-    checking.file = &only_section;
+    checking.file = only_section;
     checking.program = nullptr;
     checking.sysctl = no_sysctl;
     parse_config(checking, config);
@@ -276,13 +275,25 @@ bool no_sysctl(const char*, std::int64_t* value, void*) {
   }
 }
 
+// Apart, so that the room is taken from the stack only for a file with sections.
+[[gnu::noinline]] void check_sections_on_stack(std::string_view file_text, const Sources& sources,
+                                               Config* config) {
+  ConfigFile only_section;
+  check_sections(file_text, sources, config, &only_section);
+}
+
 }  // namespace
 
-void parse_config_with_file(std::string_view file_text, const Sources& sources, Config* config) {
+void parse_config_with_file(std::string_view file_text, const Sources& sources, Config* config,
+                            ConfigFile* section_room) {
   parse_config(sources, config);
   const ConfigFile* file = sources.file;
   if (!config->active || file == nullptr || !file->error.empty() || file->sections == 0) return;
-  check_sections(file_text, sources, config);
+  if (section_room != nullptr) {
+    check_sections(file_text, sources, config, section_room);
+  } else {
+    check_sections_on_stack(file_text, sources, config);
+  }
 }
 
 }  // namespace kashim

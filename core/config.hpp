@@ -134,8 +134,11 @@ void parse_config(const Sources& sources, Config* config);
 // for this program in sources.file): when the result is active, the values of every
 // [program ...] section are checked too, those of other programs included, so that a
 // mistake anywhere in the file is the same one error line in every program in scope, not a
-// surprise for the one program it concerns.
-void parse_config_with_file(std::string_view file_text, const Sources& sources, Config* config);
+// surprise for the one program it concerns. `section_room`, when given, is where each
+// section's settings are kept meanwhile, rather than the stack (the library's first hooked
+// call may run on a small one).
+void parse_config_with_file(std::string_view file_text, const Sources& sources, Config* config,
+                            ConfigFile* section_room = nullptr);
 
 // Durations: a whole number with an optional unit ms, s, m or h (none means seconds).
 // Returns false for anything else, including overflow. Exposed for the unit tests.

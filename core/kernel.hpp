@@ -17,6 +17,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -110,6 +111,10 @@ inline ssize_t write(int fd, const void* data, size_t size) {
   return as_libc(raw(SYS_write, fd, arg(data), static_cast<long>(size)));
 }
 
+inline ssize_t writev(int fd, const iovec* pieces, int count) {
+  return as_libc(raw(SYS_writev, fd, arg(pieces), count));
+}
+
 // At the file's position (offset -1), as pwritev2(fd, pieces, count, -1, flags).
 inline ssize_t pwritev2(int fd, const iovec* pieces, int count, int flags) {
   return as_libc(raw(SYS_pwritev2, fd, arg(pieces), count, -1, -1, flags));
@@ -137,6 +142,34 @@ inline void* map_anonymous(size_t size) {
 
 inline int unmap(void* address, size_t size) {
   return static_cast<int>(as_libc(raw(SYS_munmap, arg(address), static_cast<long>(size))));
+}
+
+// The kernel's set of signals: _NSIG - 1 bits (libc's sigset_t is 128 bytes, for the stack
+// of a hook that may run in a signal handler, 16 times too many).
+struct SignalSet {
+  static constexpr int kBits = 8 * sizeof(unsigned long);
+  unsigned long words[(_NSIG - 1 + kBits - 1) / kBits] = {};
+  void add(int number) { words[(number - 1) / kBits] |= 1UL << ((number - 1) % kBits); }
+  bool has(int number) const {
+    return (words[(number - 1) / kBits] & (1UL << ((number - 1) % kBits))) != 0;
+  }
+};
+
+// This thread's signal mask, as pthread_sigmask(how, set, previous).
+inline int mask_signals(int how, const SignalSet* set, SignalSet* previous) {
+  return static_cast<int>(
+      as_libc(raw(SYS_rt_sigprocmask, how, arg(set), arg(previous), sizeof(SignalSet))));
+}
+
+inline int pending_signals(SignalSet* pending) {
+  return static_cast<int>(as_libc(raw(SYS_rt_sigpending, arg(pending), sizeof(SignalSet))));
+}
+
+// Takes one pending signal of `set` without waiting: its number, or -1 (EAGAIN: none).
+inline int take_pending_signal(const SignalSet* set) {
+  const timespec now{};
+  return static_cast<int>(
+      as_libc(raw(SYS_rt_sigtimedwait, arg(set), 0, arg(&now), sizeof(SignalSet))));
 }
 
 // poll() without waiting: ppoll with a zero timeout (aarch64 has no poll).

@@ -48,27 +48,27 @@ bool stderr_is_safe(const StderrIdentity& start, struct stat* now) {
 class WriteSignalsHeld {
  public:
   WriteSignalsHeld() {
-    sigemptyset(&held_);
-    for (int number : kRaised) sigaddset(&held_, number);
-    sigaddset(&held_, SIGTTOU);
-    blocked_ = pthread_sigmask(SIG_BLOCK, &held_, &previous_) == 0;
-    if (blocked_ && sigpending(&pending_before_) != 0) sigfillset(&pending_before_);
+    kernel::SignalSet held;
+    for (int number : kRaised) held.add(number);
+    held.add(SIGTTOU);
+    blocked_ = kernel::mask_signals(SIG_BLOCK, &held, &previous_) == 0;
+    if (blocked_ && kernel::pending_signals(&pending_before_) != 0) {
+      for (int number : kRaised) pending_before_.add(number);  // unknown: take none back
+    }
   }
   // `error`: the write's errno, or 0.
   void take_back_raised_by(int error) {
     if (!blocked_) return;
     for (std::size_t i = 0; i < std::size(kRaised); ++i) {
-      if (error != kRaisedBy[i] || sigismember(&pending_before_, kRaised[i])) continue;
-      sigset_t one;
-      sigemptyset(&one);
-      sigaddset(&one, kRaised[i]);
-      const timespec now{};
-      while (sigtimedwait(&one, nullptr, &now) < 0 && errno == EINTR) {
+      if (error != kRaisedBy[i] || pending_before_.has(kRaised[i])) continue;
+      kernel::SignalSet one;
+      one.add(kRaised[i]);
+      while (kernel::take_pending_signal(&one) < 0 && errno == EINTR) {
       }
     }
   }
   ~WriteSignalsHeld() {
-    if (blocked_) pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+    if (blocked_) kernel::mask_signals(SIG_SETMASK, &previous_, nullptr);
   }
   WriteSignalsHeld(const WriteSignalsHeld&) = delete;
   WriteSignalsHeld& operator=(const WriteSignalsHeld&) = delete;
@@ -76,24 +76,37 @@ class WriteSignalsHeld {
  private:
   static constexpr int kRaised[] = {SIGPIPE, SIGXFSZ};
   static constexpr int kRaisedBy[] = {EPIPE, EFBIG};
-  sigset_t held_, previous_, pending_before_;
+  kernel::SignalSet previous_, pending_before_;
   bool blocked_ = false;
 };
 
+// "kashim: ", the line and its newline, written in one call: a pipe takes them whole (lines
+// are shorter than PIPE_BUF), a file opened O_APPEND at once, and no copy of the line is
+// made on the stack of the hook that logs.
+struct LinePieces {
+  explicit LinePieces(std::string_view line)
+      : pieces{{const_cast<char*>(kPrefix.data()), kPrefix.size()},
+               {const_cast<char*>(line.data()), line.size()},
+               {const_cast<char*>(kNewline.data()), kNewline.size()}} {}
+  static constexpr std::string_view kPrefix = "kashim: ";
+  static constexpr std::string_view kNewline = "\n";
+  iovec pieces[3];
+};
+
 // One write, retried on EINTR, that raises no signal in the program.
-void write_held(int fd, std::string_view text) {
+void write_held(int fd, const iovec* pieces, int count) {
   WriteSignalsHeld held;
   ssize_t written;
-  while ((written = kernel::write(fd, text.data(), text.size())) < 0 && errno == EINTR) {
+  while ((written = kernel::writev(fd, pieces, count)) < 0 && errno == EINTR) {
   }
   held.take_back_raised_by(written < 0 ? errno : 0);
 }
 
 // Writes without ever waiting: a log line that cannot go out at once is dropped. A full
 // pipe or a FIFO without a reader (a dead logger) must not stop the program.
-void write_now(int fd, const struct stat& file, std::string_view text) {
+void write_now(int fd, const struct stat& file, const iovec* pieces, int count) {
   if (S_ISREG(file.st_mode)) {
-    write_held(fd, text);
+    write_held(fd, pieces, count);
     return;
   }
   // Lines are shorter than PIPE_BUF: a pipe takes one whole or not at all. RWF_NOWAIT says
@@ -101,15 +114,16 @@ void write_now(int fd, const struct stat& file, std::string_view text) {
 #ifdef RWF_NOWAIT  // not in musl's headers
   {
     WriteSignalsHeld held;
-    iovec piece{const_cast<char*>(text.data()), text.size()};
-    const bool written = kernel::pwritev2(fd, &piece, 1, RWF_NOWAIT) >= 0;
+    const bool written = kernel::pwritev2(fd, pieces, count, RWF_NOWAIT) >= 0;
     const int error = written ? 0 : errno;
     held.take_back_raised_by(error);
     if (error != EOPNOTSUPP) return;
   }
 #endif
   pollfd ready{fd, POLLOUT, 0};
-  if (kernel::poll_now(&ready, 1) == 1 && (ready.revents & POLLOUT) != 0) write_held(fd, text);
+  if (kernel::poll_now(&ready, 1) == 1 && (ready.revents & POLLOUT) != 0) {
+    write_held(fd, pieces, count);
+  }
 }
 
 }  // namespace
@@ -125,8 +139,7 @@ StderrIdentity identify_stderr() {
 void write_log_line(const Config& config, const StderrIdentity& start, std::string_view line) {
   ErrnoGuard keep_errno;
   NoCancellation no_cancellation;
-  FixedText<1024> text;
-  text.add("kashim: ").add(line).add("\n");
+  const LinePieces text(line);
   struct stat file;
   if (config.log_file[0] != '\0') {
     // Opened per line rather than kept open: a descriptor of the shim's own would change the
@@ -138,11 +151,11 @@ void write_log_line(const Config& config, const StderrIdentity& start, std::stri
         config.log_file,
         O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0644);
     if (fd >= 0) {
-      if (kernel::fstat(fd, &file) == 0) write_now(fd, file, text.view());
+      if (kernel::fstat(fd, &file) == 0) write_now(fd, file, text.pieces, 3);
       kernel::close(fd);
     }
   } else if (stderr_is_safe(start, &file)) {
-    write_now(STDERR_FILENO, file, text.view());
+    write_now(STDERR_FILENO, file, text.pieces, 3);
   }
 }
 
@@ -150,7 +163,8 @@ void write_stderr(const StderrIdentity& start, std::string_view text) {
   ErrnoGuard keep_errno;
   NoCancellation no_cancellation;
   struct stat file;
-  if (stderr_is_safe(start, &file)) write_now(STDERR_FILENO, file, text);
+  const iovec whole{const_cast<char*>(text.data()), text.size()};
+  if (stderr_is_safe(start, &file)) write_now(STDERR_FILENO, file, &whole, 1);
 }
 
 }  // namespace kashim

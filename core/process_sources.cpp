@@ -49,6 +49,7 @@ bool process_sysctl(const char* name, std::int64_t* value, void*) {
 struct FileScratch {
   ConfigText text;
   ConfigFile file;
+  ConfigFile section;  // for checking its [program ...] sections
 };
 
 void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& program,
@@ -70,7 +71,7 @@ void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& 
   read_config_file(environment.get("KASHIM_CONFIG"), &program, &scratch->text, &scratch->file);
   sources.file = &scratch->file;
   parse_config_with_file(std::string_view(scratch->text.text, scratch->text.length), sources,
-                         config);
+                         config, &scratch->section);
   config->short_of_resources = scratch->file.short_of_resources;
   scratch->~FileScratch();
   kernel::unmap(mapped, sizeof(FileScratch));

@@ -386,23 +386,45 @@ class PaintedStack {
 int g_small_stack_socket = -1;
 int g_small_stack_set = -1;
 int g_small_stack_errno = 0;
+const char* g_small_stack_calls = "socket";
+int g_raw_listener = -1;   // a listener the shim has not seen, with a connection queued
+in_port_t g_raw_port = 0;  // another one, to connect to
 
-// The process's first hooked calls, async-signal-safe ones: a TCP socket switched to
-// keep-alive, as a program's handler or small thread might make it.
+// The process's first hooked calls, async-signal-safe ones, as a program's handler or small
+// thread might make them: a TCP socket switched to keep-alive; a connection accepted from a
+// listener the process was handed; a connection made.
 void first_hooked_calls() {
-  g_small_stack_socket = socket(AF_INET, SOCK_STREAM, 0);
+  const std::string calls = g_small_stack_calls;
   const int on = 1;
-  g_small_stack_set = setsockopt(g_small_stack_socket, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  if (calls == "accept") {
+    g_small_stack_socket = accept(g_raw_listener, nullptr, nullptr);
+  } else {
+    g_small_stack_socket = socket(AF_INET, SOCK_STREAM, 0);
+  }
+  if (calls == "connect") {
+    const sockaddr_storage address = loopback(AF_INET, g_raw_port);
+    g_small_stack_set = connect(g_small_stack_socket, reinterpret_cast<const sockaddr*>(&address),
+                                length_of(AF_INET));
+  } else {
+    g_small_stack_set = setsockopt(g_small_stack_socket, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  }
   g_small_stack_errno = errno;
 }
 
 }  // namespace
 
-// small-stacks signal|thread: the first hooked calls (the shim's configuration is read then)
-// made in a signal handler on an alternate stack of sysconf(_SC_SIGSTKSZ) bytes, or in a
-// thread on a stack of PTHREAD_STACK_MIN plus that; prints how many bytes of it were used.
+// small-stacks signal|thread [socket|accept|connect]: the first hooked calls (the shim's
+// configuration is read then) made in a signal handler on an alternate stack of
+// sysconf(_SC_SIGSTKSZ) bytes, or in a thread on a stack of PTHREAD_STACK_MIN plus that;
+// prints how many bytes of it were used.
 int scenario_small_stacks(const std::vector<std::string>& args) {
   const bool in_thread = !args.empty() && args[0] == "thread";
+  static std::string calls = args.size() > 1 ? args[1] : "socket";
+  g_small_stack_calls = calls.c_str();
+  g_raw_listener = listener(AF_INET, /*raw=*/true);
+  const int queued = raw_client(AF_INET, port_of(g_raw_listener));
+  const int target = listener(AF_INET, /*raw=*/true);
+  g_raw_port = port_of(target);
   const long signal_stack = sysconf(_SC_SIGSTKSZ);
   const std::size_t size = (signal_stack > 0 ? static_cast<std::size_t>(signal_stack) : 16384) +
                            (in_thread ? static_cast<std::size_t>(PTHREAD_STACK_MIN) : 0);
@@ -438,6 +460,8 @@ int scenario_small_stacks(const std::vector<std::string>& args) {
   put("used", static_cast<long>(stack.used()));
   put("set", outcome(g_small_stack_set, g_small_stack_errno));
   if (g_small_stack_socket >= 0) put("after", summary(g_small_stack_socket));
+  close(queued);
+  close(target);
   return 0;
 }
 

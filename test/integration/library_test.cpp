@@ -79,10 +79,10 @@ TEST(Library, NeedsNothingButLibcAndTheLoader) {
 
 // Every function kashim's own code calls through the dynamic linker is one a program (or an
 // interposer in front) may define itself and so be called by kashim: its own I/O and
-// memory are system calls (core/kernel.hpp), its string functions its own
-// (shim/own_string.cpp). What remains is what only libc and the loader know: errno, the
-// process's environment and auxiliary vector, threads and signals, the loaded objects,
-// and address text. A new import belongs here only with a reason as good.
+// memory and the signals it holds while it writes are system calls (core/kernel.hpp), its
+// string functions its own (shim/own_string.cpp). What remains is what only libc and the
+// loader know: errno, the process's environment and auxiliary vector, cancellation, the
+// loaded objects, and address text. A new import belongs here only with a reason as good.
 TEST(Library, ImportsOnlyWhatOnlyLibcAndTheLoaderKnow) {
   KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime adds its own imports");
   ProcessRun run = run_command({"nm", "-D", "--undefined-only", KASHIM_LIBRARY_PATH}, {});
@@ -103,9 +103,8 @@ TEST(Library, ImportsOnlyWhatOnlyLibcAndTheLoaderKnow) {
       "getauxval", "secure_getenv",
       // the loader's list of objects and its look-up, where kashim's own walk cannot answer
       "_r_debug", "dl_iterate_phdr", "dlsym",
-      // threads and signals, whose state libc keeps (cancellation, its internal signals)
-      "pthread_setcancelstate", "pthread_sigmask", "sigpending", "sigtimedwait", "sigaddset",
-      "sigemptyset", "sigfillset", "sigismember",
+      // cancellation, whose state libc keeps
+      "pthread_setcancelstate",
       // address text in log lines and peer patterns
       "inet_ntop", "inet_pton",
       // system calls on architectures kernel::raw does not cover
