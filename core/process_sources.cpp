@@ -28,11 +28,20 @@ const char* captured_getenv(const char* name, void* environment) {
   return static_cast<const ProcessEnvironment*>(environment)->get(name);
 }
 
+// A sysctl could not be opened for want of a descriptor or memory since the flag was last
+// cleared: the parse that needed it is not the configuration (Config::short_of_resources).
+std::atomic<bool> g_sysctl_short{false};
+
 bool process_sysctl(const char* name, std::int64_t* value, void*) {
   FixedText<96> path;
   path.add("/proc/sys/net/ipv4/").add(name);
   int fd = kernel::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+  if (fd < 0) {
+    if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
+      g_sysctl_short.store(true, std::memory_order_relaxed);
+    }
+    return false;
+  }
   char text[32];
   ssize_t length = kernel::read(fd, text, sizeof text);
   kernel::close(fd);
@@ -52,29 +61,48 @@ struct FileScratch {
   ConfigFile section;  // for checking its [program ...] sections
 };
 
-void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& program,
-                     Config* config) {
+// No memory to read the file into: said as for a file that cannot be read (the preload
+// library says nothing and parses again at its next call; the other routes report it).
+void parse_without_memory_for_file(const char* configured, Config* config) {
+  std::destroy_at(config);  // in place: a Config is several KiB
+  ::new (static_cast<void*>(config)) Config();
+  config->short_of_resources = true;
+  config->error.add(configured != nullptr && configured[0] != '\0' ? configured
+                                                                   : kDefaultConfigPath.data());
+  config->error.add(
+      ": cannot be read (no memory to read it into); keep-alive settings not "
+      "applied");
+}
+
+void parse_with_file_once(const ProcessEnvironment& environment, const ProgramNames& program,
+                          Config* config) {
   Sources sources = environment.sources();
   sources.program = &program;
   if (environment.no_file()) {
     parse_config_with_file({}, sources, config);
     return;
   }
+  const char* configured = environment.get("KASHIM_CONFIG");
   void* mapped = kernel::map_anonymous(sizeof(FileScratch));
   if (mapped == nullptr) {
-    std::destroy_at(config);  // in place: a Config is several KiB
-    ::new (static_cast<void*>(config)) Config();
-    config->short_of_resources = true;
+    parse_without_memory_for_file(configured, config);
     return;
   }
   auto* scratch = ::new (mapped) FileScratch();
-  read_config_file(environment.get("KASHIM_CONFIG"), &program, &scratch->text, &scratch->file);
+  read_config_file(configured, &program, &scratch->text, &scratch->file);
   sources.file = &scratch->file;
   parse_config_with_file(std::string_view(scratch->text.text, scratch->text.length), sources,
                          config, &scratch->section);
   config->short_of_resources = scratch->file.short_of_resources;
   scratch->~FileScratch();
   kernel::unmap(mapped, sizeof(FileScratch));
+}
+
+void parse_with_file(const ProcessEnvironment& environment, const ProgramNames& program,
+                     Config* config) {
+  g_sysctl_short.store(false, std::memory_order_relaxed);
+  parse_with_file_once(environment, program, config);
+  if (g_sysctl_short.load(std::memory_order_relaxed)) config->short_of_resources = true;
 }
 
 }  // namespace

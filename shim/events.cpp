@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "decided_before.hpp"
 #include "guards.hpp"
 #include "inherited.hpp"
 #include "own_stack_page.hpp"
@@ -68,8 +69,14 @@ void after_connect(int fd, const sockaddr* peer, socklen_t peer_length, long res
   if (!runtime.config.active) return;
   ErrnoGuard keep_errno;
   if (runtime.config.selective) {
-    decide(runtime, fd, Direction::kOut, copy_of(peer, peer_length),
-           records::read(fd) & kAllOptionBits, "connecting to");
+    OptionBits program_set = records::read(fd) & kAllOptionBits;
+    // A socket made while kashim could not yet read its configuration (short of memory or
+    // descriptors), or by a raw system call: what the program set is read back from the
+    // kernel, as for a connection accepted on a listener from elsewhere.
+    if (program_set == 0 && !forcing(runtime.config) && !records::seen(fd)) {
+      program_set = decided_before(runtime.config, fd);
+    }
+    decide(runtime, fd, Direction::kOut, copy_of(peer, peer_length), program_set, "connecting to");
   } else if (logging(runtime, LogLevel::kInfo) && fd_is_tcp(fd)) {
     const Peer known = copy_of(peer, peer_length);
     log_values(runtime, fd, "connecting to", &known);

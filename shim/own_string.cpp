@@ -1,11 +1,13 @@
 // The string and memory functions kashim's own code uses (std::string_view's comparisons,
-// the parser's searches), defined in libkashim.so itself and hidden: its calls bind here
+// the parser's searches, and what the compiler emits calls to), defined in libkashim.so
+// itself and hidden: its calls bind here
 // when it is linked, never to a definition the dynamic linker finds first. A program may
 // define and export strcmp or memcmp itself (a CPU-dispatched version behind a pointer its
 // own constructor sets, say); kashim, whose constructor runs first, would call it before
 // it works, and every call after would be one the program never made
 // (ExportedFunctions.*). The strings here are short: names, values, a line of a file.
 #include <cstddef>
+#include <cstdint>
 
 // The empty asm statement keeps the compiler from turning a loop back into a call to the
 // function it implements.
@@ -75,4 +77,42 @@ KASHIM_OWN void* memmove(void* to, const void* from, std::size_t size) {
     }
   }
   return to;
+}
+
+// What compilers emit calls to themselves: struct copies, zeroing, memcmp() == 0 (clang),
+// and the byte-order functions, which glibc inlines only when optimising (musl never).
+KASHIM_OWN void* memcpy(void* to, const void* from, std::size_t size) {
+  auto* destination = static_cast<unsigned char*>(to);
+  const auto* source = static_cast<const unsigned char*>(from);
+  for (std::size_t i = 0; i < size; ++i) {
+    destination[i] = source[i];
+    KASHIM_NO_LIBC_IDIOM;
+  }
+  return to;
+}
+
+KASHIM_OWN void* memset(void* to, int value, std::size_t size) {
+  auto* destination = static_cast<unsigned char*>(to);
+  for (std::size_t i = 0; i < size; ++i) {
+    destination[i] = static_cast<unsigned char>(value);
+    KASHIM_NO_LIBC_IDIOM;
+  }
+  return to;
+}
+
+KASHIM_OWN int bcmp(const void* a, const void* b, std::size_t size) {
+  return memcmp(a, b, size);
+}
+
+KASHIM_OWN std::uint32_t htonl(std::uint32_t value) {
+  return __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? __builtin_bswap32(value) : value;
+}
+KASHIM_OWN std::uint16_t htons(std::uint16_t value) {
+  return __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? __builtin_bswap16(value) : value;
+}
+KASHIM_OWN std::uint32_t ntohl(std::uint32_t value) {
+  return htonl(value);
+}
+KASHIM_OWN std::uint16_t ntohs(std::uint16_t value) {
+  return htons(value);
 }

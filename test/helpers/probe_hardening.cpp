@@ -471,7 +471,8 @@ namespace probe {
 
 // short-of memory|descriptors: the process's first sockets made while it can map no memory
 // (RLIMIT_AS) or open no descriptor beyond the socket (RLIMIT_NOFILE), eight times, then one
-// more once the limit is back: what each socket got.
+// more once the limit is back: what each socket got. And a socket made while short, with
+// the program's own keep-alive (idle 5), connected once the limit is back.
 int scenario_short_of(const std::vector<std::string>& args) {
   const int resource = !args.empty() && args[0] == "descriptors" ? RLIMIT_NOFILE : RLIMIT_AS;
   rlimit limit{};
@@ -494,11 +495,22 @@ int scenario_short_of(const std::vector<std::string>& args) {
         " ";
     if (fd >= 0) close(fd);
   }
+  // One more, kept, on which the program chooses its own keep-alive, and connects later.
+  const int own = socket(AF_INET, SOCK_STREAM, 0);
+  if (own < 0) die("socket while short");
+  set_int(own, SOL_SOCKET, SO_KEEPALIVE, 1);
+  set_int(own, IPPROTO_TCP, TCP_KEEPIDLE, 5);
   if (setrlimit(resource, &limit) != 0) die("setrlimit back");
   put("short", short_results);
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) die("socket");
   put("after", summary(fd));
+  const int target = listener(AF_INET, /*raw=*/true);
+  const sockaddr_storage address = loopback(AF_INET, port_of(target));
+  if (connect(own, reinterpret_cast<const sockaddr*>(&address), length_of(AF_INET)) != 0) {
+    die("connect");
+  }
+  put("own", summary(own));
   return 0;
 }
 

@@ -316,12 +316,21 @@ TEST(ShortOfResources, TheConfigurationIsReadAtTheFirstCallThatCan) {
   for (const char* resource : {"memory", "descriptors"}) {
     ProcessRun with_shim = run_probe({"short-of", resource}, environment);
     ProcessRun without = run_probe({"short-of", resource}, environment, /*preload=*/false);
+    EXPECT_EQ(with_shim.value("own"), without.value("own")) << resource << ": made while short";
     ASSERT_EQ(with_shim.exit_code, 0) << resource << with_shim.err;
     EXPECT_EQ(with_shim.err, "") << resource << ": nothing to say of a file not yet read";
     EXPECT_EQ(with_shim.value("short"), without.value("short")) << resource;
     EXPECT_EQ(without.value("short"), "0 0 0 0 0 0 0 0 ") << resource << ": the premise";
     EXPECT_EQ(with_shim.value("after"), "1/31/7/4") << resource;
     EXPECT_EQ(without.value("after"), "0/7200/75/9") << resource << ": the premise";
+    // Fallback mode with a filter, which decides at connect(): the program's own values on
+    // a socket kashim did not see made stand, as without it.
+    const Environment fallback =
+        with(with(environment, "KASHIM_MODE", "fallback"), "KASHIM_PEERS", "127.0.0.1");
+    ProcessRun kept = run_probe({"short-of", resource}, fallback);
+    ASSERT_EQ(kept.exit_code, 0) << resource << kept.err;
+    EXPECT_EQ(kept.value("own"), "1/5/75/9") << resource << ": fallback mode";
+    EXPECT_EQ(kept.value("after"), "0/7200/75/9") << resource << ": decided at connect()";
   }
   std::remove(file.c_str());
 }

@@ -215,7 +215,8 @@ TEST(LoadConfiguration, ShortOfMemoryOrDescriptorsTheFileIsLeftForALaterParse) {
       _exit(3);  // the premise
     }
     load_configuration(&config);
-    if (!config.short_of_resources || config.active) _exit(4);
+    // Said, for the routes that report it; the preload library keeps it to itself.
+    if (!config.short_of_resources || config.active || config.error.empty()) _exit(4);
     setrlimit(RLIMIT_AS, &limit);
     getrlimit(RLIMIT_NOFILE, &limit);
     const rlimit no_descriptor = {0, limit.rlim_max};  // open fails with EMFILE
@@ -235,6 +236,30 @@ TEST(LoadConfiguration, ShortOfMemoryOrDescriptorsTheFileIsLeftForALaterParse) {
   EXPECT_EQ(WEXITSTATUS(status), 0)
       << "1: not the file's values at last; 3: the premise; 4: without memory, 5: without a "
          "descriptor, not left for later";
+}
+
+// KASHIM_USER_TIMEOUT=auto reads sysctls: without a descriptor to open one, the same.
+TEST(LoadConfiguration, ShortOfDescriptorsForASysctlTheParseIsLeftForLater) {
+  ScopedVariable no_file("KASHIM_CONFIG", "/dev/null");
+  ScopedVariable automatic("KASHIM_USER_TIMEOUT", "auto");
+  static Config config;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    rlimit limit{};
+    getrlimit(RLIMIT_NOFILE, &limit);
+    const rlimit no_descriptor = {0, limit.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &no_descriptor) != 0) _exit(2);
+    load_configuration(&config);
+    if (!config.short_of_resources || config.active) _exit(4);
+    setrlimit(RLIMIT_NOFILE, &limit);
+    load_configuration(&config);
+    _exit(!config.short_of_resources && config.active && config.user_timeout_ms.set ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: not parsed at last; 4: not left for later";
 }
 
 TEST(LoadConfiguration, CheckProgramNamesTheProgramTheReportIsFor) {
