@@ -16,16 +16,31 @@ constexpr int kNumbers = 1 << 20;  // the kernel's default limit, fs.nr_open
 
 // Each kind is mapped at its first use, not kept in the library's zeroed data (which the
 // loader would map in every process): the seen bits (128 KiB of address space) at the
-// first TCP socket() of a process kashim tunes, the records (8 MiB, pages touched only for
-// the numbers in use) at the first record, which only filters and inherited listeners make.
+// first TCP socket() of a process kashim tunes; the records, which only filters and
+// inherited listeners make, a table of pages at the first record and a page of 32 KiB for
+// each 4096 numbers when one of them first gets a record. All of them for every number
+// would be 8 MiB of the program's address space (RLIMIT_AS, overcommit 2) for the few in use.
 // An entry is (inode << 8) | bits, written and read as one word.
 using Word = std::atomic<std::uint64_t>;
 constexpr std::size_t kSeenWords = kNumbers / 64;
+constexpr int kPageNumbers = 4096;
+constexpr std::size_t kPages = kNumbers / kPageNumbers;
 std::atomic<Word*> g_seen{nullptr};
-std::atomic<Word*> g_entries{nullptr};
+std::atomic<std::atomic<Word*>*> g_pages{nullptr};
 
 bool in_range(int fd) {
   return fd >= 0 && fd < kNumbers;
+}
+
+// The record under `fd`; nullptr when there is none yet, or (`make`) no memory for one.
+Word* entry_of(int fd, bool make) {
+  if (!in_range(fd)) return nullptr;
+  std::atomic<Word*>* pages =
+      make ? mapped_once(g_pages, kPages) : g_pages.load(std::memory_order_acquire);
+  if (pages == nullptr) return nullptr;
+  std::atomic<Word*>& page = pages[fd / kPageNumbers];
+  Word* records = make ? mapped_once(page, kPageNumbers) : page.load(std::memory_order_acquire);
+  return records != nullptr ? &records[fd % kPageNumbers] : nullptr;
 }
 
 // The socket's identity: its inode, 0 when it cannot be had. Sockets' inode numbers are
@@ -51,18 +66,18 @@ bool seen(int fd) {
 }
 
 OptionBits read(int fd) {
-  Word* entries = g_entries.load(std::memory_order_acquire);
-  if (entries == nullptr || !in_range(fd)) return 0;
-  const std::uint64_t entry = entries[fd].load(std::memory_order_relaxed);
+  Word* record = entry_of(fd, /*make=*/false);
+  if (record == nullptr) return 0;
+  const std::uint64_t entry = record->load(std::memory_order_relaxed);
   if (entry == 0 || entry >> 8 != identity(fd)) return 0;
   return static_cast<OptionBits>(entry & 0xff);
 }
 
 void add(int fd, OptionBits bits) {
   const std::uint64_t inode = in_range(fd) ? identity(fd) : 0;
-  Word* entries = inode != 0 ? mapped_once(g_entries, kNumbers) : nullptr;
-  if (entries == nullptr) return;
-  Word& slot = entries[fd];
+  Word* record = inode != 0 ? entry_of(fd, /*make=*/true) : nullptr;
+  if (record == nullptr) return;
+  Word& slot = *record;
   std::uint64_t entry = slot.load(std::memory_order_relaxed);
   std::uint64_t wanted;
   do {
@@ -71,13 +86,11 @@ void add(int fd, OptionBits bits) {
 }
 
 void remove(int fd, OptionBits bits) {
-  Word* entries = g_entries.load(std::memory_order_acquire);
-  if (entries != nullptr && in_range(fd)) entries[fd].fetch_and(~std::uint64_t{bits});
+  if (Word* record = entry_of(fd, /*make=*/false)) record->fetch_and(~std::uint64_t{bits});
 }
 
 void forget(int fd) {
-  Word* entries = g_entries.load(std::memory_order_acquire);
-  if (entries != nullptr && in_range(fd)) entries[fd].store(0, std::memory_order_relaxed);
+  if (Word* record = entry_of(fd, /*make=*/false)) record->store(0, std::memory_order_relaxed);
 }
 
 }  // namespace kashim::records

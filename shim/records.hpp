@@ -1,7 +1,8 @@
 // What the shim remembers about a socket between calls, keyed by descriptor number.
 //
-// Two kinds, both sized for the kernel's default descriptor limit (fs.nr_open), in memory
-// mapped when first needed, touched only for the numbers in use:
+// Two kinds, both for the kernel's default descriptor limit (fs.nr_open), in memory mapped
+// when first needed (the records a page of 4096 numbers at a time), touched only for the
+// numbers in use:
 //   - Seen: a bit per number, set when socket() hands out a TCP socket under it (or the
 //     shim has looked at an inherited listener under it): a listener whose number was never
 //     seen came from elsewhere (across exec, or over a Unix socket) and is looked at once,

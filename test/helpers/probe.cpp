@@ -747,6 +747,7 @@ int main(int argc, char** argv) {
                              {"connect-eintr", probe::scenario_connect_eintr},
                              {"small-stacks", probe::scenario_small_stacks},
                              {"short-of", probe::scenario_short_of},
+                             {"address-space", probe::scenario_address_space},
                              {"reused-listener", probe::scenario_reused_listener},
                              {"storm", probe::scenario_storm},
                              {"spawn", probe::scenario_spawn},

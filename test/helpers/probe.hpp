@@ -56,6 +56,7 @@ int scenario_reuse_number(const std::vector<std::string>& args);
 int scenario_connect_eintr(const std::vector<std::string>& args);
 int scenario_small_stacks(const std::vector<std::string>& args);
 int scenario_short_of(const std::vector<std::string>& args);
+int scenario_address_space(const std::vector<std::string>& args);
 // probe_torture.cpp
 int scenario_storm(const std::vector<std::string>& args);
 int scenario_spawn(const std::vector<std::string>& args);

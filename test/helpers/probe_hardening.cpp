@@ -515,3 +515,42 @@ int scenario_short_of(const std::vector<std::string>& args) {
 }
 
 }  // namespace probe
+
+namespace probe {
+namespace {
+
+// The process's address space (VmSize), in KiB.
+long address_space_kib() {
+  FILE* status = fopen("/proc/self/statm", "r");
+  if (status == nullptr) die("/proc/self/statm");
+  long pages = 0;
+  if (fscanf(status, "%ld", &pages) != 1) die("statm");
+  fclose(status);
+  return pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+}  // namespace
+
+// address-space: how much the address space grows over the first connections made and
+// accepted (each end given the program's own keep-alive on the listener), in KiB.
+int scenario_address_space(const std::vector<std::string>&) {
+  put("premise", "");  // the results file's buffer first
+  const long before = address_space_kib();
+  const int server = listener(AF_INET);
+  set_int(server, SOL_SOCKET, SO_KEEPALIVE, 1);
+  for (int i = 0; i < 4; ++i) {
+    const int client = socket(AF_INET, SOCK_STREAM, 0);
+    const sockaddr_storage address = loopback(AF_INET, port_of(server));
+    if (connect(client, reinterpret_cast<const sockaddr*>(&address), length_of(AF_INET)) != 0) {
+      die("connect");
+    }
+    const int accepted = accept(server, nullptr, nullptr);
+    if (accepted < 0) die("accept");
+    close(client);
+    close(accepted);
+  }
+  put("grown_kib", address_space_kib() - before);
+  return 0;
+}
+
+}  // namespace probe

@@ -335,6 +335,22 @@ TEST(ShortOfResources, TheConfigurationIsReadAtTheFirstCallThatCan) {
   std::remove(file.c_str());
 }
 
+// With a filter, kashim records which connections it tuned and what the program set: the
+// records are mapped a page of 4096 numbers at a time. Mapped for every possible number
+// they took 8 MiB of the program's address space, which counts against `ulimit -v`.
+TEST(ShortOfResources, RecordsTakeLittleOfTheAddressSpace) {
+  KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime maps memory of its own");
+  const Environment filter = with(kTuned, "KASHIM_PEERS", "127.0.0.1");
+  ProcessRun with_shim = run_probe({"address-space"}, filter);
+  ProcessRun without = run_probe({"address-space"}, filter, /*preload=*/false);
+  ASSERT_EQ(with_shim.exit_code, 0) << with_shim.err;
+  ASSERT_EQ(without.exit_code, 0) << without.err;
+  const long grown = std::stol(with_shim.value("grown_kib"));
+  const long grown_without = std::stol(without.value("grown_kib"));
+  EXPECT_LE(grown - grown_without, 512)
+      << grown << " KiB, against " << grown_without << " KiB without the shim";
+}
+
 // --- Other interposers and other copies -------------------------------------------------
 
 // libkashim_behind.so looks up the next setsockopt() with dlsym(RTLD_NEXT): with the audit
