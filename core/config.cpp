@@ -5,10 +5,9 @@
 #include <charconv>
 #include <climits>
 #include <cstring>
-#include <memory>
-#include <new>
 
 #include "config_parser.hpp"
+#include "in_place.hpp"
 
 namespace kashim {
 namespace parsing {
@@ -60,10 +59,7 @@ bool parse_whole_number(std::string_view text, std::int64_t* number) {
 }
 
 void Parser::run() {
-  // Reset in place: an assignment from Config() would build a temporary of several KiB
-  // on the stack first and copy it.
-  std::destroy_at(&config_);
-  ::new (static_cast<void*>(&config_)) Config();
+  reset_in_place(&config_);
   if (file_ != nullptr && file_->path != nullptr) {
     copy_text(file_->path, config_.file);
     config_.file_present = file_->present;
@@ -255,8 +251,7 @@ void check_sections(std::string_view file_text, const Sources& sources, Config* 
   const ConfigFile* file = sources.file;
   decltype(config->error) error;
   for (int section = 1; section <= file->sections && error.empty(); ++section) {
-    std::destroy_at(only_section);  // in place: a ConfigFile is most of a KiB
-    ::new (static_cast<void*>(only_section)) ConfigFile();
+    reset_in_place(only_section);
     only_section->path = file->path;
     only_section->present = true;
     parse_config_file(file_text, nullptr, only_section, section);

@@ -5,9 +5,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <memory>
-#include <new>
 
+#include "in_place.hpp"
 #include "kernel.hpp"
 #include "process_sources.hpp"
 
@@ -75,8 +74,7 @@ void read_text(int fd, ConfigText* text, ConfigFile* file) {
 
 void read_config_file(const char* configured, const ProgramNames* program, ConfigText* text,
                       ConfigFile* file) {
-  std::destroy_at(file);  // reset in place: an assignment would build a temporary on the stack
-  ::new (static_cast<void*>(file)) ConfigFile();
+  reset_in_place(file);
   text->length = 0;
   std::string_view path = configured != nullptr ? configured : "";
   bool chosen = !path.empty();

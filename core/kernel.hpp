@@ -3,10 +3,9 @@
 // Whatever the shim does on its own account (reading an option back, the peer's address,
 // its configuration file and the sysctls, its log lines, the memory it maps) must reach the
 // kernel and nothing else: a program may define and export getsockopt, fstat, open, write,
-// mmap... itself (linked
-// with --export-dynamic for its plugins), and an interposer in front of libkashim.so sees
-// every call made through the dynamic linker; either would get calls the program never
-// made (ExportedFunctions.*). None of these is a cancellation point either.
+// mmap... itself (linked with --export-dynamic for its plugins), and an interposer in front
+// of libkashim.so sees every call made through the dynamic linker; either would get calls
+// the program never made (ExportedFunctions.*). None of these is a cancellation point either.
 //
 // At start they also cost less: the constructor's first calls into libc cost a fresh
 // process ~17 us in lazy bindings and first touches of libc's pages, where the system calls

@@ -9,9 +9,9 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <new>
 
+#include "in_place.hpp"
 #include "kernel.hpp"
 #include "text.hpp"
 
@@ -64,8 +64,7 @@ struct FileScratch {
 // No memory to read the file into: said as for a file that cannot be read (the preload
 // library says nothing and parses again at its next call; the other routes report it).
 void parse_without_memory_for_file(const char* configured, Config* config) {
-  std::destroy_at(config);  // in place: a Config is several KiB
-  ::new (static_cast<void*>(config)) Config();
+  reset_in_place(config);
   config->short_of_resources = true;
   config->error.add(configured != nullptr && configured[0] != '\0' ? configured
                                                                    : kDefaultConfigPath.data());

@@ -2,9 +2,9 @@
 //
 // Each hook calls the real function and hands the result to events.hpp; nothing else lives
 // here. (A setsockopt() of an option kashim manages is made by events.hpp itself, which in
-// force mode may put the operator's value in the program's call.) The hooked names are listed once
-// more in kashim.map (what the library exports) and audit.cpp (what the audit module redirects); a
-// test holds the three lists equal.
+// force mode may put the operator's value in the program's call.) The hooked names are listed
+// once more in kashim.map (what the library exports) and audit.cpp (what the audit module
+// redirects); a test holds the three lists equal.
 #include <dlfcn.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>

@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "kernel.hpp"
+#include "no_libc_idiom.hpp"
 #include "process_sources.hpp"
 
 namespace kashim {
@@ -63,10 +64,6 @@ constexpr DefaultPath default_path() {
   return path;
 }
 DefaultPath g_default_path = default_path();
-
-// The empty asm statements keep the compiler from turning these loops into calls to libc
-// (strlen, memcpy, memcmp), which the constructor must not make.
-#define KASHIM_NO_LIBC_IDIOM asm volatile("" ::: "memory")
 
 // The index of the name `entry` (NAME=value) defines among g_names, or -1.
 int name_index(const char* entry) {

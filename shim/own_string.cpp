@@ -1,7 +1,7 @@
 // The string and memory functions kashim's own code uses (std::string_view's comparisons,
 // the parser's searches, and what the compiler emits calls to), defined in libkashim.so
-// itself and hidden: its calls bind here
-// when it is linked, never to a definition the dynamic linker finds first. A program may
+// itself and hidden: its calls bind here when it is linked, never to a definition the
+// dynamic linker finds first. A program may
 // define and export strcmp or memcmp itself (a CPU-dispatched version behind a pointer its
 // own constructor sets, say); kashim, whose constructor runs first, would call it before
 // it works, and every call after would be one the program never made
@@ -9,9 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 
-// The empty asm statement keeps the compiler from turning a loop back into a call to the
-// function it implements.
-#define KASHIM_NO_LIBC_IDIOM asm volatile("" ::: "memory")
+#include "no_libc_idiom.hpp"
+
 #define KASHIM_OWN extern "C" __attribute__((visibility("hidden")))
 
 KASHIM_OWN std::size_t strlen(const char* text) {
@@ -82,13 +81,7 @@ KASHIM_OWN void* memmove(void* to, const void* from, std::size_t size) {
 // What compilers emit calls to themselves: struct copies, zeroing, memcmp() == 0 (clang),
 // and the byte-order functions, which glibc inlines only when optimising (musl never).
 KASHIM_OWN void* memcpy(void* to, const void* from, std::size_t size) {
-  auto* destination = static_cast<unsigned char*>(to);
-  const auto* source = static_cast<const unsigned char*>(from);
-  for (std::size_t i = 0; i < size; ++i) {
-    destination[i] = source[i];
-    KASHIM_NO_LIBC_IDIOM;
-  }
-  return to;
+  return memmove(to, from, size);
 }
 
 KASHIM_OWN void* memset(void* to, int value, std::size_t size) {
