@@ -64,8 +64,10 @@ void Parser::run() {
     copy_text(file_->path, config_.file);
     config_.file_present = file_->present;
   }
-  // The log settings come first, so that an error later on goes where the user asked.
-  if (!parse_log_level() || !parse_log_file() || !parse_check()) return;
+  // KASHIM_CHECK first: a bad log setting is then reported by `--check` like any other
+  // (it returned early, the report was never asked for and the wrapper ran COMMAND
+  // untuned). The log settings next, so that an error later on goes where the user asked.
+  if (!parse_check() || !parse_log_level() || !parse_log_file()) return;
   // Then the scope: a program left out gets nothing, not even an error line.
   if (!parse_programs() || config_.out_of_scope) return;
   if (file_ != nullptr && !file_->error.empty()) {

@@ -203,6 +203,11 @@ TEST(Wrapper, AnInvalidConfigurationStopsTheRunBeforeTheCommand) {
       {{"--mode", "forcee"},
        "kashim: --mode forcee: KASHIM_MODE=forcee is not a mode (accepted: force, fallback)"},
       {{"--cnt", "5", "--cnt", "500"}, "kashim: --cnt 500: KASHIM_CNT=500 is out of range 1..127"},
+      // The log settings are read first; an error there was not reported by the library's
+      // check, and COMMAND ran untuned.
+      {{"--log", "loud"},
+       "kashim: --log loud: KASHIM_LOG=loud is not a log level (accepted: off, error, info, "
+       "debug)"},
   };
   for (const auto& [options, line] : cases) {
     std::vector<std::string> argv = options;
@@ -228,6 +233,63 @@ TEST(Wrapper, AnInvalidConfigurationStopsTheRunBeforeTheCommand) {
   EXPECT_EQ(wrapper({"--idle", "30", "--", "sh", "-c", "echo ran"}, {{"KASHIM_CONFIG", file}}).out,
             "ran\n");
   std::remove(file.c_str());
+}
+
+// A caller's closed stderr is closed for COMMAND too, on every route: bash opened the
+// wrapper's script on descriptor 2 and left it there, so that COMMAND's files got other
+// numbers. readlink(1) of its own fd 2 fails as it does without kashim.
+TEST(Wrapper, AClosedStderrStaysClosed) {
+  const std::string run_with_stderr_closed = R"(exec "$@" 2>&-)";
+  for (const std::vector<std::string>& route : {std::vector<std::string>{},
+                                                {KASHIM_WRAPPER_PATH, "--"},
+                                                {KASHIM_WRAPPER_PATH, "--supervise", "--"}}) {
+    std::vector<std::string> argv = {"/bin/sh", "-c", run_with_stderr_closed, "sh"};
+    argv.insert(argv.end(), route.begin(), route.end());
+    argv.insert(argv.end(), {"/bin/sh", "-c", "readlink /proc/self/fd/2; echo status $?"});
+    ProcessRun run = run_command(argv, {{"KASHIM_LIBRARY", KASHIM_LIBRARY_PATH}});
+    EXPECT_EQ(run.out, "status 1\n") << (route.empty() ? "without kashim" : route.at(1));
+    EXPECT_EQ(run.exit_code, 0);
+  }
+}
+
+// The wrapper runs the few programs it needs itself (readlink, true) from the system's
+// directories: a caller's PATH that holds none of them must not stop COMMAND, which is
+// looked for in that PATH alone.
+TEST(Wrapper, RunsWhereThePathHoldsNoneOfItsOwnPrograms) {
+  KASHIM_SKIP_WHEN_SANITIZED("env -i drops the sanitizer runtime a sanitized library needs first");
+  for (const char* path : {"PATH=/nonexistent", "PATH="}) {
+    ProcessRun run = run_command({"env", "-i", path, "KASHIM_LIBRARY=" KASHIM_LIBRARY_PATH,
+                                  KASHIM_WRAPPER_PATH, "--idle", "30", "--", "/bin/echo", "ran"},
+                                 {});
+    EXPECT_EQ(run.exit_code, 0) << path << ": " << run.err;
+    EXPECT_EQ(run.out, "ran\n") << path;
+    EXPECT_EQ(run.err, "") << path;
+    ProcessRun by_name = run_command({"env", "-i", path, "KASHIM_LIBRARY=" KASHIM_LIBRARY_PATH,
+                                      KASHIM_WRAPPER_PATH, "--", "echo", "ran"},
+                                     {});
+    EXPECT_EQ(by_name.exit_code, 127) << path;
+    EXPECT_EQ(by_name.err, "kashim: echo: command not found\n") << path;
+  }
+}
+
+// Odd entries a C caller can hand execve: a BASH_SOURCE (bash's own name) and an entry with
+// no name ("=x") made the wrapper fail before COMMAND ran.
+TEST(Wrapper, OddEnvironmentEntriesDoNotStopTheCommand) {
+  KASHIM_SKIP_WHEN_SANITIZED("env -i drops the sanitizer runtime a sanitized library needs first");
+  ProcessRun named = run_command(
+      {"env", "-i", "PATH=/usr/bin:/bin", "BASH_SOURCE=elsewhere",
+       "KASHIM_LIBRARY=" KASHIM_LIBRARY_PATH, KASHIM_WRAPPER_PATH, "--", "/bin/echo", "ran"},
+      {});
+  EXPECT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_EQ(named.out, "ran\n");
+  // env(1) and python3 cannot make a nameless entry; perl (Debian's perl-base) can.
+  ProcessRun nameless = run_command(
+      {"perl", "-e",
+       R"(%ENV = ("PATH", "/usr/bin:/bin", "KASHIM_LIBRARY", shift, "", "x"); exec @ARGV)",
+       KASHIM_LIBRARY_PATH, KASHIM_WRAPPER_PATH, "--", "/bin/echo", "ran"},
+      {});
+  EXPECT_EQ(nameless.exit_code, 0) << nameless.err;
+  EXPECT_EQ(nameless.out, "ran\n") << nameless.err;
 }
 
 TEST(Wrapper, UsageErrors) {

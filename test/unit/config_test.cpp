@@ -345,6 +345,18 @@ TEST(Config, CheckFlag) {
   EXPECT_FALSE(parse({}).check);
 }
 
+// The report is asked for whatever else is wrong: the log settings are read before
+// everything else, and an error in them used to end the parse before KASHIM_CHECK.
+TEST(Config, CheckIsReadEvenWhenALogSettingIsInvalid) {
+  for (const char* name : {"KASHIM_LOG", "KASHIM_LOG_FILE"}) {
+    Config config = parse({{"KASHIM_CHECK", "1"}, {name, "loud"}});
+    EXPECT_TRUE(config.check) << name;
+    EXPECT_FALSE(config.active);
+    EXPECT_EQ(config.error.view().rfind(std::string(name) + "=loud ", 0), 0u)
+        << config.error.view();
+  }
+}
+
 TEST(Config, CheckAcceptsOnlyZeroOrOneLikeEveryOtherSwitch) {
   for (const char* value : {"yes", "true", "2", "on"}) {
     EXPECT_EQ(error_of({{"KASHIM_CHECK", value}}),
