@@ -4,11 +4,15 @@
 // the shim did afterwards. Cancellation: open(), write() and close() are cancellation points;
 // a thread with a cancellation pending must never be cancelled inside socket() (which is
 // not one) because the shim wrote a log line, nor lose the descriptor accept() returned.
+// Signals: a handler that longjmp()s out of the shim's own work must not leave it half done.
 #pragma once
 
 #include <pthread.h>
+#include <signal.h>
 
 #include <cerrno>
+
+#include "kernel.hpp"
 
 namespace kashim {
 
@@ -34,6 +38,38 @@ class NoCancellation {
 
  private:
   int previous_ = PTHREAD_CANCEL_ENABLE;
+};
+
+// Every signal the program can catch held for the guard's lifetime, but those a fault
+// raises (they cannot wait) and libc's own (32-34: glibc's cancellation and set*id(), musl's
+// timer too). A handler that longjmp()s out (the "alarm around connect()" idiom) would
+// otherwise skip the destructors of the guards made after this one: cancellation left
+// disabled, a file of the shim's left open, a parse left claiming its slot. Held, a signal
+// that arrives meanwhile is delivered as the mask is restored: made first, restored last.
+// Direct rt_sigprocmask with the kernel's 8-byte sets (libc's are 128 bytes): small stacks.
+class AsyncSignalsHeld {
+ public:
+  AsyncSignalsHeld() {
+    kernel::SignalSet held;
+    for (int number = 1; number < _NSIG; ++number) {
+      if (!raised_by_a_fault(number) && (number < 32 || number > 34)) held.add(number);
+    }
+    held_ = kernel::mask_signals(SIG_BLOCK, &held, &previous_) == 0;
+  }
+  ~AsyncSignalsHeld() {
+    if (held_) kernel::mask_signals(SIG_SETMASK, &previous_, nullptr);
+  }
+  AsyncSignalsHeld(const AsyncSignalsHeld&) = delete;
+  AsyncSignalsHeld& operator=(const AsyncSignalsHeld&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  static bool raised_by_a_fault(int number) {
+    return number == SIGSEGV || number == SIGBUS || number == SIGILL || number == SIGFPE ||
+           number == SIGTRAP || number == SIGSYS;
+  }
+  kernel::SignalSet previous_;
+  bool held_ = false;
 };
 
 }  // namespace kashim

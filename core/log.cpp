@@ -38,27 +38,23 @@ bool stderr_is_safe(const StderrIdentity& start, struct stat* now) {
          domain != AF_INET && domain != AF_INET6;
 }
 
-// The signals a write raises in the thread that makes it: SIGPIPE (a pipe or socket
-// without a reader), SIGXFSZ (a file at its RLIMIT_FSIZE) and SIGTTOU (the terminal of a
-// background job, with tostop). Without kashim the program made no such write, so none may
-// reach it: they are blocked while the shim writes (a blocked SIGTTOU lets the write go to
-// the terminal instead of stopping the job), and one the write raised is taken back before
-// the mask is restored — unless one was pending already, which is the program's own and
-// the same signal (standard signals do not queue).
+// While the shim writes a line every signal is held (AsyncSignalsHeld, guards.hpp), among
+// them those a write raises in the thread that makes it: SIGPIPE (a pipe or socket without a
+// reader), SIGXFSZ (a file at its RLIMIT_FSIZE) and SIGTTOU (the terminal of a background
+// job, with tostop; held, the write goes to the terminal instead of stopping the job).
+// Without kashim the program made no such write, so none may reach it: one the write raised
+// is taken back before the mask is restored — unless one was pending already, which is the
+// program's own and the same signal (standard signals do not queue).
 class WriteSignalsHeld {
  public:
   WriteSignalsHeld() {
-    kernel::SignalSet held;
-    for (int number : kRaised) held.add(number);
-    held.add(SIGTTOU);
-    blocked_ = kernel::mask_signals(SIG_BLOCK, &held, &previous_) == 0;
-    if (blocked_ && kernel::pending_signals(&pending_before_) != 0) {
+    if (held_.held() && kernel::pending_signals(&pending_before_) != 0) {
       for (int number : kRaised) pending_before_.add(number);  // unknown: take none back
     }
   }
   // `error`: the write's errno, or 0.
   void take_back_raised_by(int error) {
-    if (!blocked_) return;
+    if (!held_.held()) return;
     for (std::size_t i = 0; i < std::size(kRaised); ++i) {
       if (error != kRaisedBy[i] || pending_before_.has(kRaised[i])) continue;
       kernel::SignalSet one;
@@ -67,17 +63,12 @@ class WriteSignalsHeld {
       }
     }
   }
-  ~WriteSignalsHeld() {
-    if (blocked_) kernel::mask_signals(SIG_SETMASK, &previous_, nullptr);
-  }
-  WriteSignalsHeld(const WriteSignalsHeld&) = delete;
-  WriteSignalsHeld& operator=(const WriteSignalsHeld&) = delete;
 
  private:
   static constexpr int kRaised[] = {SIGPIPE, SIGXFSZ};
   static constexpr int kRaisedBy[] = {EPIPE, EFBIG};
-  kernel::SignalSet previous_, pending_before_;
-  bool blocked_ = false;
+  AsyncSignalsHeld held_;
+  kernel::SignalSet pending_before_;
 };
 
 // "kashim: ", the line and its newline, written in one call: a pipe takes them whole (lines
@@ -94,35 +85,34 @@ struct LinePieces {
 };
 
 // One write, retried on EINTR, that raises no signal in the program.
-void write_held(int fd, const iovec* pieces, int count) {
-  WriteSignalsHeld held;
+void write_held(WriteSignalsHeld* held, int fd, const iovec* pieces, int count) {
   ssize_t written;
   while ((written = kernel::writev(fd, pieces, count)) < 0 && errno == EINTR) {
   }
-  held.take_back_raised_by(written < 0 ? errno : 0);
+  held->take_back_raised_by(written < 0 ? errno : 0);
 }
 
 // Writes without ever waiting: a log line that cannot go out at once is dropped. A full
 // pipe or a FIFO without a reader (a dead logger) must not stop the program.
-void write_now(int fd, const struct stat& file, const iovec* pieces, int count) {
+void write_now(WriteSignalsHeld* held, int fd, const struct stat& file, const iovec* pieces,
+               int count) {
   if (S_ISREG(file.st_mode)) {
-    write_held(fd, pieces, count);
+    write_held(held, fd, pieces, count);
     return;
   }
   // Lines are shorter than PIPE_BUF: a pipe takes one whole or not at all. RWF_NOWAIT says
   // "not at all" without a race; kernels whose pipes lack it (before 5.x) get a poll().
 #ifdef RWF_NOWAIT  // not in musl's headers
   {
-    WriteSignalsHeld held;
     const bool written = kernel::pwritev2(fd, pieces, count, RWF_NOWAIT) >= 0;
     const int error = written ? 0 : errno;
-    held.take_back_raised_by(error);
+    held->take_back_raised_by(error);
     if (error != EOPNOTSUPP) return;
   }
 #endif
   pollfd ready{fd, POLLOUT, 0};
   if (kernel::poll_now(&ready, 1) == 1 && (ready.revents & POLLOUT) != 0) {
-    write_held(fd, pieces, count);
+    write_held(held, fd, pieces, count);
   }
 }
 
@@ -138,6 +128,7 @@ StderrIdentity identify_stderr() {
 
 void write_log_line(const Config& config, const StderrIdentity& start, std::string_view line) {
   ErrnoGuard keep_errno;
+  WriteSignalsHeld held;  // first: restored last
   NoCancellation no_cancellation;
   const LinePieces text(line);
   struct stat file;
@@ -151,20 +142,21 @@ void write_log_line(const Config& config, const StderrIdentity& start, std::stri
         config.log_file,
         O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0644);
     if (fd >= 0) {
-      if (kernel::fstat(fd, &file) == 0) write_now(fd, file, text.pieces, 3);
+      if (kernel::fstat(fd, &file) == 0) write_now(&held, fd, file, text.pieces, 3);
       kernel::close(fd);
     }
   } else if (stderr_is_safe(start, &file)) {
-    write_now(STDERR_FILENO, file, text.pieces, 3);
+    write_now(&held, STDERR_FILENO, file, text.pieces, 3);
   }
 }
 
 void write_stderr(const StderrIdentity& start, std::string_view text) {
   ErrnoGuard keep_errno;
+  WriteSignalsHeld held;  // first: restored last
   NoCancellation no_cancellation;
   struct stat file;
   const iovec whole{const_cast<char*>(text.data()), text.size()};
-  if (stderr_is_safe(start, &file)) write_now(STDERR_FILENO, file, &whole, 1);
+  if (stderr_is_safe(start, &file)) write_now(&held, STDERR_FILENO, file, &whole, 1);
 }
 
 }  // namespace kashim

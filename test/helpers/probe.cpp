@@ -755,6 +755,7 @@ int main(int argc, char** argv) {
                              {"stderr-socket", probe::scenario_stderr_socket},
                              {"log-signals", probe::scenario_log_signals},
                              {"log-file-lock", probe::scenario_log_file_lock},
+                             {"log-longjmp", probe::scenario_log_longjmp},
                              {"received-listener", probe::scenario_received_listener},
                              {"reconnect", probe::scenario_reconnect},
                              {"listener-off", probe::scenario_listener_off},

@@ -65,6 +65,7 @@ int scenario_stderr_socket(const std::vector<std::string>& args);
 // probe_observable.cpp
 int scenario_log_signals(const std::vector<std::string>& args);
 int scenario_log_file_lock(const std::vector<std::string>& args);
+int scenario_log_longjmp(const std::vector<std::string>& args);
 // probe_decisions.cpp
 int scenario_received_listener(const std::vector<std::string>& args);
 int scenario_reconnect(const std::vector<std::string>& args);

@@ -1,20 +1,25 @@
 // Scenarios where something the shim does on its own account reaches the program: the
-// signals its log writes raise, and the locks its log file's close() drops.
+// signals its log writes raise, the locks its log file's close() drops, and a signal
+// handler that jumps out of the shim's work.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -162,6 +167,83 @@ int scenario_log_file_lock(const std::vector<std::string>& args) {
   waitpid(child, nullptr, 0);
   if (read(answer[0], &held, 1) != 1) die("read from child");
   put("lock_held", held);
+  return 0;
+}
+
+namespace {
+sigjmp_buf g_jump;
+void jump_out(int) {
+  siglongjmp(g_jump, 1);
+}
+constexpr int kDescriptors = 32;  // the probe opens a few
+}  // namespace
+
+// log-longjmp: the old "alarm around connect()" idiom, at a high rate. A timer's handler
+// siglongjmp()s out of whatever runs, the hooks and the shim's log lines included (the
+// test asks for a line per connection), for half a second. After every jump the program
+// takes back what its own jump leaves (its signal blocked, its sockets) and counts what it
+// finds changed besides: cancellation disabled, another signal blocked, a descriptor open
+// that is not a socket (the program opens none).
+int scenario_log_longjmp(const std::vector<std::string>&) {
+  const int server = listener(AF_INET);
+  fcntl(server, F_SETFL, O_NONBLOCK);
+  const sockaddr_storage address = loopback(AF_INET, port_of(server));
+  sigset_t program_mask, alarm;
+  sigprocmask(SIG_SETMASK, nullptr, &program_mask);
+  sigemptyset(&alarm);
+  sigaddset(&alarm, SIGALRM);
+  bool open_at_start[kDescriptors];
+  for (int fd = 0; fd < kDescriptors; ++fd) open_at_start[fd] = fcntl(fd, F_GETFD) >= 0;
+  struct sigaction action {};
+  action.sa_handler = jump_out;  // no SA_RESTART: the connect is interrupted
+  sigaction(SIGALRM, &action, nullptr);
+  sigprocmask(SIG_BLOCK, &alarm, nullptr);
+  long jumps = 0, cancel_disabled = 0, mask_changed = 0, file_left = 0;
+  unsigned random = 15;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  for (long round = 0; round < 200000 && std::chrono::steady_clock::now() < until; ++round) {
+    // One alarm per round, 1 to 64 us after the calls begin: it lands anywhere in them.
+    const timespec now_please{};
+    sigtimedwait(&alarm, nullptr, &now_please);
+    random = random * 1103515245 + 12345;
+    const itimerval once{{0, 0}, {0, static_cast<suseconds_t>(1 + (random >> 16) % 64)}};
+    setitimer(ITIMER_REAL, &once, nullptr);
+    if (sigsetjmp(g_jump, 0) == 0) {
+      sigprocmask(SIG_UNBLOCK, &alarm, nullptr);
+      const int client = socket(AF_INET, SOCK_STREAM, 0);
+      connect(client, reinterpret_cast<const sockaddr*>(&address), length_of(AF_INET));
+      sigprocmask(SIG_BLOCK, &alarm, nullptr);
+    } else {
+      ++jumps;  // SIGALRM still blocked: the handler's mask, not restored by the jump
+    }
+    const itimerval off{};
+    setitimer(ITIMER_REAL, &off, nullptr);
+    for (int queued; (queued = accept(server, nullptr, nullptr)) >= 0;) close(queued);
+    int state = PTHREAD_CANCEL_ENABLE;
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &state);
+    if (state != PTHREAD_CANCEL_ENABLE) ++cancel_disabled;
+    sigset_t now, expected = program_mask;
+    sigaddset(&expected, SIGALRM);
+    sigprocmask(SIG_SETMASK, &expected, &now);
+    bool changed = false;  // by sigismember: the kernel fills 8 of sigset_t's 128 bytes
+    for (int number = 1; number < NSIG; ++number) {
+      changed = changed || sigismember(&now, number) != sigismember(&expected, number);
+    }
+    if (changed) ++mask_changed;
+    bool file = false;
+    for (int fd = 0; fd < kDescriptors; ++fd) {
+      struct stat status;
+      if (open_at_start[fd] || fstat(fd, &status) != 0) continue;
+      file = file || !S_ISSOCK(status.st_mode);
+      close(fd);
+    }
+    if (file) ++file_left;
+  }
+  sigprocmask(SIG_SETMASK, &program_mask, nullptr);
+  put("jumps", jumps > 100 ? "many" : std::to_string(jumps));
+  put("cancel_disabled", cancel_disabled);
+  put("mask_changed", mask_changed);
+  put("file_left", file_left);
   return 0;
 }
 

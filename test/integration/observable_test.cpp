@@ -46,6 +46,31 @@ TEST(LogSignals, TheShimsOwnWriteNeverKillsOrStopsTheProgram) {
   }
 }
 
+// A signal handler that siglongjmp()s out of whatever runs (the old "alarm around
+// connect()" idiom) jumped out of the shim's log lines too, past the guards that undo its
+// own work: cancellation was left disabled, the signals it holds while writing left
+// blocked, the log file's descriptor left open. The shim now holds every signal while it
+// writes (and while it reads the configuration), so one arrives after it is done.
+TEST(LogSignals, AHandlerThatJumpsOutFindsNothingOfTheShimsLeft) {
+  const std::string log = scratch_path("longjmp.log");
+  for (const Environment& environment :
+       {with(with(kValues, "KASHIM_LOG", "info"), "KASHIM_LOG_FILE", log),
+        with(kValues, "KASHIM_LOG", "info")}) {
+    ProcessRun without = run_probe({"log-longjmp"}, environment, /*preload=*/false);
+    ProcessRun with_shim = run_probe({"log-longjmp"}, environment);
+    const std::string where = environment.back().first;
+    ASSERT_EQ(without.exit_code, 0) << without.err;
+    ASSERT_EQ(with_shim.exit_code, 0) << where;
+    EXPECT_EQ(without.value("jumps"), "many") << "the premise";
+    EXPECT_EQ(with_shim.value("jumps"), "many") << "the premise";
+    for (const char* change : {"cancel_disabled", "mask_changed", "file_left"}) {
+      EXPECT_EQ(without.value(change), "0") << "the premise: " << change;
+      EXPECT_EQ(with_shim.value(change), "0") << change << " with " << where;
+    }
+    std::remove(log.c_str());
+  }
+}
+
 // close() of any descriptor for a file releases every POSIX record lock the process holds on
 // it. The shim opens and closes files in the host process: KASHIM_LOG_FILE for each line,
 // the configuration file at the first hooked call. A program that holds a lock on the same
