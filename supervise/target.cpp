@@ -55,12 +55,13 @@ pid_t process_of(pid_t thread) {
 
 }  // namespace
 
-OwnedFd open_thread_pidfd(pid_t thread) {
+OwnedFd open_thread_pidfd(pid_t thread, bool* of_process) {
   // The thread's own pidfd reaches the descriptor table it uses, even one it unshared.
   int fd = static_cast<int>(syscall(SYS_pidfd_open, thread, PIDFD_THREAD));
   if (fd < 0 && errno == EINVAL) {
     pid_t process = process_of(thread);
     if (process > 0) fd = static_cast<int>(syscall(SYS_pidfd_open, process, 0));
+    if (of_process != nullptr) *of_process = process != thread;
   }
   return OwnedFd(fd);
 }
@@ -91,9 +92,25 @@ bool NotifiedCall::write_memory(std::uint64_t address, const void* from, std::si
 
 OwnedFd NotifiedCall::duplicate_fd(int fd) const {
   if (fd < 0) return OwnedFd();
-  OwnedFd pidfd = open_thread_pidfd(thread());
+  bool of_process = false;
+  OwnedFd pidfd = open_thread_pidfd(thread(), &of_process);
   if (!pidfd.valid()) return OwnedFd();
-  return OwnedFd(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
+  OwnedFd duplicate(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
+  if (of_process && duplicate.valid() && !same_file_as_threads(duplicate.get(), fd)) {
+    return OwnedFd();  // the process's table, not the one this thread unshared: untouched
+  }
+  return duplicate;
+}
+
+// Before Linux 6.9 a pidfd reaches only the process's own descriptor table; a thread that
+// unshared its own (unshare(CLONE_FILES), clone without CLONE_FILES) may hold something else
+// under the same number. Its /proc/TID/fd link is its own table's: the same file, or not.
+bool NotifiedCall::same_file_as_threads(int duplicate, int fd) const {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/fd/%d", static_cast<int>(thread()), fd);
+  struct stat theirs, ours;
+  return stat(path, &theirs) == 0 && fstat(duplicate, &ours) == 0 && theirs.st_dev == ours.st_dev &&
+         theirs.st_ino == ours.st_ino;
 }
 
 bool NotifiedCall::still_waiting() const {

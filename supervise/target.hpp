@@ -34,9 +34,9 @@ class OwnedFd {
 };
 
 // A pidfd of `thread` (PIDFD_THREAD, Linux 6.9: readable once the thread has exited), or
-// before 6.9 of its process (readable once the whole process has exited); invalid when the
-// thread is gone.
-OwnedFd open_thread_pidfd(pid_t thread);
+// before 6.9 of its process (readable once the whole process has exited; `of_process` then
+// says so); invalid when the thread is gone.
+OwnedFd open_thread_pidfd(pid_t thread, bool* of_process = nullptr);
 
 class NotifiedCall {
  public:
@@ -75,6 +75,7 @@ class NotifiedCall {
 
  private:
   void respond(std::int64_t value, int error, std::uint32_t flags) const;
+  bool same_file_as_threads(int duplicate, int fd) const;
   int listener_;
   seccomp_notif notification_;
 };

@@ -35,6 +35,14 @@ Peer peer_of(int socket) {
   return peer;
 }
 
+// The TCP state of the supervisor's duplicate of a socket (TCP_CLOSE: not connecting, not
+// connected, not listening), or -1.
+int tcp_state(int socket) {
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  return getsockopt(socket, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 ? info.tcpi_state : -1;
+}
+
 // The program's address argument, as the kernel would read it: no more than it holds.
 Peer read_peer(const NotifiedCall& call, std::uint64_t address, int length) {
   Peer peer;
@@ -85,8 +93,11 @@ void Tuner::on_connect(const NotifiedCall& call, int fd, std::uint64_t address, 
   OwnedFd socket = call.duplicate_fd(fd);
   if (!socket.valid() || !call.still_waiting()) return call.continue_call();
   SocketRecord* record = fd_is_tcp(socket.get()) ? records_.of(socket.get()) : nullptr;
-  // A second connect() on a socket (to learn how a non-blocking one went) changes nothing.
-  if (record != nullptr && !record->decided) {
+  // Decided when the socket is neither connecting nor connected: its first attempt, or one
+  // after an attempt that failed (as the preload decides the connect() the kernel takes). A
+  // second connect() of a connecting socket (to learn how a non-blocking one went) changes
+  // nothing.
+  if (record != nullptr && tcp_state(socket.get()) == TCP_CLOSE) {
     record->decided = true;
     record->tuned = decide(call.thread(), fd, socket.get(), Direction::kOut, peer.get(),
                            peer.length, record->program_set, event);

@@ -101,6 +101,37 @@ TEST(SuperviseCalls, SixteenThreadsConnectingAtOnceAreAllTuned) {
   EXPECT_EQ(notification_count(run, "connect"), 16) << run.err;
 }
 
+// With a peer filter, the connect() the kernel takes decides, as in the preload
+// (after_connect): a first attempt refused at once (ECONNREFUSED), then one to a peer the
+// filter names. The supervisor decided at the first attempt for good: left untuned.
+TEST(SuperviseCalls, WithAFilterTheConnectThatSucceedsDecides) {
+  const ProcessRun run = run_supervised_probe({"retry"}, with(kTuned, "KASHIM_PEERS", "127.0.0.2"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("first"), "fail:" + std::to_string(ECONNREFUSED)) << "the premise";
+  EXPECT_EQ(run.value("second"), "ok") << "the premise";
+  EXPECT_EQ(run.value("values"), kTunedValues) << run.err;
+}
+
+// A thread with a descriptor table of its own holds a pipe under the number of the
+// process's socket. Before Linux 6.9 (pidfd_open without PIDFD_THREAD, here forced by a
+// seccomp filter that refuses it) pidfd_getfd reached the process's table: the supervisor
+// answered the thread's setsockopt with success and set the value on the process's socket.
+TEST(SuperviseCalls, AThreadsOwnDescriptorTableIsTheOneItsCallsAreAbout) {
+  const ProcessRun plain = run_supervised_probe({"unshared-table"}, kTuned, false);
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.value("thread"), "ENOTSOCK") << "the premise";
+  EXPECT_EQ(plain.value("process_idle"), "7200") << "the premise";
+  for (const bool old_kernel : {false, true}) {
+    std::vector<std::string> launcher = {supervisor_path(), "--"};
+    if (old_kernel) launcher.insert(launcher.begin(), {KASHIM_SECCOMP_EXEC_PATH, "old-pidfd"});
+    const ProcessRun run =
+        run_probe_program(launcher, SUPERVISE_PROBE_PATH, {"unshared-table"}, kTuned);
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    EXPECT_EQ(run.value("thread"), plain.value("thread")) << "old kernel: " << old_kernel;
+    EXPECT_EQ(run.value("process_idle"), plain.value("process_idle")) << old_kernel;
+  }
+}
+
 TEST(SuperviseCalls, ForkedAndReExecutedChildrenStaySupervised) {
   ProcessRun run = run_supervised_probe({"fork-exec"}, kTuned);
   ASSERT_EQ(run.exit_code, 0) << run.err;

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -195,6 +196,57 @@ int scenario_threads(const std::vector<std::string>& args) {
   return 0;
 }
 
+// retry: one socket connects twice, first to a port nobody listens on (refused at once),
+// then to a listener on 127.0.0.2; its values after the second.
+int scenario_retry(const std::vector<std::string>&) {
+  const int closed = socket(AF_INET, SOCK_STREAM, 0);  // bound, not listening: refuses
+  sockaddr_in refusing = loopback(0);
+  sockaddr_in elsewhere = loopback(0);
+  elsewhere.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
+  const int server = socket(AF_INET, SOCK_STREAM, 0);
+  if (bind(closed, reinterpret_cast<sockaddr*>(&refusing), sizeof refusing) != 0 ||
+      bind(server, reinterpret_cast<sockaddr*>(&elsewhere), sizeof elsewhere) != 0 ||
+      listen(server, 4) != 0) {
+    die("listeners");
+  }
+  refusing.sin_port = htons(port_of(closed));
+  elsewhere.sin_port = htons(port_of(server));
+  const int client = socket(AF_INET, SOCK_STREAM, 0);
+  const int first = connect(client, reinterpret_cast<sockaddr*>(&refusing), sizeof refusing);
+  put("first", outcome(first, errno));
+  const int second = connect(client, reinterpret_cast<sockaddr*>(&elsewhere), sizeof elsewhere);
+  put("second", outcome(second, errno));
+  put("values", values_of(client));
+  return 0;
+}
+
+// unshared-table: a thread with a descriptor table of its own (unshare(CLONE_FILES)) holds a
+// pipe under the number of the process's TCP socket, and sets TCP_KEEPIDLE on it: the
+// kernel refuses (ENOTSOCK), and the process's socket keeps its own idle time.
+int scenario_unshared_table(const std::vector<std::string>&) {
+  static int shared = socket(AF_INET, SOCK_STREAM, 0);
+  static int result = 0, error = 0;
+  pthread_t thread;
+  pthread_create(
+      &thread, nullptr,
+      [](void*) -> void* {
+        int ends[2];
+        if (unshare(CLONE_FILES) != 0 || pipe(ends) != 0 || dup2(ends[0], shared) != shared) {
+          error = -1;
+          return nullptr;
+        }
+        const int idle = 30;
+        result = setsockopt(shared, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+        error = result == 0 ? 0 : errno;
+        return nullptr;
+      },
+      nullptr);
+  pthread_join(thread, nullptr);
+  put("thread", result == 0 ? "ok" : error == ENOTSOCK ? "ENOTSOCK" : std::to_string(error));
+  put("process_idle", get_int(shared, IPPROTO_TCP, TCP_KEEPIDLE));
+  return 0;
+}
+
 // fastopen: connections opened by sendto() and sendmsg() with MSG_FASTOPEN (TCP Fast Open
 // connects without connect()).
 int scenario_fastopen(const std::vector<std::string>&) {
@@ -282,6 +334,8 @@ int main(int argc, char** argv) {
                          {"threads", scenario_threads},
                          {"fork-exec", scenario_fork_exec},
                          {"fastopen", scenario_fastopen},
+                         {"unshared-table", scenario_unshared_table},
+                         {"retry", scenario_retry},
                          {"accept-inherited", scenario_accept_inherited},
                          {"connect-to", scenario_connect_to},
                          {"wait-signal", scenario_wait_signal},
