@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -55,11 +56,54 @@ bool has_go_note(int fd, off_t offset, std::size_t size) {
   return false;
 }
 
+// What the library and the supervisor are built for: the ELF class and machine of this
+// program, which is built with them.
+constexpr unsigned char kOwnClass = sizeof(void*) == 8 ? ELFCLASS64 : ELFCLASS32;
+constexpr int kOwnMachine =
+#if defined(__x86_64__)
+    EM_X86_64;
+#elif defined(__aarch64__)
+    EM_AARCH64;
+#elif defined(__i386__)
+    EM_386;
+#elif defined(__arm__)
+    EM_ARM;
+#elif defined(__riscv)
+    EM_RISCV;
+#else
+    EM_NONE;
+#endif
+
+std::string machine_name(unsigned char elf_class, int machine) {
+  std::string bits = elf_class == ELFCLASS64 ? "64-bit " : "32-bit ";
+  switch (machine) {
+    case EM_X86_64:
+      return bits + "x86-64";
+    case EM_386:
+      return bits + "i386";
+    case EM_AARCH64:
+      return bits + "aarch64";
+    case EM_ARM:
+      return bits + "arm";
+    case EM_RISCV:
+      return bits + "riscv";
+    default:
+      return bits + "machine " + std::to_string(machine);
+  }
+}
+
 template <typename Elf>
 RouteChoice judge_elf(int fd) {
   typename Elf::Header header;
   if (!read_at(fd, 0, &header, sizeof header)) return {false, "a truncated ELF file"};
   if (header.e_type != ET_EXEC && header.e_type != ET_DYN) return {false, "not an ELF executable"};
+  const unsigned char elf_class = header.e_ident[EI_CLASS];
+  if (kOwnMachine != EM_NONE && (elf_class != kOwnClass || header.e_machine != kOwnMachine)) {
+    return {false,
+            "a " + machine_name(elf_class, header.e_machine) + " program: kashim is built for " +
+                machine_name(kOwnClass, kOwnMachine) + " programs, and neither route reaches it",
+            false};
+  }
   bool interpreter = false;
   bool go = false;
   std::string go_reason;
@@ -176,6 +220,7 @@ RouteChoice choose_route(const std::string& path) {
 }
 
 std::string describe_route(const RouteChoice& choice) {
+  if (!choice.reachable) return "none: " + choice.reason;
   return (choice.supervise ? "supervise: " : "preload: ") + choice.reason;
 }
 

@@ -118,6 +118,43 @@ TEST(SuperviseRoute, OddFilesGoToThePreloadWhichLosesNothing) {
   std::filesystem::remove(loop);
 }
 
+// A program of another ELF class or machine (a 32-bit program on x86-64, one run through
+// binfmt_misc's qemu): the loader would refuse libkashim.so with an error line of its own on
+// COMMAND's stderr, and the supervisor's filter lets its system calls pass unseen. The
+// wrapper says so and runs it as without kashim; --strict refuses to. (Headers patched
+// into a copy of a program: Debian's 32-bit libraries are not installed everywhere.)
+TEST(SuperviseRoute, AProgramOfAnotherClassOrMachineIsReachedByNoRoute) {
+  const std::string image = read_file(program_path("static_client"));
+  ASSERT_GT(image.size(), 0x40u);
+  const struct {
+    const char* name;
+    char elf_class;
+    unsigned char machine;  // e_machine's low byte (little-endian), at the same offset in both
+    const char* reason;
+  } kinds[] = {{"i386", 1, 3, "a 32-bit i386 program"},
+               {"aarch64", 2, 183, "a 64-bit aarch64 program"}};
+  for (const auto& kind : kinds) {
+    std::string patched = image;
+    patched[4] = kind.elf_class;  // EI_CLASS
+    patched[18] = static_cast<char>(kind.machine);
+    patched[19] = 0;
+    const std::string path = scratch_path(kind.name);
+    std::ofstream(path, std::ios::binary) << patched;
+    chmod(path.c_str(), 0755);
+    const std::string reason =
+        std::string(kind.reason) +
+        ": kashim is built for 64-bit x86-64 programs, and neither route reaches it";
+    EXPECT_EQ(run_command({supervisor_path(), "--route", path}, {}).out, "none: " + reason + "\n");
+    EXPECT_EQ(route_line({}, path), "route: none: " + reason);
+    ProcessRun strict = run_command({KASHIM_WRAPPER_PATH, "--strict", "--", path}, kWrapper);
+    EXPECT_EQ(strict.exit_code, 125);
+    EXPECT_EQ(strict.err, "kashim: " + path + ": " + reason + "; not run (--strict)\n");
+    ProcessRun run = run_command({KASHIM_WRAPPER_PATH, "--", path}, kWrapper);
+    EXPECT_EQ(lines_of(run.err).at(0), "kashim: " + path + ": " + reason + "; it runs untuned");
+    std::filesystem::remove(path);
+  }
+}
+
 TEST(SuperviseRoute, GoProgramsAreRecognised) {
   KASHIM_REQUIRE_GO();
   ProcessRun run = run_command({supervisor_path(), "--route", program_path("go_client")}, {});
