@@ -16,12 +16,27 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int main(int argc, char** argv) {
-  if (argc < 3) {
-    fprintf(stderr, "usage: kashim_seccomp_exec getsockopt|fstat|newfstatat COMMAND [ARGS...]\n");
+/* Installs `filter` (no_new_privs first, as an unprivileged launcher must) and runs the
+   command; returns only on failure. */
+static int run_under(struct sock_filter* filter, unsigned short length, char** command) {
+  struct sock_fprog program = {length, filter};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
+    perror("kashim_seccomp_exec: seccomp");
     return 2;
   }
-  if (argc >= 3 && strcmp(argv[1], "old-pidfd") == 0) {
+  execv(command[0], command);
+  perror("kashim_seccomp_exec: execv");
+  return 127;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    fprintf(stderr,
+            "usage: kashim_seccomp_exec getsockopt|fstat|newfstatat|old-pidfd COMMAND [ARGS...]\n");
+    return 2;
+  }
+  if (strcmp(argv[1], "old-pidfd") == 0) {
     struct sock_filter filter[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pidfd_open, 0, 3),
@@ -30,22 +45,15 @@ int main(int argc, char** argv) {
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
-    struct sock_fprog program = {sizeof filter / sizeof filter[0], filter};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
-      perror("kashim_seccomp_exec: seccomp");
-      return 2;
-    }
-    execv(argv[2], argv + 2);
-    perror("kashim_seccomp_exec: execv");
-    return 127;
+    return run_under(filter, sizeof filter / sizeof filter[0], argv + 2);
   }
   int number = -1;
   if (strcmp(argv[1], "getsockopt") == 0) number = SYS_getsockopt;
   if (strcmp(argv[1], "fstat") == 0) number = SYS_fstat;
   if (strcmp(argv[1], "newfstatat") == 0) number = SYS_newfstatat;
   if (number < 0) {
-    fprintf(stderr, "kashim_seccomp_exec: %s is not one of getsockopt, fstat, newfstatat\n",
+    fprintf(stderr,
+            "kashim_seccomp_exec: %s is not one of getsockopt, fstat, newfstatat, old-pidfd\n",
             argv[1]);
     return 2;
   }
@@ -55,13 +63,5 @@ int main(int argc, char** argv) {
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
-  struct sock_fprog program = {sizeof filter / sizeof filter[0], filter};
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-      prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
-    perror("kashim_seccomp_exec: seccomp");
-    return 2;
-  }
-  execv(argv[2], argv + 2);
-  perror("kashim_seccomp_exec: execv");
-  return 127;
+  return run_under(filter, sizeof filter / sizeof filter[0], argv + 2);
 }
