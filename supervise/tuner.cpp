@@ -169,10 +169,10 @@ void Tuner::on_setsockopt(const NotifiedCall& call) {
   if (record == nullptr || !config_.active) return call.continue_call();
   if (!forcing(config_)) {
     // Fallback mode: the program's own setting stands, and a connection decided later
-    // leaves it alone.
-    if (!record->decided) {
-      record->program_set |= option_set_by(level, optname, &requested, length);
-      if (config_.selective) decide_on_sight(call.thread(), fd, socket.get(), record);
+    // leaves it alone — also one decided again, at a connect() after a refused one.
+    record->program_set |= option_set_by(level, optname, &requested, length);
+    if (config_.selective && !record->decided) {
+      decide_on_sight(call.thread(), fd, socket.get(), record);
     }
     return call.continue_call();
   }

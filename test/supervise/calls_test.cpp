@@ -112,6 +112,18 @@ TEST(SuperviseCalls, WithAFilterTheConnectThatSucceedsDecides) {
   EXPECT_EQ(run.value("values"), kTunedValues) << run.err;
 }
 
+// Fallback mode: an option the program sets after a refused connect() and before it tries
+// again is its own at the second, as under the preload (tuned at the first, decided again at
+// the second).
+TEST(SuperviseCalls, AnOptionSetBetweenARefusedConnectAndTheRetryStaysTheProgramsInFallbackMode) {
+  const ProcessRun run =
+      run_supervised_probe({"retry", "own-idle"}, with(kTuned, "KASHIM_MODE", "fallback"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.value("first"), "fail:" + std::to_string(ECONNREFUSED)) << "the premise";
+  EXPECT_EQ(run.value("second"), "ok") << "the premise";
+  EXPECT_EQ(run.value("values"), "1/11/7/4/2500") << run.err;
+}
+
 // A thread with a descriptor table of its own holds a pipe under the number of the
 // process's socket. Before Linux 6.9 (pidfd_open without PIDFD_THREAD, here forced by a
 // seccomp filter that refuses it) pidfd_getfd reached the process's table: the supervisor

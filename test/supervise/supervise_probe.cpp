@@ -196,9 +196,10 @@ int scenario_threads(const std::vector<std::string>& args) {
   return 0;
 }
 
-// retry: one socket connects twice, first to a port nobody listens on (refused at once),
-// then to a listener on 127.0.0.2; its values after the second.
-int scenario_retry(const std::vector<std::string>&) {
+// retry [own-idle]: one socket connects twice, first to a port nobody listens on (refused at
+// once), then to a listener on 127.0.0.2; its values after the second. With own-idle, the
+// program sets TCP_KEEPIDLE 11 itself between the two.
+int scenario_retry(const std::vector<std::string>& arguments) {
   const int closed = socket(AF_INET, SOCK_STREAM, 0);  // bound, not listening: refuses
   sockaddr_in refusing = loopback(0);
   sockaddr_in elsewhere = loopback(0);
@@ -214,6 +215,11 @@ int scenario_retry(const std::vector<std::string>&) {
   const int client = socket(AF_INET, SOCK_STREAM, 0);
   const int first = connect(client, reinterpret_cast<sockaddr*>(&refusing), sizeof refusing);
   put("first", outcome(first, errno));
+  const int own_idle = 11;
+  if (!arguments.empty() && arguments[0] == "own-idle" &&
+      setsockopt(client, IPPROTO_TCP, TCP_KEEPIDLE, &own_idle, sizeof own_idle) != 0) {
+    die("setsockopt");
+  }
   const int second = connect(client, reinterpret_cast<sockaddr*>(&elsewhere), sizeof elsewhere);
   put("second", outcome(second, errno));
   put("values", values_of(client));
