@@ -72,4 +72,19 @@ class AsyncSignalsHeld {
   bool held_ = false;
 };
 
+// Around the shim's own work on a program's thread (reading its configuration or files,
+// writing a line, tuning an inherited socket): signals held first, cancellation off second;
+// members are destroyed last to first, so the mask is restored last.
+class OwnWork {
+ public:
+  OwnWork() = default;
+  OwnWork(const OwnWork&) = delete;
+  OwnWork& operator=(const OwnWork&) = delete;
+  bool signals_held() const { return held_.held(); }
+
+ private:
+  AsyncSignalsHeld held_;
+  NoCancellation no_cancellation_;
+};
+
 }  // namespace kashim

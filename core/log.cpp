@@ -38,7 +38,7 @@ bool stderr_is_safe(const StderrIdentity& start, struct stat* now) {
          domain != AF_INET && domain != AF_INET6;
 }
 
-// While the shim writes a line every signal is held (AsyncSignalsHeld, guards.hpp), among
+// While the shim writes a line every signal is held (OwnWork, guards.hpp), among
 // them those a write raises in the thread that makes it: SIGPIPE (a pipe or socket without a
 // reader), SIGXFSZ (a file at its RLIMIT_FSIZE) and SIGTTOU (the terminal of a background
 // job, with tostop; held, the write goes to the terminal instead of stopping the job).
@@ -48,13 +48,13 @@ bool stderr_is_safe(const StderrIdentity& start, struct stat* now) {
 class WriteSignalsHeld {
  public:
   WriteSignalsHeld() {
-    if (held_.held() && kernel::pending_signals(&pending_before_) != 0) {
+    if (own_work_.signals_held() && kernel::pending_signals(&pending_before_) != 0) {
       for (int number : kRaised) pending_before_.add(number);  // unknown: take none back
     }
   }
   // `error`: the write's errno, or 0.
   void take_back_raised_by(int error) {
-    if (!held_.held()) return;
+    if (!own_work_.signals_held()) return;
     for (std::size_t i = 0; i < std::size(kRaised); ++i) {
       if (error != kRaisedBy[i] || pending_before_.has(kRaised[i])) continue;
       kernel::SignalSet one;
@@ -67,7 +67,7 @@ class WriteSignalsHeld {
  private:
   static constexpr int kRaised[] = {SIGPIPE, SIGXFSZ};
   static constexpr int kRaisedBy[] = {EPIPE, EFBIG};
-  AsyncSignalsHeld held_;
+  OwnWork own_work_;  // also cancellation off: open(), write() and close() are its points
   kernel::SignalSet pending_before_;
 };
 
@@ -128,8 +128,7 @@ StderrIdentity identify_stderr() {
 
 void write_log_line(const Config& config, const StderrIdentity& start, std::string_view line) {
   ErrnoGuard keep_errno;
-  WriteSignalsHeld held;  // first: restored last
-  NoCancellation no_cancellation;
+  WriteSignalsHeld held;
   const LinePieces text(line);
   struct stat file;
   if (config.log_file[0] != '\0') {
@@ -152,8 +151,7 @@ void write_log_line(const Config& config, const StderrIdentity& start, std::stri
 
 void write_stderr(const StderrIdentity& start, std::string_view text) {
   ErrnoGuard keep_errno;
-  WriteSignalsHeld held;  // first: restored last
-  NoCancellation no_cancellation;
+  WriteSignalsHeld held;
   struct stat file;
   const iovec whole{const_cast<char*>(text.data()), text.size()};
   if (stderr_is_safe(start, &file)) write_now(&held, STDERR_FILENO, file, &whole, 1);

@@ -134,8 +134,7 @@ void tune_inherited_at_start(long listen_fds, bool stdin_stream) {
   const Runtime& runtime = kashim::runtime();
   const Config& config = runtime.config;
   if (!config.active || config.direction == Direction::kOut) return;
-  AsyncSignalsHeld held;           // first: restored last (guards.hpp)
-  NoCancellation no_cancellation;  // reading files
+  OwnWork own_work;  // reads files
   const int count = listen_fds <= kMaxListenFds ? static_cast<int>(listen_fds) : 0;
   for (int fd = kFirstListenFd; fd < kFirstListenFd + count; ++fd) {
     if (!fd_is_tcp(fd)) continue;
@@ -159,8 +158,7 @@ void on_accepted_from_unseen_listener(const Runtime& runtime, int listener, int 
   const Config& config = runtime.config;
   if (!config.active || config.selective) return;  // with a filter, accept() decides each one
   ErrnoGuard keep_errno;
-  AsyncSignalsHeld held;           // first: restored last (guards.hpp)
-  NoCancellation no_cancellation;  // reading sysctls in fallback mode
+  OwnWork own_work;  // reads sysctls in fallback mode
   if (!fd_is_tcp(listener)) return;
   tune_listener(runtime, listener, "inherited (TCP listener), at its first accept()");
   drain(runtime, listener, accepted);

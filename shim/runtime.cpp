@@ -91,8 +91,9 @@ const Runtime& detail::initialize() {
     return kInert;
   }
   ErrnoGuard keep_errno;
-  AsyncSignalsHeld held;           // first: a handler's longjmp would leave the slot claimed
-  NoCancellation no_cancellation;  // reading the file or the sysctls opens files
+  // Signals held: a handler's longjmp would leave the slot claimed. Reading the file or the
+  // sysctls opens files.
+  OwnWork own_work;
   Runtime* memory = mapped_once(g_slots, kSlots);
   if (memory == nullptr) {  // no memory: forward only, and try again at the next call
     release_slot(slot);
