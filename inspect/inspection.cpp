@@ -121,7 +121,7 @@ const std::vector<const DiagSocket*>& DiagCache::listeners_in(const DiagTable& t
   return found->second;
 }
 
-ProcessView inspect_process(pid_t pid, DiagCache& cache) {
+ProcessView inspect_process(pid_t pid, DiagCache& cache, const std::function<void()>& between) {
   ProcessView process;
   process.pid = pid;
   // The pidfd first: once it is open, the number cannot pass to a new process unnoticed.
@@ -135,6 +135,7 @@ ProcessView inspect_process(pid_t pid, DiagCache& cache) {
     return process;
   }
   ProcessListing listing = list_socket_fds(pid);
+  if (between) between();
   process.comm = listing.comm.empty() ? "?" : listing.comm;
   if (listing.error == ENOENT || listing.error == ESRCH) {
     process.problem = ProcessProblem::kNoSuchProcess;
@@ -167,7 +168,11 @@ ProcessView inspect_process(pid_t pid, DiagCache& cache) {
   }
   const DiagTable& table = cache.table_for(listing.proc_dir, &process.note);
   const ino_t netns = network_namespace_of(listing.proc_dir);
-  for (const SocketFd& listed : listing.sockets) {
+  for (SocketFd listed : listing.sockets) {
+    // A number closed and given to another socket between the listing and the duplication
+    // is read again, once: what the process holds there now is what it holds.
+    bool read_again = true;
+  retry:
     SocketView socket;
     socket.fd = listed.fd;
     auto found = table.find(listed.inode);
@@ -187,8 +192,14 @@ ProcessView inspect_process(pid_t pid, DiagCache& cache) {
       case Duplicate::Outcome::kOk:
         break;
       case Duplicate::Outcome::kReused:
-        socket.reused = true;
-        if (in_table) process.sockets.push_back(socket);
+        if (read_again) {
+          read_again = false;
+          listed.inode = socket_inode_now(listing.proc_dir, listed.fd);
+          if (listed.inode == 0) continue;  // no socket there now: closed meanwhile, gone
+          goto retry;
+        }
+        socket.reused = true;  // reported: the number keeps changing hands
+        process.sockets.push_back(socket);
         continue;
       case Duplicate::Outcome::kClosed:
         if (!process_exited(process.pidfd.get())) continue;  // closed meanwhile: gone

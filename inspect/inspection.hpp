@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -75,7 +76,10 @@ class DiagCache {
   std::map<const DiagTable*, std::vector<const DiagSocket*>> listeners_;
 };
 
-ProcessView inspect_process(pid_t pid, DiagCache& cache);
+// `between` runs between the listing of the descriptors and their duplication: for tests, to
+// stage what a running program may do there.
+ProcessView inspect_process(pid_t pid, DiagCache& cache,
+                            const std::function<void()>& between = nullptr);
 
 // One line saying what went wrong, for a process whose problem is not kNone.
 std::string problem_text(const ProcessView& process);

@@ -88,6 +88,16 @@ void read_names(ProcessListing* listing) {
 
 }  // namespace
 
+// The inode of a /proc/PID/fd/N link's "socket:[INODE]", or 0 for any other link.
+ino_t socket_inode_of(std::string_view link) {
+  constexpr std::string_view kSocketPrefix = "socket:[";
+  if (!link.starts_with(kSocketPrefix) || !link.ends_with(']')) return 0;
+  link.remove_prefix(kSocketPrefix.size());
+  link.remove_suffix(1);
+  ino_t inode = 0;
+  return parse_number(link, &inode) ? inode : 0;
+}
+
 ProcessListing list_socket_fds(pid_t pid) {
   ProcessListing listing;
   listing.comm = read_comm(pid);  // anyone may read it, even where the descriptors are hidden
@@ -112,7 +122,6 @@ ProcessListing list_socket_fds(pid_t pid) {
     return listing;
   }
   const int directory_fd = handle.release();  // the DIR owns it now
-  constexpr std::string_view kSocketPrefix = "socket:[";
   errno = 0;
   while (dirent* entry = readdir(entries)) {
     int fd = -1;
@@ -127,18 +136,22 @@ ProcessListing list_socket_fds(pid_t pid) {
       }
       continue;
     }
-    std::string_view link(target, static_cast<std::size_t>(length));
-    if (!link.starts_with(kSocketPrefix) || !link.ends_with(']')) continue;
-    link.remove_prefix(kSocketPrefix.size());
-    link.remove_suffix(1);
-    ino_t inode = 0;
-    if (parse_number(link, &inode)) listing.sockets.push_back({fd, inode});
+    const ino_t inode = socket_inode_of(std::string_view(target, static_cast<std::size_t>(length)));
+    if (inode != 0) listing.sockets.push_back({fd, inode});
   }
   closedir(entries);
   read_names(&listing);
   std::sort(listing.sockets.begin(), listing.sockets.end(),
             [](const SocketFd& a, const SocketFd& b) { return a.fd < b.fd; });
   return listing;
+}
+
+ino_t socket_inode_now(const std::string& proc_dir, int fd) {
+  const std::string path = proc_dir + "/fd/" + std::to_string(fd);
+  char target[64];
+  const ssize_t length = readlink(path.c_str(), target, sizeof target);
+  return length > 0 ? socket_inode_of(std::string_view(target, static_cast<std::size_t>(length)))
+                    : 0;
 }
 
 ino_t network_namespace_of(const std::string& proc_dir) {

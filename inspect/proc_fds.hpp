@@ -39,6 +39,10 @@ struct ProcessListing {
 
 ProcessListing list_socket_fds(pid_t pid);
 
+// The inode of the socket descriptor `fd` holds now in the table /proc directory `proc_dir`
+// describes; 0 when it holds no socket (closed, or another kind of file).
+ino_t socket_inode_now(const std::string& proc_dir, int fd);
+
 // The inode of the network namespace of the process /proc directory `proc_dir` describes
 // (0 when it cannot be read).
 ino_t network_namespace_of(const std::string& proc_dir);

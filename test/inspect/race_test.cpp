@@ -3,6 +3,8 @@
 // step at a time through kashim-inspect's own pieces (the listing, then the apply).
 #include <gtest/gtest.h>
 
+#include <netinet/tcp.h>
+
 #include <cstdio>
 #include <memory>
 
@@ -83,6 +85,31 @@ TEST(InspectRace, ADescriptorReusedAfterListingIsLeftAlone) {
       inspect::duplicate_socket(view.pidfd.get(), client, view.sockets[1].diag.inode);
   EXPECT_EQ(duplicate.outcome, inspect::Duplicate::Outcome::kReused);
   EXPECT_FALSE(duplicate.fd);
+}
+
+// Between the listing and the duplication the program closes a connection and a new socket
+// takes its number: what the process holds there now is read (it was dropped, unreported).
+TEST(InspectRace, ADescriptorReusedBeforeItsDuplicationIsReadAgain) {
+  Child target = start_target();
+  const std::string listening = target.ask("listen 127.0.0.1");
+  const int client = fd_in(target.ask("connect 127.0.0.1 " + std::to_string(port_in(listening))));
+  ASSERT_GE(client, 0);
+  inspect::DiagCache cache;
+  const ProcessView view = inspect::inspect_process(target.pid(), cache, [&] {
+    ASSERT_EQ(target.ask("replace " + std::to_string(client)), "fd " + std::to_string(client));
+  });
+  ASSERT_EQ(view.problem, inspect::ProcessProblem::kNone);
+  ASSERT_EQ(view.sockets.size(), 2u);
+  const inspect::SocketView& replaced = view.sockets[1];
+  EXPECT_EQ(replaced.fd, client);
+  EXPECT_FALSE(replaced.reused);
+  EXPECT_EQ(replaced.diag.state, TCP_CLOSE) << "the new, unconnected socket";
+  EXPECT_TRUE(replaced.values.read);
+
+  const Applied result = apply(view, *configuration({{"KASHIM_IDLE", "60"}}));
+  EXPECT_EQ(result.status, inspect::kExitOk) << result.out;
+  EXPECT_TRUE(target.ask("values " + std::to_string(client)).starts_with("keepalive 1 idle 60 "))
+      << result.out;
 }
 
 TEST(InspectRace, ADescriptorClosedAfterListingIsNotCountedAsTuned) {
