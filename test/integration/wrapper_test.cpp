@@ -100,6 +100,33 @@ TEST(Wrapper, TheCommandGetsItsCallersEnvironment) {
   std::remove(bash_env.c_str());
 }
 
+// In a PID namespace that still sees its parent's /proc (unshare --pid without --mount-proc)
+// the wrapper is PID 1 to itself, and /proc/1 is another process (the host's init): its
+// environment is not the caller's, nor its fd 2 the wrapper's. /proc/self is always its own.
+TEST(Wrapper, InAPidNamespaceWithoutItsOwnProcTheCallersEnvironmentAndStderrAreRead) {
+  KASHIM_SKIP_WHEN_SANITIZED("env -i drops the sanitizer runtime a sanitized library needs first");
+  KASHIM_REQUIRE(geteuid() == 0, "root (for unshare --pid)");
+  for (const char* route : {"--preload", "--supervise"}) {
+    ProcessRun run = run_command(
+        {"env", "-i", "PATH=/usr/bin:/bin", "X=1", "KASHIM_LIBRARY=" KASHIM_LIBRARY_PATH, "unshare",
+         "--pid", "--fork", KASHIM_WRAPPER_PATH, route, "--", "/usr/bin/env"},
+        {});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    EXPECT_EQ(run.err, "") << route;
+    std::set<std::string> seen,
+        expected = {"PATH=/usr/bin:/bin", "X=1", "KASHIM_LIBRARY=" KASHIM_LIBRARY_PATH};
+    for (const std::string& line : lines_of(run.out)) {
+      if (!line.starts_with("LD_PRELOAD=") && !line.starts_with("LD_AUDIT=")) seen.insert(line);
+    }
+    EXPECT_EQ(seen, expected) << route << "\n" << run.out;
+    ProcessRun closed = run_command({"unshare", "--pid", "--fork", "/bin/sh", "-c",
+                                     R"(exec "$@" 2>&-)", "sh", KASHIM_WRAPPER_PATH, route, "--",
+                                     "/bin/sh", "-c", "readlink /proc/self/fd/2; echo status $?"},
+                                    {{"KASHIM_LIBRARY", KASHIM_LIBRARY_PATH}});
+    EXPECT_EQ(closed.out, "status 1\n") << route;
+  }
+}
+
 TEST(Wrapper, PeersAndDirectionAsTheLibraryParsedThem) {
   ProcessRun run =
       wrapper({"--check", "--peers", "10.1.2.3/8:5432, [::ffff:192.0.2.7]", "--direction=OUT"});
