@@ -149,6 +149,15 @@ bool pinned_links_attached(std::uint64_t cgroup_id) {
   return true;
 }
 
+bool both_links_pinned(std::uint64_t cgroup_id) {
+  const std::string directory = pin_directory(cgroup_id);
+  for (const char* name : {kPinSockopsLink, kPinSetsockoptLink}) {
+    struct stat status {};
+    if (stat((directory + "/" + name).c_str(), &status) != 0) return false;
+  }
+  return true;
+}
+
 int open_pinned_map(const std::string& path, std::uint32_t type, std::uint32_t value_size) {
   const int fd = bpf_obj_get(path.c_str());
   if (fd < 0) throw Refusal(with_errno("cannot open " + path, errno));

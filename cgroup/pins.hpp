@@ -52,6 +52,8 @@ bool remove_pins(std::uint64_t cgroup_id);
 // detached by something else than kashim (`bpftool link detach`, a cleanup tool: the pin
 // stays, its cgroup id reads 0), or when its cgroup was removed.
 bool pinned_links_attached(std::uint64_t cgroup_id);
+// Both links are pinned (attached or not): false after an attach stopped midway.
+bool both_links_pinned(std::uint64_t cgroup_id);
 
 // An open pinned map; Refusal when missing or of another layout (its type, `value_size`).
 int open_pinned_map(const std::string& path, std::uint32_t type, std::uint32_t value_size);

@@ -105,15 +105,17 @@ void Programs::pin(const std::string& directory, std::vector<std::string>* pinne
     if (error != 0) throw Refusal(with_errno("cannot pin " + path, -error));
     pinned->push_back(path);
   };
+  // The maps first: an attach killed before its links are pinned leaves nothing attached
+  // (the links die with the process), only pins that status reports and detach removes.
+  const std::string settings = directory + "/" + kPinSettings;
+  check(bpf_map__pin(skeleton_->maps.settings, settings.c_str()), settings);
+  const std::string counters = directory + "/" + kPinCounters;
+  check(bpf_map__pin(skeleton_->maps.counters, counters.c_str()), counters);
   const std::string sockops_link = directory + "/" + kPinSockopsLink;
   check(bpf_link__pin(skeleton_->links.kashim_sockops, sockops_link.c_str()), sockops_link);
   const std::string setsockopt_link = directory + "/" + kPinSetsockoptLink;
   check(bpf_link__pin(skeleton_->links.kashim_setsockopt, setsockopt_link.c_str()),
         setsockopt_link);
-  const std::string settings = directory + "/" + kPinSettings;
-  check(bpf_map__pin(skeleton_->maps.settings, settings.c_str()), settings);
-  const std::string counters = directory + "/" + kPinCounters;
-  check(bpf_map__pin(skeleton_->maps.counters, counters.c_str()), counters);
 }
 
 int Programs::counters_fd() const {

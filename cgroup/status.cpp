@@ -17,8 +17,9 @@ namespace kashim::cgroup {
 
 namespace {
 
-// Prints what the pins say; returns false when the attachment is DETACHED: its cgroup is
-// still there but its links were detached from outside kashim (the pins stay).
+// Prints what the pins say; returns false when the attachment is DETACHED (its cgroup is
+// still there but its links were detached from outside kashim; the pins stay) or INCOMPLETE
+// (an attach was killed before it pinned both links).
 bool print_attachment(const Target& target) {
   const std::string directory = pin_directory(target.id);
   const int settings_fd =
@@ -35,10 +36,16 @@ bool print_attachment(const Target& target) {
   } else if (attached) {
     std::printf("%s (cgroup %llu)\n", target.path.c_str(),
                 static_cast<unsigned long long>(target.id));
-  } else {
+  } else if (both_links_pinned(target.id)) {
     std::printf(
         "%s (cgroup %llu) DETACHED: its links were detached outside kashim, nothing is "
         "tuned (kashim cgroup attach attaches again, detach removes the pins)\n",
+        target.path.c_str(), static_cast<unsigned long long>(target.id));
+  } else {
+    std::printf(
+        "%s (cgroup %llu) INCOMPLETE: an attach was stopped before it pinned both links; a "
+        "link it pinned stays attached (kashim cgroup attach attaches again, detach removes "
+        "it all)\n",
         target.path.c_str(), static_cast<unsigned long long>(target.id));
   }
   std::printf("  settings: %s\n", describe_bpf_settings(settings).c_str());

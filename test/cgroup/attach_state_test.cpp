@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -108,6 +109,37 @@ TEST_F(CgroupAttach, LinksDetachedBehindKashimsBackAreAttachedAgain) {
   EXPECT_EQ(after.exit_code, 0) << after.err;
   EXPECT_EQ(after.out.find("DETACHED"), std::string::npos) << after.out;
   EXPECT_NE(after.out.find("connections tuned: 1 out"), std::string::npos) << after.out;
+}
+
+// An attach killed midway (strace kills it at its Nth mkdir, libbpf's before each pin): the
+// maps are pinned before the links, so what is left attached has its settings pinned; status
+// never says "nothing is tuned" while a link is attached, and detach removes it all.
+TEST_F(CgroupAttach, AnAttachKilledMidwayLeavesNoLinkThatStatusDoesNotShow) {
+  KASHIM_REQUIRE(access("/usr/bin/strace", X_OK) == 0, "strace");
+  for (int when = 1; when <= 8; ++when) {
+    const std::string at = "mkdir " + std::to_string(when);
+    const ProcessRun killed =
+        run_command({"strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=mkdir", "-e",
+                     "inject=mkdir:signal=KILL:when=" + std::to_string(when), kCgroupTool, "cgroup",
+                     "attach", cgroup_},
+                    kTuned);
+    const std::string programs = attached_programs(cgroup_);
+    const ProcessRun status = tool({"status", cgroup_});
+    if (programs != "sock_ops 0, setsockopt 0") {
+      EXPECT_NE(status.out.find("idle 31s"), std::string::npos)
+          << at << ": attached (" << programs << "), its settings shown\n"
+          << status.out << status.err;
+      EXPECT_EQ(status.out.find("nothing is tuned"), std::string::npos)
+          << at << ": " << programs << "\n"
+          << status.out;
+    }
+    if (killed.exit_code == 0) {
+      EXPECT_EQ(status.exit_code, 0) << at << status.err;
+    }
+    tool({"detach", cgroup_});
+    EXPECT_EQ(attached_programs(cgroup_), "sock_ops 0, setsockopt 0") << at;
+    EXPECT_NE(access(pin_directory_of(cgroup_).c_str(), F_OK), 0) << at;
+  }
 }
 
 // Without the privileges to see the pins, `status CGROUP` says it cannot see them, never
