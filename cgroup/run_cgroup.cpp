@@ -38,20 +38,23 @@ void pause_briefly() {
 
 constexpr const char kRunPrefix[] = "kashim-run.";
 
-// The pid a run's cgroup is named after, or 0 for any other name.
+// The pid a run's cgroup is named after (kashim-run.PID, or kashim-run.PID.N where that name
+// was taken), or 0 for any other name.
 pid_t pid_of_run(const char* name) {
   constexpr std::size_t length = sizeof kRunPrefix - 1;
   if (std::strncmp(name, kRunPrefix, length) != 0 || name[length] == '\0') return 0;
   char* end = nullptr;
   const long pid = std::strtol(name + length, &end, 10);
+  if (*end == '.' && end[1] >= '1' && end[1] <= '9') std::strtol(end + 1, &end, 10);
   return *end == '\0' && pid > 0 && pid <= INT32_MAX ? static_cast<pid_t>(pid) : 0;
 }
 
 // A run killed with SIGKILL cannot remove its cgroup (its programs went with its links).
 // Such a cgroup is removed by the next run under the same parent when its run is gone
-// (no process has its pid) and it is over a minute old: a run that has just created its
-// cgroup, in another PID namespace sharing this parent, is not robbed of it. rmdir itself
-// refuses a cgroup that still has processes or children.
+// (no process has its pid; one named after this process was not made by it, which has made
+// none yet) and it is over a minute old: a run that has just created its cgroup, in another
+// PID namespace sharing this parent, is not robbed of it. rmdir itself refuses a cgroup that
+// still has processes or children.
 void remove_abandoned_runs(const std::string& parent) {
   DIR* entries = opendir(parent.c_str());
   if (entries == nullptr) return;
@@ -59,7 +62,7 @@ void remove_abandoned_runs(const std::string& parent) {
   while (const dirent* entry = readdir(entries)) {
     const pid_t pid = pid_of_run(entry->d_name);
     struct stat status;
-    if (pid == 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH ||
+    if (pid == 0 || (pid != getpid() && (kill(pid, 0) == 0 || errno != ESRCH)) ||
         fstatat(dirfd(entries), entry->d_name, &status, AT_SYMLINK_NOFOLLOW) != 0 ||
         !S_ISDIR(status.st_mode) || status.st_mtime > a_minute_ago) {
       continue;
@@ -74,11 +77,21 @@ void remove_abandoned_runs(const std::string& parent) {
 RunCgroup::RunCgroup(const std::string& parent)
     : parent_(parent), path_(parent + "/" + kRunPrefix + std::to_string(getpid())) {
   remove_abandoned_runs(parent);
-  if (mkdir(path_.c_str(), 0755) != 0) {
-    throw Refusal(with_errno("cannot create the cgroup " + path_ +
-                                 " (it needs write access to the caller's cgroup; systemd: "
-                                 "Delegate=yes)",
-                             errno));
+  // The name may be taken, less than a minute ago, by a run of another PID namespace with
+  // the same pid (PID 1 of every container), or one killed there: another suffix then.
+  const std::string base = path_;
+  for (int suffix = 1; mkdir(path_.c_str(), 0755) != 0; ++suffix) {
+    if (errno != EEXIST || suffix == 10) {
+      throw Refusal(with_errno(
+          "cannot create the cgroup " + path_ +
+              (errno == EEXIST ? " (it exists: runs killed with SIGKILL left it and " + base +
+                                     ".1 to .9; they are removed by the next run once a minute "
+                                     "old, or rmdir them)"
+                               : std::string(" (it needs write access to the caller's cgroup; "
+                                             "systemd: Delegate=yes)")),
+          errno));
+    }
+    path_ = base + "." + std::to_string(suffix);
   }
   fd_ = open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   procs_fd_ = open((path_ + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);

@@ -170,6 +170,18 @@ TEST_F(CgroupRun, AsPidOneOfANamespaceItStaysTheCommandsParentAndCleansUp) {
   EXPECT_FALSE(exists(left));
   const ProcessRun second = run_command(argv, kTuned);
   EXPECT_EQ(second.exit_code, 3) << second.err;
+  // One that a run killed with SIGKILL left (every such run is PID 1 there): a recent one
+  // does not stop the next run, an old one is removed by it.
+  ASSERT_EQ(mkdir(left.c_str(), 0755), 0);
+  const ProcessRun beside = run_command(argv, kTuned);
+  EXPECT_EQ(beside.exit_code, 3) << beside.err;
+  EXPECT_TRUE(exists(left)) << "recent: it may be another namespace's run, just starting";
+  const timespec an_hour_ago[2] = {{time(nullptr) - 3600, 0}, {time(nullptr) - 3600, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, left.c_str(), an_hour_ago, 0), 0);
+  const ProcessRun after = run_command(argv, kTuned);
+  EXPECT_EQ(after.exit_code, 3) << after.err;
+  EXPECT_FALSE(exists(left));
+  EXPECT_FALSE(exists(left + ".1"));
   rmdir(left.c_str());
 }
 
