@@ -217,9 +217,12 @@ ProcessView inspect_process(pid_t pid, DiagCache& cache, const std::function<voi
     // Not in sock_diag's table: TCP in another namespace, not yet connected, or not TCP.
     if (!in_table) {
       if (!describe_from_descriptor(duplicate.fd.get(), &socket.diag)) continue;
-      // Connected or listening, so the kernel has timers for it: in which namespace?
+      // Connected or listening, so the kernel has timers for it: in which namespace? An
+      // unconnected socket has none (sock_diag lists it only once bound): known, none.
       if (socket.diag.state != TCP_CLOSE) {
         find_timer_elsewhere(duplicate.fd.get(), netns, cache, &socket);
+      } else {
+        socket.timer_known = true;
       }
     }
     socket.values = read_keepalive_values(duplicate.fd.get());

@@ -38,7 +38,8 @@ constexpr const char* kUsage =
     "OPTIONS: --idle --intvl --cnt --user-timeout --mode --peers --direction (see kashim "
     "--help).\n"
     "Exit status: 0 all done, 1 some socket not read or not tuned, 2 usage or configuration\n"
-    "error, 3 no such process, it exited, or it may not be inspected (permission).\n";
+    "error (or the output could not be written), 3 no such process, it exited, or it may not\n"
+    "be inspected (permission).\n";
 
 [[noreturn]] void usage_error(const char* command, const std::string& message) {
   std::fprintf(stderr, "kashim %s: %s\nTry 'kashim --help' for more information.\n", command,
@@ -187,14 +188,23 @@ int run_apply(int argc, char** argv) {
   return status;
 }
 
+// The command's status, unless its output could not be written (a full disk, a closed pipe
+// with SIGPIPE ignored): then one line and kExitUsage, as a script must not take a truncated
+// report for a whole one.
+int with_output_written(const char* command, int status) {
+  if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return status;
+  std::fprintf(stderr, "kashim %s: cannot write the output: %s\n", command, std::strerror(errno));
+  return kExitUsage;
+}
+
 }  // namespace
 }  // namespace kashim::inspect
 
 int main(int argc, char** argv) {
   using namespace kashim::inspect;
   std::string_view command = argc > 1 ? argv[1] : "";
-  if (command == "status") return run_status(argc - 2, argv + 2);
-  if (command == "apply") return run_apply(argc - 2, argv + 2);
+  if (command == "status") return with_output_written("status", run_status(argc - 2, argv + 2));
+  if (command == "apply") return with_output_written("apply", run_apply(argc - 2, argv + 2));
   if (command == "--help" || command == "-h") {
     std::fputs(kUsage, stdout);
     return kExitOk;

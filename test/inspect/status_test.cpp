@@ -53,6 +53,41 @@ TEST(InspectStatus, ShowsEachSocketWithItsStateDirectionAndValues) {
   EXPECT_EQ(socket_count(run.out), 3);
 }
 
+// A socket neither bound nor connected has no kernel timer, and sock_diag does not list it:
+// its TIMER is "-" (none), not "?" (unknown) with no line saying why.
+TEST(InspectStatus, AnUnconnectedSocketHasNoTimerRatherThanAnUnknownOne) {
+  Child target = start_target();
+  const int fd = fd_in(target.ask("socket"));
+  ASSERT_GE(fd, 0);
+  ProcessRun run = kashim({"status", "--json", std::to_string(target.pid())});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string unconnected = socket_object(run.out, target.pid(), fd);
+  EXPECT_EQ(field(unconnected, "timer"), "null");
+  EXPECT_EQ(field(unconnected, "probes"), "0") << unconnected;
+  EXPECT_EQ(field(unconnected, "timer_note"), "null");
+  ProcessRun table = kashim({"status", std::to_string(target.pid())});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_EQ(table.out.find(" ? "), std::string::npos) << table.out;
+}
+
+// A report that cannot be written (a full disk) is not a success: one line, exit status 2.
+TEST(InspectStatus, OutputThatCannotBeWrittenIsAnError) {
+  Child target = start_target();
+  ASSERT_GE(fd_in(target.ask("socket")), 0);
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"status", std::to_string(target.pid())},
+        {"status", "--json", std::to_string(target.pid())},
+        {"apply", "--pid", std::to_string(target.pid()), "--idle", "60"}}) {
+    std::vector<std::string> argv = {"sh", "-c", "exec \"$@\" >/dev/full", "sh",
+                                     KASHIM_WRAPPER_PATH};
+    argv.insert(argv.end(), command.begin(), command.end());
+    const ProcessRun run = run_command(argv, {{"KASHIM_LIBRARY", KASHIM_LIBRARY_PATH}});
+    EXPECT_EQ(run.exit_code, 2) << command[0] << " " << command[1] << ": " << run.err;
+    EXPECT_EQ(run.err,
+              "kashim " + command[0] + ": cannot write the output: No space left on device\n");
+  }
+}
+
 // A connection accepted by a process that does not hold the listener itself (sshd's session
 // processes, a pre-forked worker, systemd's Accept=yes): its listener is another process's,
 // in the same network namespace, and it is still `in`, for status and for --direction.
