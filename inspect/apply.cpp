@@ -139,6 +139,10 @@ int apply_to_process(const ProcessView& process, const Config& config, bool dry_
     extra += " (counted by socket: " + std::to_string(descriptors) + " descriptors, " +
              std::to_string(sockets) + " socket" + (sockets == 1 ? "" : "s") + ")";
   }
+  for (const std::string& line : own_table_lines(process)) {
+    std::fprintf(out, "%s: %s\n", who.c_str(), line.c_str());
+    status = worse(status, kExitIncomplete);
+  }
   std::fprintf(out, "%s: %d %s, %d already as configured, %d left alone, %d not tuned%s\n",
                who.c_str(), tuned, dry_run ? "would be tuned" : "tuned", unchanged, left, failed,
                extra.c_str());

@@ -150,6 +150,7 @@ ProcessView inspect_process(pid_t pid, DiagCache& cache, const std::function<voi
     process.problem = ProcessProblem::kExited;
     return process;
   }
+  process.own_tables = listing.own_tables;
   process.executable = listing.executable;
   process.invoked = listing.invoked;
   process.thread = listing.thread;
@@ -230,6 +231,17 @@ ProcessView inspect_process(pid_t pid, DiagCache& cache, const std::function<voi
   }
   if (!process.sockets.empty()) classify(&process.sockets, cache.listeners_in(table));
   return process;
+}
+
+std::vector<std::string> own_table_lines(const ProcessView& process) {
+  std::vector<std::string> lines;
+  for (const auto& [thread, sockets] : process.own_tables) {
+    lines.push_back("thread " + std::to_string(thread) +
+                    " has a descriptor table of its own (unshare(CLONE_FILES)) holding " +
+                    std::to_string(sockets) + " socket" + (sockets == 1 ? "" : "s") +
+                    ": not read (kashim reads the process's table only)");
+  }
+  return lines;
 }
 
 std::string problem_text(const ProcessView& process) {

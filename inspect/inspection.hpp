@@ -49,6 +49,9 @@ struct ProcessView {
   // by all of them) was read, and `thread_pidfd` reaches it (PIDFD_THREAD).
   pid_t thread = 0;
   UniqueFd thread_pidfd;
+  // Threads with a descriptor table of their own holding sockets, which are not read: the
+  // thread and its count of sockets (proc_fds.hpp).
+  std::vector<std::pair<pid_t, int>> own_tables;
   // The program's names (proc_fds.hpp), by which its configuration is chosen.
   std::string executable, invoked;
   // The configuration for this program (KASHIM_PROGRAMS, [program] sections); nullptr: the
@@ -80,6 +83,10 @@ class DiagCache {
 // stage what a running program may do there.
 ProcessView inspect_process(pid_t pid, DiagCache& cache,
                             const std::function<void()>& between = nullptr);
+
+// "thread 123 has a descriptor table of its own holding 2 sockets, not read (...)", one per
+// such table.
+std::vector<std::string> own_table_lines(const ProcessView& process);
 
 // One line saying what went wrong, for a process whose problem is not kNone.
 std::string problem_text(const ProcessView& process);

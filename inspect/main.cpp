@@ -78,6 +78,7 @@ void decide_scope(const char* command, ProgramConfigurations& configurations,
 
 int status_exit(const ProcessView& process) {
   if (process.problem != ProcessProblem::kNone) return kExitNoProcess;
+  if (!process.own_tables.empty()) return kExitIncomplete;
   for (const SocketView& socket : process.sockets) {
     if (socket.reused) return kExitIncomplete;
   }
@@ -120,7 +121,7 @@ int run_status(int argc, char** argv) {
       if (view.problem == ProcessProblem::kNotPermitted) ++left_out;
       const bool shown =
           view.problem == ProcessProblem::kNone || view.problem == ProcessProblem::kNoDuplicates;
-      if (!shown || view.sockets.empty()) continue;
+      if (!shown || (view.sockets.empty() && view.own_tables.empty())) continue;
       status = worse(status, status_exit(view) == kExitOk ? kExitOk : kExitIncomplete);
     } else {
       status = worse(status, status_exit(view));

@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -98,6 +100,57 @@ ino_t socket_inode_of(std::string_view link) {
   return parse_number(link, &inode) ? inode : 0;
 }
 
+// Whether threads `a` and `b` share one descriptor table (kcmp; an error counts as shared,
+// so that nothing is reported that is not there).
+bool same_table(pid_t a, pid_t b) {
+  return syscall(SYS_kcmp, a, b, KCMP_FILES, 0, 0) <= 0;
+}
+
+// How many sockets the descriptor table /proc directory `fd_directory` lists holds that are
+// not among `read` (a table unshared later holds copies of the process's descriptors).
+int other_sockets_in(const std::string& fd_directory, const std::vector<SocketFd>& read) {
+  DIR* entries = opendir(fd_directory.c_str());
+  if (entries == nullptr) return 0;
+  std::vector<ino_t> counted;
+  while (dirent* entry = readdir(entries)) {
+    char target[64];
+    const ssize_t length = readlinkat(dirfd(entries), entry->d_name, target, sizeof target);
+    if (length <= 0) continue;
+    const ino_t inode = socket_inode_of(std::string_view(target, static_cast<std::size_t>(length)));
+    const auto same = [inode](const SocketFd& socket) { return socket.inode == inode; };
+    if (inode != 0 && std::none_of(read.begin(), read.end(), same) &&
+        std::find(counted.begin(), counted.end(), inode) == counted.end()) {
+      counted.push_back(inode);
+    }
+  }
+  closedir(entries);
+  return static_cast<int>(counted.size());
+}
+
+// The threads of `pid` whose descriptor table is not `read_through`'s, one per table, with
+// the sockets each table holds that `read` (the table read) does not.
+std::vector<std::pair<pid_t, int>> other_tables(pid_t pid, pid_t read_through,
+                                                const std::vector<SocketFd>& read) {
+  std::vector<std::pair<pid_t, int>> tables;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* entries = opendir(tasks.c_str());
+  if (entries == nullptr) return tables;
+  std::vector<pid_t> seen = {read_through};  // one thread of each table met so far
+  while (dirent* entry = readdir(entries)) {
+    pid_t tid = 0;
+    if (!parse_number(entry->d_name, &tid) || tid == read_through) continue;
+    if (std::any_of(seen.begin(), seen.end(),
+                    [&](pid_t other) { return same_table(other, tid); })) {
+      continue;
+    }
+    seen.push_back(tid);
+    const int sockets = other_sockets_in(tasks + "/" + entry->d_name + "/fd", read);
+    if (sockets > 0) tables.emplace_back(tid, sockets);
+  }
+  closedir(entries);
+  return tables;
+}
+
 ProcessListing list_socket_fds(pid_t pid) {
   ProcessListing listing;
   listing.comm = read_comm(pid);  // anyone may read it, even where the descriptors are hidden
@@ -140,6 +193,10 @@ ProcessListing list_socket_fds(pid_t pid) {
     if (inode != 0) listing.sockets.push_back({fd, inode});
   }
   closedir(entries);
+  if (listing.error == 0) {
+    listing.own_tables =
+        other_tables(pid, listing.thread != 0 ? listing.thread : pid, listing.sockets);
+  }
   read_names(&listing);
   std::sort(listing.sockets.begin(), listing.sockets.end(),
             [](const SocketFd& a, const SocketFd& b) { return a.fd < b.fd; });

@@ -35,6 +35,11 @@ struct ProcessListing {
   // they cannot be read (a kernel thread).
   std::string executable;
   std::string invoked;
+  // Threads with a descriptor table of their own (unshare(CLONE_FILES), clone without
+  // CLONE_FILES) that holds sockets the table read does not: one thread per such table, and
+  // how many such sockets it holds. They are counted, not read: status and apply say so and
+  // exit 1.
+  std::vector<std::pair<pid_t, int>> own_tables;
 };
 
 ProcessListing list_socket_fds(pid_t pid);

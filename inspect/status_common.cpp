@@ -55,6 +55,7 @@ std::vector<std::string> footnotes(const std::vector<ProcessView>& processes,
     const std::string who =
         "pid " + std::to_string(process.pid) + " (" + printable(process.comm) + "): ";
     if (!process.note.empty()) lines.push_back(who + process.note);
+    for (const std::string& line : own_table_lines(process)) lines.push_back(who + line);
     const Config& own = config_of(process, config);
     if (own.out_of_scope && !process.sockets.empty()) {
       lines.push_back(who + "left alone: " + scope_text(own));

@@ -58,6 +58,17 @@ std::string socket_json(const Config& config, const SocketView& socket) {
 
 }  // namespace
 
+// [{"thread":TID,"sockets":N}, ...]: threads' own descriptor tables, not read.
+std::string unread_tables_json(const ProcessView& process) {
+  std::string text = "[";
+  for (const auto& [thread, sockets] : process.own_tables) {
+    if (text.size() > 1) text += ",";
+    text +=
+        "{\"thread\":" + std::to_string(thread) + ",\"sockets\":" + std::to_string(sockets) + "}";
+  }
+  return text + "]";
+}
+
 void print_json(const std::vector<ProcessView>& processes, const Config& config, std::FILE* out) {
   std::string text = "{\"configuration\":" + configuration_json(config) + ",\"processes\":[";
   for (std::size_t p = 0; p < processes.size(); ++p) {
@@ -66,9 +77,12 @@ void print_json(const std::vector<ProcessView>& processes, const Config& config,
     const std::string problem = problem_text(process);
     if (p > 0) text += ",";
     text += "{\"pid\":" + std::to_string(process.pid) + ",\"comm\":" + json_string(process.comm) +
-            ",\"complete\":" + (process.problem == ProcessProblem::kNone ? "true" : "false") +
+            ",\"complete\":" +
+            (process.problem == ProcessProblem::kNone && process.own_tables.empty() ? "true"
+                                                                                    : "false") +
             ",\"problem\":" + (problem.empty() ? "null" : json_string(problem)) +
             ",\"note\":" + (process.note.empty() ? "null" : json_string(process.note)) +
+            ",\"unread_tables\":" + unread_tables_json(process) +
             ",\"configuration\":" + configuration_json(own) + ",\"sockets\":[";
     for (std::size_t s = 0; s < process.sockets.size(); ++s) {
       if (s > 0) text += ",";

@@ -56,6 +56,31 @@ TEST(InspectHolders, BeforeLinux69AProcessWhoseMainThreadExitedIsReportedAndLeft
   EXPECT_EQ(target.ask("values " + std::to_string(fd_in(listening))), untuned_values());
 }
 
+// A thread that unshared its descriptor table holds a socket the process's table does not:
+// status and apply read only the process's table, and say so (exit 1), never "all done".
+TEST(InspectHolders, ASocketInAThreadsOwnDescriptorTableIsReportedNotSilentlyLeftOut) {
+  Child target = start_target();
+  const std::string answer = target.ask("own-table");
+  ASSERT_TRUE(answer.starts_with("thread ")) << answer;
+  const std::string thread = answer.substr(7, answer.find(' ', 7) - 7);
+  const std::string pid = std::to_string(target.pid());
+  const std::string line = "pid " + pid + " (inspect_target): thread " + thread +
+                           " has a descriptor table of its own (unshare(CLONE_FILES)) holding 1 "
+                           "socket: not read (kashim reads the process's table only)\n";
+  ProcessRun status = kashim({"status", pid});
+  EXPECT_EQ(status.exit_code, 1) << status.err;
+  EXPECT_NE(status.out.find(line), std::string::npos) << status.out;
+  ProcessRun json = kashim({"status", "--json", pid});
+  EXPECT_EQ(json.exit_code, 1);
+  EXPECT_NE(json.out.find("\"complete\":false"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"unread_tables\":[{\"thread\":" + thread + ",\"sockets\":1}]"),
+            std::string::npos)
+      << json.out;
+  ProcessRun apply = kashim({"apply", "--pid", pid, "--idle", "60"});
+  EXPECT_EQ(apply.exit_code, 1) << apply.err;
+  EXPECT_NE(apply.out.find(line), std::string::npos) << apply.out;
+}
+
 TEST(InspectHolders, OneSocketUnderTwoDescriptorsIsTunedAndCountedOnce) {
   Child target = start_target();
   const std::string listening = target.ask("listen 127.0.0.1");

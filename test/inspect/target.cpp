@@ -15,6 +15,8 @@
 //                                                both ends held: 2 x COUNT + 1 sockets)
 //   dup FD                  -> "fd N"          (the same socket under another number)
 //   close FD                -> "ok"
+//   own-table               -> "thread T fd N" (a thread unshares its descriptor table and
+//                                                opens a TCP socket there; it then waits)
 //   main-exits              -> "ok"            (the main thread calls pthread_exit; a new
 //                                                thread answers, once the main one is a zombie)
 //   values FD               -> "keepalive K idle I intvl V cnt C user_timeout U"
@@ -24,6 +26,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -119,6 +122,34 @@ std::string pairs(int count) {
   return "fd " + std::to_string(listener) + ".." + std::to_string(last);
 }
 
+// A thread with a descriptor table of its own holding one TCP socket the process's table
+// does not: "thread T fd N", once it is there. The thread then waits for the process to end.
+std::string thread_with_own_table() {
+  static int pipe_ends[2];
+  if (pipe(pipe_ends) != 0) return failed("pipe");
+  pthread_t thread;
+  const int created = pthread_create(
+      &thread, nullptr,
+      [](void*) -> void* {
+        std::string answer = unshare(CLONE_FILES) != 0 ? failed("unshare") : "";
+        if (answer.empty()) {
+          const int fd = socket(AF_INET, SOCK_STREAM, 0);
+          answer = "thread " + std::to_string(gettid()) + " fd " + std::to_string(fd);
+        }
+        answer += "\n";
+        if (write(pipe_ends[1], answer.data(), answer.size()) < 0) return nullptr;
+        for (;;) pause();
+      },
+      nullptr);
+  if (created != 0) return failed("pthread_create");
+  char answer[128] = {};
+  const ssize_t got = read(pipe_ends[0], answer, sizeof answer - 1);
+  close(pipe_ends[0]);
+  close(pipe_ends[1]);  // the thread's copy stays in its own table
+  if (got <= 1) return failed("read");
+  return std::string(answer, static_cast<std::size_t>(got - 1));
+}
+
 std::string run(const std::string& line) {
   std::istringstream words(line);
   std::string command, host;
@@ -138,6 +169,7 @@ std::string run(const std::string& line) {
     return fd < 0 ? failed("accept") : "fd " + std::to_string(fd);
   }
   if (command == "socket") return "fd " + std::to_string(socket(AF_INET, SOCK_STREAM, 0));
+  if (command == "own-table") return thread_with_own_table();
   if (command == "keepalive" && words >> number) {
     int on = 1;
     return setsockopt(number, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) == 0 ? "ok"
