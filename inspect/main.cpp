@@ -41,6 +41,10 @@ constexpr const char* kUsage =
     "error (or the output could not be written), 3 no such process, it exited, or it may not\n"
     "be inspected (permission).\n";
 
+// Taken by the wrapper, which turns them into KASHIM_* variables: they never reach here.
+const std::string kConfigurationOptions =
+    "--idle, --intvl, --cnt, --user-timeout, --mode, --peers, --direction";
+
 [[noreturn]] void usage_error(const char* command, const std::string& message) {
   std::fprintf(stderr, "kashim %s: %s\nTry 'kashim --help' for more information.\n", command,
                message.c_str());
@@ -52,7 +56,11 @@ pid_t parse_pid(const char* command, std::string_view text) {
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), pid);
   if (error != std::errc() || end != text.data() + text.size() || pid <= 0) {
     std::string problem = "'";  // built in steps: GCC 12 warns (falsely) on "..." + string
-    problem.append(text).append("' is not a process ID (accepted: a positive whole number)");
+    problem.append(text).append(
+        error == std::errc::result_out_of_range
+            ? "' is not a process ID: too large (accepted: a positive whole number up to "
+              "pid_max, at most 4194304)"
+            : "' is not a process ID (accepted: a positive whole number)");
     usage_error(command, problem);
   }
   return pid;
@@ -99,7 +107,8 @@ int run_status(int argc, char** argv) {
       return kExitOk;
     } else if (argument.starts_with("-")) {
       usage_error("status", "unknown option '" + std::string(argument) +
-                                "' (accepted: --all, --json, PID...)");
+                                "' (accepted: --all, --json, PID..., and kashim's " +
+                                kConfigurationOptions + ")");
     } else {
       pids.push_back(parse_pid("status", argument));
     }
@@ -167,9 +176,11 @@ int run_apply(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return kExitOk;
     } else {
-      usage_error("apply", argument == "--pid" ? "option --pid needs a value"
-                                               : "unexpected argument '" + std::string(argument) +
-                                                     "' (accepted: --pid PID, --dry-run)");
+      usage_error("apply", argument == "--pid"
+                               ? "option --pid needs a value"
+                               : "unexpected argument '" + std::string(argument) +
+                                     "' (accepted: --pid PID, --dry-run, and kashim's " +
+                                     kConfigurationOptions + ")");
     }
   }
   if (pids.empty()) usage_error("apply", "no process given (--pid PID)");

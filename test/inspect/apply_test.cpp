@@ -222,9 +222,25 @@ TEST(InspectApply, BadArgumentsAndMissingProcesses) {
   ProcessRun bad_pid = kashim({"apply", "--pid", "12x"});
   EXPECT_EQ(bad_pid.exit_code, 2);
   EXPECT_NE(bad_pid.err.find("'12x' is not a process ID"), std::string::npos) << bad_pid.err;
-  ProcessRun bad_config = kashim({"apply", "--pid", "1", "--idle", "forever"});
-  EXPECT_EQ(bad_config.exit_code, 2);
-  EXPECT_NE(bad_config.err.find("KASHIM_IDLE"), std::string::npos) << bad_config.err;
+  ProcessRun huge_pid = kashim({"apply", "--pid", "99999999999"});
+  EXPECT_EQ(huge_pid.exit_code, 2);
+  EXPECT_NE(huge_pid.err.find("'99999999999' is not a process ID: too large (accepted: a "
+                              "positive whole number up to pid_max"),
+            std::string::npos)
+      << huge_pid.err;
+  // An option named as typed, as on a run; an unknown one with the options that are accepted.
+  for (const char* command : {"apply", "status"}) {
+    ProcessRun bad_config = kashim({command, "--pid", "1", "--idle", "forever"});
+    EXPECT_EQ(bad_config.exit_code, 2);
+    EXPECT_EQ(bad_config.err.rfind(std::string("kashim: --idle forever: KASHIM_IDLE"), 0), 0u)
+        << bad_config.err;
+    ProcessRun misspelt = kashim({command, "--idel", "60"});
+    EXPECT_EQ(misspelt.exit_code, 2);
+    EXPECT_NE(misspelt.err.find(", and kashim's --idle, --intvl, --cnt, --user-timeout, --mode, "
+                                "--peers, --direction)"),
+              std::string::npos)
+        << misspelt.err;
+  }
 
   // A thread's ID.
   Child threaded({"python3", "-c",
