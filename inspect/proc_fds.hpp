@@ -29,10 +29,10 @@ struct ProcessListing {
   // thread has exited and `thread` (TID) is the live thread read instead.
   std::string proc_dir;
   pid_t thread = 0;
-  // The names the library and the supervisor scope a program by (KASHIM_PROGRAMS, the
-  // configuration file's [program] sections): the base names of the executable
-  // (/proc/PID/exe, without " (deleted)") and of argv[0] (/proc/PID/cmdline). Empty when
-  // they cannot be read (a kernel thread).
+  // The names the library scopes a program by (KASHIM_PROGRAMS, the configuration file's
+  // [program] sections): the base names of the path exec was given (AT_EXECFN, as the
+  // library reads it; /proc/PID/exe when it cannot be read) and of argv[0]
+  // (/proc/PID/cmdline). Empty when they cannot be read (a kernel thread).
   std::string executable;
   std::string invoked;
   // Threads with a descriptor table of their own (unshare(CLONE_FILES), clone without

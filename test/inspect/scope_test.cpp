@@ -110,5 +110,29 @@ TEST(InspectScope, AProgramSectionOfTheConfigurationFileAppliesToThatProgramsSoc
   unlink(path.c_str());
 }
 
+// A program started through a link is known by the link's name, as the library knows it
+// (the path exec was given, AT_EXECFN), not by the file the link leads to (/proc/PID/exe).
+TEST(InspectScope, AProgramStartedThroughALinkIsChosenByTheLinksNameAsByTheLibrary) {
+  const std::string path = write_config(
+      "idle = 60\n[program inspect_target]\nidle = 120\n[program linked_target]\nidle = 90\n");
+  const std::string link = ::testing::TempDir() + "linked_target";
+  std::remove(link.c_str());
+  ASSERT_EQ(symlink(KASHIM_INSPECT_TARGET_PATH, link.c_str()), 0);
+  Child preloaded(
+      {"env", "LD_PRELOAD=" + preload_value(KASHIM_LIBRARY_PATH), "KASHIM_CONFIG=" + path, link});
+  Connection library = connect_to_itself(preloaded);
+  ASSERT_GE(library.fd, 0);
+  Child target({link});
+  Connection applied = connect_to_itself(target);
+  ASSERT_GE(applied.fd, 0);
+  ProcessRun apply =
+      kashim({"apply", "--pid", std::to_string(target.pid())}, {{"KASHIM_CONFIG", path}});
+  EXPECT_EQ(apply.exit_code, 0) << apply.out << apply.err;
+  EXPECT_TRUE(library.values().starts_with("keepalive 1 idle 90 ")) << library.values();
+  EXPECT_EQ(applied.values(), library.values());
+  unlink(link.c_str());
+  unlink(path.c_str());
+}
+
 }  // namespace
 }  // namespace kashim::testing
