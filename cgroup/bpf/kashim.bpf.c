@@ -7,8 +7,10 @@
  * SO_KEEPALIVE on and sets the configured TCP options, as core's apply_keepalive does.
  * A passive open of a socket that connected is a simultaneous open (a socket connecting to
  * its own address): out, and decided already at connect() when a direction is set or the
- * socket has a record (below); a later connect() of such a socket keeps the decision of its
- * first.
+ * socket has a record (below). Each connect() of a socket is decided for its own peer: a
+ * second one after a refused attempt is wanted or not as on a fresh socket (what the first
+ * set stays: the kernel cannot set an option back to "not set"), as the preload decides a
+ * connect() after a refused one.
  *
  * kashim_setsockopt sees the programs' own setsockopt calls of the managed options. Force
  * mode: the configured value replaces the program's (and SO_KEEPALIVE cannot be switched
@@ -220,11 +222,7 @@ int kashim_sockops(struct bpf_sock_ops* skops) {
     const __u64 create =
         current->direction != KASHIM_DIRECTION_BOTH ? BPF_SK_STORAGE_GET_F_CREATE : 0;
     struct socket_record* record = bpf_sk_storage_get(&sockets, sk, 0, create);
-    if (record) {
-      const __u64 cookie = bpf_get_socket_cookie(skops);
-      if (record->connected == cookie) return 1; /* decided at its first connect() */
-      record->connected = cookie;
-    }
+    if (record) record->connected = bpf_get_socket_cookie(skops);
     return decide(skops, sk, current, record, KASHIM_DIRECTION_OUT);
   }
   /* Most accepted connections have no record: their listener had none to clone. */

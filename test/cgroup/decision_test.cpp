@@ -189,6 +189,26 @@ TEST_F(CgroupConnect, ASimultaneousOpenIsDirectionOut) {
   }
 }
 
+// A socket whose connect() was refused connects again, to a peer the filter wants: it is
+// tuned, as under the preload (the refused attempt had been decided for good, untuned).
+TEST_F(CgroupConnect, AConnectAfterARefusedOneIsDecidedForItsOwnPeer) {
+  for (const char* direction : {"out", ""}) {
+    Listener listener("127.0.0.1");
+    Environment environment =
+        with(with(kTuned, "KASHIM_PEERS", "127.0.0.1:" + listener.port_text()), "KASHIM_DIRECTION",
+             direction);
+    Child child(cgroup_run({kCgroupProbe, "retry", "127.0.0.1", listener.port_text()}),
+                environment);
+    const int accepted = listener.accept_one();
+    const auto values = values_in(child.out_line());
+    if (accepted >= 0) close(accepted);
+    EXPECT_EQ(child.wait(), 0) << child.rest_of_err();
+    EXPECT_EQ(values.at("keepalive"), 1)
+        << "--direction '" << direction << "': " << describe(values);
+    EXPECT_EQ(values.at("idle"), 31) << direction;
+  }
+}
+
 TEST_F(CgroupConnect, TheUserTimeoutBoundsAConnectNobodyAnswers) {
   // Unbounded, the SYNs are retransmitted for two minutes and the probe's alarm(8) ends it.
   Child child(cgroup_run({kCgroupProbe, "unanswered"}), {{"KASHIM_USER_TIMEOUT", "1s"}});
