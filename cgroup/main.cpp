@@ -118,7 +118,17 @@ int dispatch(const std::string& subcommand, const std::vector<std::string>& argu
     if (!config.error.view().empty()) return usage_error(std::string(config.error.view()));
     return cgroup::run(config, request);
   }
-  if (subcommand == "attach") return cgroup::attach(config, operand(false));
+  if (subcommand == "attach") {
+    // A cgroup holds many programs and the kernel's programs cannot tell them apart: a scope
+    // is not kept silently, nor taken for one that applies (doc/config.md).
+    if (config.programs[0] != '\0') {
+      std::fprintf(stderr,
+                   "kashim cgroup: the program scope \"%s\" does not apply to attach: every "
+                   "process in the cgroup gets these settings\n",
+                   config.programs);
+    }
+    return cgroup::attach(config, operand(false));
+  }
   if (subcommand == "detach") return cgroup::detach(operand(false));
   if (subcommand == "status") return cgroup::status(operand(true));
   return usage_error("unknown subcommand '" + subcommand +

@@ -234,5 +234,16 @@ TEST(CgroupMount, AHiddenCgroup2MountIsPassedOver) {
   EXPECT_NE(run.err.find("a directory under " + own), std::string::npos) << run.err;
 }
 
+// A program scope cannot apply to a cgroup (many programs, which the kernel's programs
+// cannot tell apart): attach says so rather than drop it silently, and tunes every process.
+TEST_F(CgroupAttach, AProgramScopeIsSaidNotToApply) {
+  const ProcessRun attach = tool({"attach", cgroup_}, with(kTuned, "KASHIM_PROGRAMS", "nginx"));
+  EXPECT_EQ(attach.exit_code, 0) << attach.err;
+  EXPECT_EQ(attach.err,
+            "kashim cgroup: the program scope \"nginx\" does not apply to attach: "
+            "every process in the cgroup gets these settings\n");
+  EXPECT_EQ(connection_inside()["idle"], 31);
+}
+
 }  // namespace
 }  // namespace kashim::testing
