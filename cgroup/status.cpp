@@ -43,9 +43,9 @@ bool print_attachment(const Target& target) {
         target.path.c_str(), static_cast<unsigned long long>(target.id));
   } else {
     std::printf(
-        "%s (cgroup %llu) INCOMPLETE: an attach was stopped before it pinned both links; a "
-        "link it pinned stays attached (kashim cgroup attach attaches again, detach removes "
-        "it all)\n",
+        "%s (cgroup %llu) INCOMPLETE: a link's pin is missing (an attach stopped midway, or "
+        "a pin removed by hand); a link still pinned may be attached (kashim cgroup attach "
+        "attaches again, detach removes it all)\n",
         target.path.c_str(), static_cast<unsigned long long>(target.id));
   }
   std::printf("  settings: %s\n", describe_bpf_settings(settings).c_str());

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -150,7 +151,6 @@ ProcessView inspect_process(pid_t pid, DiagCache& cache, const std::function<voi
     process.problem = ProcessProblem::kExited;
     return process;
   }
-  process.own_tables = listing.own_tables;
   process.executable = listing.executable;
   process.invoked = listing.invoked;
   process.thread = listing.thread;
@@ -168,6 +168,13 @@ ProcessView inspect_process(pid_t pid, DiagCache& cache, const std::function<voi
     }
   }
   const DiagTable& table = cache.table_for(listing.proc_dir, &process.note);
+  // Threads' own tables: their TCP connections and listeners (sock_diag lists them; an
+  // unconnected TCP socket it does not, nor any other kind), counted.
+  for (const OwnTable& own : listing.own_tables) {
+    const auto tcp = [&table](ino_t inode) { return table.find(inode) != table.end(); };
+    const int count = static_cast<int>(std::count_if(own.sockets.begin(), own.sockets.end(), tcp));
+    if (count > 0) process.own_tables.emplace_back(own.thread, count);
+  }
   const ino_t netns = network_namespace_of(listing.proc_dir);
   for (SocketFd listed : listing.sockets) {
     // A number closed and given to another socket between the listing and the duplication
@@ -199,8 +206,9 @@ ProcessView inspect_process(pid_t pid, DiagCache& cache, const std::function<voi
           if (listed.inode == 0) continue;  // no socket there now: closed meanwhile, gone
           goto retry;
         }
-        socket.reused = true;  // reported: the number keeps changing hands
-        process.sockets.push_back(socket);
+        // The number keeps changing hands: reported, when what it held was TCP.
+        socket.reused = true;
+        if (in_table) process.sockets.push_back(socket);
         continue;
       case Duplicate::Outcome::kClosed:
         if (!process_exited(process.pidfd.get())) continue;  // closed meanwhile: gone
@@ -238,7 +246,7 @@ std::vector<std::string> own_table_lines(const ProcessView& process) {
   for (const auto& [thread, sockets] : process.own_tables) {
     lines.push_back("thread " + std::to_string(thread) +
                     " has a descriptor table of its own (unshare(CLONE_FILES)) holding " +
-                    std::to_string(sockets) + " socket" + (sockets == 1 ? "" : "s") +
+                    std::to_string(sockets) + " TCP socket" + (sockets == 1 ? "" : "s") +
                     ": not read (kashim reads the process's table only)");
   }
   return lines;

@@ -49,8 +49,8 @@ struct ProcessView {
   // by all of them) was read, and `thread_pidfd` reaches it (PIDFD_THREAD).
   pid_t thread = 0;
   UniqueFd thread_pidfd;
-  // Threads with a descriptor table of their own holding sockets, which are not read: the
-  // thread and its count of sockets (proc_fds.hpp).
+  // Threads with a descriptor table of their own holding TCP sockets the process's table
+  // does not, which are not read: the thread and its count of them (proc_fds.hpp).
   std::vector<std::pair<pid_t, int>> own_tables;
   // The program's names (proc_fds.hpp), by which its configuration is chosen.
   std::string executable, invoked;

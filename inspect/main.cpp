@@ -219,7 +219,7 @@ int main(int argc, char** argv) {
   if (command == "apply") return with_output_written("apply", run_apply(argc - 2, argv + 2));
   if (command == "--help" || command == "-h") {
     std::fputs(kUsage, stdout);
-    return kExitOk;
+    return with_output_written("--help", kExitOk);
   }
   std::fprintf(stderr, "kashim-inspect: unknown command '%s' (accepted: status, apply)\n",
                argv[1] == nullptr ? "" : argv[1]);

@@ -133,12 +133,13 @@ bool same_table(pid_t a, pid_t b) {
   return syscall(SYS_kcmp, a, b, KCMP_FILES, 0, 0) <= 0;
 }
 
-// How many sockets the descriptor table /proc directory `fd_directory` lists holds that are
-// not among `read` (a table unshared later holds copies of the process's descriptors).
-int other_sockets_in(const std::string& fd_directory, const std::vector<SocketFd>& read) {
-  DIR* entries = opendir(fd_directory.c_str());
-  if (entries == nullptr) return 0;
+// The sockets the descriptor table /proc directory `fd_directory` lists holds that are not
+// among `read` (a table unshared later holds copies of the process's descriptors).
+std::vector<ino_t> other_sockets_in(const std::string& fd_directory,
+                                    const std::vector<SocketFd>& read) {
   std::vector<ino_t> counted;
+  DIR* entries = opendir(fd_directory.c_str());
+  if (entries == nullptr) return counted;
   while (dirent* entry = readdir(entries)) {
     char target[64];
     const ssize_t length = readlinkat(dirfd(entries), entry->d_name, target, sizeof target);
@@ -151,14 +152,14 @@ int other_sockets_in(const std::string& fd_directory, const std::vector<SocketFd
     }
   }
   closedir(entries);
-  return static_cast<int>(counted.size());
+  return counted;
 }
 
 // The threads of `pid` whose descriptor table is not `read_through`'s, one per table, with
 // the sockets each table holds that `read` (the table read) does not.
-std::vector<std::pair<pid_t, int>> other_tables(pid_t pid, pid_t read_through,
-                                                const std::vector<SocketFd>& read) {
-  std::vector<std::pair<pid_t, int>> tables;
+std::vector<OwnTable> other_tables(pid_t pid, pid_t read_through,
+                                   const std::vector<SocketFd>& read) {
+  std::vector<OwnTable> tables;
   const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
   DIR* entries = opendir(tasks.c_str());
   if (entries == nullptr) return tables;
@@ -171,8 +172,8 @@ std::vector<std::pair<pid_t, int>> other_tables(pid_t pid, pid_t read_through,
       continue;
     }
     seen.push_back(tid);
-    const int sockets = other_sockets_in(tasks + "/" + entry->d_name + "/fd", read);
-    if (sockets > 0) tables.emplace_back(tid, sockets);
+    std::vector<ino_t> sockets = other_sockets_in(tasks + "/" + entry->d_name + "/fd", read);
+    if (!sockets.empty()) tables.push_back({tid, std::move(sockets)});
   }
   closedir(entries);
   return tables;

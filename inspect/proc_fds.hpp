@@ -21,6 +21,13 @@ struct SocketFd {
   ino_t inode = 0;
 };
 
+// A thread's own descriptor table (unshare(CLONE_FILES)), by one of its threads, and the
+// inodes of the sockets only it holds (of any kind: which are TCP, sock_diag tells).
+struct OwnTable {
+  pid_t thread = 0;
+  std::vector<ino_t> sockets;
+};
+
 struct ProcessListing {
   int error = 0;     // 0, or errno: ENOENT/ESRCH no such process, EACCES/EPERM not permitted
   std::string comm;  // the program's name, "?" when it cannot be read
@@ -36,10 +43,8 @@ struct ProcessListing {
   std::string executable;
   std::string invoked;
   // Threads with a descriptor table of their own (unshare(CLONE_FILES), clone without
-  // CLONE_FILES) that holds sockets the table read does not: one thread per such table, and
-  // how many such sockets it holds. They are counted, not read: status and apply say so and
-  // exit 1.
-  std::vector<std::pair<pid_t, int>> own_tables;
+  // CLONE_FILES) that holds sockets the table read does not. They are counted, not read.
+  std::vector<OwnTable> own_tables;
 };
 
 ProcessListing list_socket_fds(pid_t pid);

@@ -3,10 +3,8 @@
 // (or `programs =`) scopes it by the program's names, and the configuration file's
 // [program ...] section for those names overrides the global part key by key.
 //
-// The names come from outside (proc_fds.hpp): the base names of /proc/PID/exe and of argv[0].
-// Inside the program the library takes AT_EXECFN, the path exec() was given, instead of
-// the executable: the two differ for a program started through a symbolic link
-// (/usr/bin/python3 -> python3.11) or a script (#! line); argv[0] usually names the link.
+// The names come from outside (proc_fds.hpp): the base names of the path exec() was given
+// (AT_EXECFN, read from the process, as the library takes it inside) and of argv[0].
 #pragma once
 
 #include <map>

@@ -167,6 +167,9 @@ static __always_inline int decide(struct bpf_sock_ops* skops, struct bpf_sock* s
                                   struct socket_record* record, __u8 side) {
   if ((current->direction != KASHIM_DIRECTION_BOTH && current->direction != side) ||
       !peer_matches(current, skops)) {
+    /* A socket that connects again, now to a peer not wanted: the program's own setsockopt
+     * calls stand from now on, as on a socket kashim never tuned. */
+    if (record) record->tuned = 0;
     count(KASHIM_NOT_WANTED);
     return 1;
   }

@@ -120,25 +120,19 @@ int self_connect(const char* text) {
   return 0;
 }
 
-// One socket connects twice: first to a port of ADDRESS nobody listens on (refused), then
-// to ADDRESS PORT. Its values after the second.
-int retry(const char* text, int port) {
+// One socket connects twice: first to ADDRESS REFUSING (a port bound, not listening: refused),
+// then to ADDRESS PORT, and sets OPTIONS itself after. Its values after that.
+int retry(const char* text, int refusing, int port, const std::string& options) {
   sockaddr_storage address;
-  const socklen_t length = parse(text, 0, &address);
-  const int closed = socket(address.ss_family, SOCK_STREAM, 0);  // bound, not listening
-  if (closed < 0 || bind(closed, reinterpret_cast<sockaddr*>(&address), length) != 0) {
-    fail("bind");
-  }
-  sockaddr_storage refusing;
-  socklen_t refusing_length = sizeof refusing;
-  getsockname(closed, reinterpret_cast<sockaddr*>(&refusing), &refusing_length);
+  socklen_t length = parse(text, refusing, &address);
   const int fd = socket(address.ss_family, SOCK_STREAM, 0);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&refusing), refusing_length) == 0 ||
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&address), length) == 0 ||
       errno != ECONNREFUSED) {
     fail("connect (refused)");
   }
-  const socklen_t target_length = parse(text, port, &address);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), target_length) != 0) fail("connect");
+  length = parse(text, port, &address);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), length) != 0) fail("connect");
+  set_options(fd, options);
   report("connected", fd);
   return read_until_end(fd);
 }
@@ -190,13 +184,15 @@ int main(int argc, char** argv) {
   if (argc < 2 || (argc < 3 && std::string(argv[1]) != "unanswered")) {
     std::fprintf(stderr,
                  "usage: cgroup_probe connect ADDRESS PORT | listen ADDRESS [...] | selfconnect "
-                 "ADDRESS | retry ADDRESS PORT | unanswered\n");
+                 "ADDRESS | retry ADDRESS REFUSING PORT [OPTIONS] | unanswered\n");
     return 2;
   }
   const std::string action = argv[1];
   if (action == "selfconnect") return self_connect(argv[2]);
   if (action == "unanswered") return unanswered();
-  if (action == "retry" && argc == 4) return retry(argv[2], std::atoi(argv[3]));
+  if (action == "retry" && argc >= 5) {
+    return retry(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), argc > 5 ? argv[5] : "");
+  }
   const bool connecting = action == "connect";
   int next = connecting ? 4 : 3;
   if (argc < next) return 2;

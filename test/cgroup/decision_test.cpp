@@ -189,23 +189,48 @@ TEST_F(CgroupConnect, ASimultaneousOpenIsDirectionOut) {
   }
 }
 
-// A socket whose connect() was refused connects again, to a peer the filter wants: it is
-// tuned, as under the preload (the refused attempt had been decided for good, untuned).
+// A port on 127.0.0.1 that refuses connections: a socket bound there, not listening.
+struct RefusingPort {
+  RefusingPort() {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&address), length) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+      port = std::to_string(ntohs(address.sin_port));
+    }
+  }
+  ~RefusingPort() { close(fd); }
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  std::string port;
+};
+
+// A socket whose connect() was refused connects again: it is decided for its new peer, as
+// under the preload. To a peer the filter wants, it is tuned (the refused attempt had been
+// decided for good, untuned); to one it does not, after a refused attempt to one it wants,
+// the program's own settings stand (force mode had kept rewriting them).
 TEST_F(CgroupConnect, AConnectAfterARefusedOneIsDecidedForItsOwnPeer) {
   for (const char* direction : {"out", ""}) {
     Listener listener("127.0.0.1");
-    Environment environment =
-        with(with(kTuned, "KASHIM_PEERS", "127.0.0.1:" + listener.port_text()), "KASHIM_DIRECTION",
-             direction);
-    Child child(cgroup_run({kCgroupProbe, "retry", "127.0.0.1", listener.port_text()}),
-                environment);
-    const int accepted = listener.accept_one();
-    const auto values = values_in(child.out_line());
-    if (accepted >= 0) close(accepted);
-    EXPECT_EQ(child.wait(), 0) << child.rest_of_err();
-    EXPECT_EQ(values.at("keepalive"), 1)
-        << "--direction '" << direction << "': " << describe(values);
-    EXPECT_EQ(values.at("idle"), 31) << direction;
+    RefusingPort refusing;
+    ASSERT_FALSE(refusing.port.empty());
+    const Environment environment =
+        with(with(kTuned, "KASHIM_DIRECTION", direction), "KASHIM_MODE", "force");
+    for (const bool second_wanted : {true, false}) {
+      const std::string wanted = second_wanted ? listener.port_text() : refusing.port;
+      Child child(cgroup_run({kCgroupProbe, "retry", "127.0.0.1", refusing.port,
+                              listener.port_text(), second_wanted ? "" : "keepalive=0,idle=100"}),
+                  with(environment, "KASHIM_PEERS", "127.0.0.1:" + wanted));
+      const int accepted = listener.accept_one();
+      const auto values = values_in(child.out_line());
+      if (accepted >= 0) close(accepted);
+      EXPECT_EQ(child.wait(), 0) << child.rest_of_err();
+      const std::string where = std::string("--direction '") + direction + "', " +
+                                (second_wanted ? "second wanted: " : "first wanted: ");
+      EXPECT_EQ(values.at("keepalive"), second_wanted ? 1 : 0) << where << describe(values);
+      EXPECT_EQ(values.at("idle"), second_wanted ? 31 : 100) << where << describe(values);
+    }
   }
 }
 

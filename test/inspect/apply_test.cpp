@@ -228,12 +228,13 @@ TEST(InspectApply, BadArgumentsAndMissingProcesses) {
                               "positive whole number up to pid_max"),
             std::string::npos)
       << huge_pid.err;
-  // An option named as typed, as on a run; an unknown one with the options that are accepted.
+  // An invalid value; an unknown option answered with the options that are accepted.
   for (const char* command : {"apply", "status"}) {
-    ProcessRun bad_config = kashim({command, "--pid", "1", "--idle", "forever"});
+    ProcessRun bad_config = std::string(command) == "apply"
+                                ? kashim({command, "--pid", "1", "--idle", "forever"})
+                                : kashim({command, "1", "--idle", "forever"});
     EXPECT_EQ(bad_config.exit_code, 2);
-    EXPECT_EQ(bad_config.err.rfind(std::string("kashim: --idle forever: KASHIM_IDLE"), 0), 0u)
-        << bad_config.err;
+    EXPECT_NE(bad_config.err.find("KASHIM_IDLE"), std::string::npos) << bad_config.err;
     ProcessRun misspelt = kashim({command, "--idel", "60"});
     EXPECT_EQ(misspelt.exit_code, 2);
     EXPECT_NE(misspelt.err.find(", and kashim's --idle, --intvl, --cnt, --user-timeout, --mode, "

@@ -15,8 +15,9 @@
 //                                                both ends held: 2 x COUNT + 1 sockets)
 //   dup FD                  -> "fd N"          (the same socket under another number)
 //   close FD                -> "ok"
-//   own-table               -> "thread T fd N" (a thread unshares its descriptor table and
-//                                                opens a TCP socket there; it then waits)
+//   own-table tcp|udp       -> "thread T fd N" (a thread unshares its descriptor table and
+//                                                opens a TCP listener, or a UDP socket,
+//                                                there; it then waits)
 //   main-exits              -> "ok"            (the main thread calls pthread_exit; a new
 //                                                thread answers, once the main one is a zombie)
 //   values FD               -> "keepalive K idle I intvl V cnt C user_timeout U"
@@ -122,10 +123,13 @@ std::string pairs(int count) {
   return "fd " + std::to_string(listener) + ".." + std::to_string(last);
 }
 
-// A thread with a descriptor table of its own holding one TCP socket the process's table
-// does not: "thread T fd N", once it is there. The thread then waits for the process to end.
-std::string thread_with_own_table() {
+// A thread with a descriptor table of its own holding one socket the process's table does
+// not (a TCP listener, or a UDP socket): "thread T fd N", once it is there. The thread then
+// waits for the process to end.
+std::string thread_with_own_table(bool tcp) {
   static int pipe_ends[2];
+  static bool listener;
+  listener = tcp;
   if (pipe(pipe_ends) != 0) return failed("pipe");
   pthread_t thread;
   const int created = pthread_create(
@@ -133,7 +137,7 @@ std::string thread_with_own_table() {
       [](void*) -> void* {
         std::string answer = unshare(CLONE_FILES) != 0 ? failed("unshare") : "";
         if (answer.empty()) {
-          const int fd = socket(AF_INET, SOCK_STREAM, 0);
+          const int fd = listener ? listen_on("127.0.0.1") : socket(AF_INET, SOCK_DGRAM, 0);
           answer = "thread " + std::to_string(gettid()) + " fd " + std::to_string(fd);
         }
         answer += "\n";
@@ -169,7 +173,7 @@ std::string run(const std::string& line) {
     return fd < 0 ? failed("accept") : "fd " + std::to_string(fd);
   }
   if (command == "socket") return "fd " + std::to_string(socket(AF_INET, SOCK_STREAM, 0));
-  if (command == "own-table") return thread_with_own_table();
+  if (command == "own-table" && words >> host) return thread_with_own_table(host == "tcp");
   if (command == "keepalive" && words >> number) {
     int on = 1;
     return setsockopt(number, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) == 0 ? "ok"
