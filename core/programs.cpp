@@ -106,7 +106,9 @@ ProgramMatch match_programs(std::string_view list, const ProgramNames& names) {
 
 std::string_view check_program_list(std::string_view list, std::string_view* bad_item) {
   std::string_view problem;
+  bool any = false;
   for_each_item(list, [&](std::string_view item) {
+    any = true;
     std::string_view glob = trim_blanks(item.front() == '!' ? tail(item, 1) : item);
     if (glob.empty()) {
       problem = "has ! without a glob after it";
@@ -123,6 +125,12 @@ std::string_view check_program_list(std::string_view list, std::string_view* bad
     if (!problem.empty()) *bad_item = item;
     return problem.empty();
   });
+  // Commas and blanks alone would match no program: every program out of scope, where an
+  // empty value means every program.
+  if (problem.empty() && !any && !trim_blanks(list).empty()) {
+    problem = "holds no glob, only commas (an empty value means every program)";
+    *bad_item = list;
+  }
   return problem;
 }
 

@@ -88,6 +88,11 @@ TEST(Programs, ListChecking) {
             "contains / (a program is matched by its name, not its path)");
   EXPECT_EQ(check_program_list("php[5-8", &bad), "opens [ without closing it");
   EXPECT_EQ(bad, "php[5-8");
+  // Commas alone would leave every program out, where an empty list means every program.
+  EXPECT_EQ(check_program_list(" , ,", &bad),
+            "holds no glob, only commas (an empty value means every program)");
+  EXPECT_EQ(bad, " , ,");
+  EXPECT_EQ(check_program_list("", &bad), "");
 }
 
 TEST(Programs, BaseName) {
