@@ -1,6 +1,7 @@
 // Reading the configuration file: the only I/O behind config_file.hpp's pure parser.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,8 +30,18 @@ std::string_view open_error_name(int error) {
 }
 
 // Why a file must not be trusted, or empty. Its owner (who chose to write it) and root may
-// write to it; anyone else who could would tune every program that reads it.
+// write to it; anyone else who could would tune every program that reads it. So the owner is
+// root or the user the reading program runs as: a file of another user's (nobody's, a
+// service's) could be rewritten by any process running as that user.
 void check_permissions(const struct stat& status, ConfigFile* file) {
+  const auto reader = static_cast<uid_t>(kernel::raw(SYS_geteuid));
+  if (status.st_uid != 0 && status.st_uid != reader) {
+    file->error.add(file->path).add(": refused, it belongs to user ");
+    file->error.add(static_cast<std::int64_t>(status.st_uid));
+    file->error.add(" (accepted: a file of root's, or of the user the program runs as, ");
+    file->error.add(static_cast<std::int64_t>(reader)).add(")");
+    return;
+  }
   bool group_writable = (status.st_mode & S_IWGRP) != 0 && status.st_gid != 0;
   if ((status.st_mode & S_IWOTH) == 0 && !group_writable) return;
   file->error.add(file->path).add(": refused, it is writable by ");

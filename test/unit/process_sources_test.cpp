@@ -99,6 +99,23 @@ TEST(ConfigFileRead, WritableByAGroupOtherThanRootsIsRefused) {
   }
 }
 
+// A file of another user's (nobody's, a service's) could be rewritten by any process that
+// runs as that user: refused. Root's, or the reader's own, is read.
+TEST(ConfigFileRead, AFileOfAnotherUsersIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give the file to another user";
+  TempDirectory directory;
+  std::string path = directory.write("kashim.conf", "idle = 42\n", 0644);
+  ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0);
+  ConfigText text;
+  ConfigFile file = read(path.c_str(), &text);
+  EXPECT_FALSE(file.present);
+  EXPECT_EQ(file.error.view(), path +
+                                   ": refused, it belongs to user 65534 (accepted: a file of "
+                                   "root's, or of the user the program runs as, 0)");
+  ASSERT_EQ(chown(path.c_str(), 0, 0), 0);
+  EXPECT_TRUE(read(path.c_str(), &text).error.empty());
+}
+
 TEST(ConfigFileRead, GroupRootMayWrite) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to give the file to group root";
   TempDirectory directory;
