@@ -34,8 +34,8 @@ std::string_view open_error_name(int error) {
 // root or the user the reading program runs as: a file of another user's (nobody's, a
 // service's) could be rewritten by any process running as that user.
 void check_permissions(const struct stat& status, ConfigFile* file) {
-  const auto reader = static_cast<uid_t>(kernel::raw(SYS_geteuid));
-  if (status.st_uid != 0 && status.st_uid != reader) {
+  const auto reader = status.st_uid == 0 ? 0 : static_cast<uid_t>(kernel::raw(SYS_geteuid));
+  if (status.st_uid != reader) {
     file->error.add(file->path).add(": refused, it belongs to user ");
     file->error.add(static_cast<std::int64_t>(status.st_uid));
     file->error.add(" (accepted: a file of root's, or of the user the program runs as, ");

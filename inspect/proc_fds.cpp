@@ -115,8 +115,6 @@ void read_names(ProcessListing* listing) {
   listing->invoked = base_name_of(std::string_view(cmdline.c_str()));  // up to the first NUL
 }
 
-}  // namespace
-
 // The inode of a /proc/PID/fd/N link's "socket:[INODE]", or 0 for any other link.
 ino_t socket_inode_of(std::string_view link) {
   constexpr std::string_view kSocketPrefix = "socket:[";
@@ -127,6 +125,35 @@ ino_t socket_inode_of(std::string_view link) {
   return parse_number(link, &inode) ? inode : 0;
 }
 
+// The sockets the descriptor table /proc directory `fd_directory` lists, by number, into
+// `sockets`: 0, or the errno that refused the listing (sockets read until then stay).
+int read_socket_fds(const std::string& fd_directory, std::vector<SocketFd>* sockets) {
+  UniqueFd handle(open(fd_directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!handle) return errno;
+  DIR* entries = fdopendir(handle.get());
+  if (entries == nullptr) return errno;
+  const int directory_fd = handle.release();  // the DIR owns it now
+  int error = 0;
+  while (dirent* entry = readdir(entries)) {
+    int fd = -1;
+    if (!parse_number(entry->d_name, &fd)) continue;  // "." and ".."
+    char target[64];
+    ssize_t length = readlinkat(directory_fd, entry->d_name, target, sizeof target);
+    if (length < 0) {
+      // Closed since the directory was read (ENOENT) is normal; refused is not.
+      if (errno == EACCES || errno == EPERM) {
+        error = errno;
+        break;
+      }
+      continue;
+    }
+    const ino_t inode = socket_inode_of(std::string_view(target, static_cast<std::size_t>(length)));
+    if (inode != 0) sockets->push_back({fd, inode});
+  }
+  closedir(entries);
+  return error;
+}
+
 // Whether threads `a` and `b` share one descriptor table (kcmp; an error counts as shared,
 // so that nothing is reported that is not there).
 bool same_table(pid_t a, pid_t b) {
@@ -134,25 +161,20 @@ bool same_table(pid_t a, pid_t b) {
 }
 
 // The sockets the descriptor table /proc directory `fd_directory` lists holds that are not
-// among `read` (a table unshared later holds copies of the process's descriptors).
+// among `read` (a table unshared later holds copies of the process's descriptors), once each.
 std::vector<ino_t> other_sockets_in(const std::string& fd_directory,
                                     const std::vector<SocketFd>& read) {
-  std::vector<ino_t> counted;
-  DIR* entries = opendir(fd_directory.c_str());
-  if (entries == nullptr) return counted;
-  while (dirent* entry = readdir(entries)) {
-    char target[64];
-    const ssize_t length = readlinkat(dirfd(entries), entry->d_name, target, sizeof target);
-    if (length <= 0) continue;
-    const ino_t inode = socket_inode_of(std::string_view(target, static_cast<std::size_t>(length)));
-    const auto same = [inode](const SocketFd& socket) { return socket.inode == inode; };
-    if (inode != 0 && std::none_of(read.begin(), read.end(), same) &&
-        std::find(counted.begin(), counted.end(), inode) == counted.end()) {
-      counted.push_back(inode);
+  std::vector<SocketFd> held;
+  read_socket_fds(fd_directory, &held);
+  std::vector<ino_t> others;
+  for (const SocketFd& socket : held) {
+    const auto same = [&socket](const SocketFd& mine) { return mine.inode == socket.inode; };
+    if (std::none_of(read.begin(), read.end(), same) &&
+        std::find(others.begin(), others.end(), socket.inode) == others.end()) {
+      others.push_back(socket.inode);
     }
   }
-  closedir(entries);
-  return counted;
+  return others;
 }
 
 // The threads of `pid` whose descriptor table is not `read_through`'s, one per table, with
@@ -179,6 +201,8 @@ std::vector<OwnTable> other_tables(pid_t pid, pid_t read_through,
   return tables;
 }
 
+}  // namespace
+
 ProcessListing list_socket_fds(pid_t pid) {
   ProcessListing listing;
   listing.comm = read_comm(pid);  // anyone may read it, even where the descriptors are hidden
@@ -191,40 +215,10 @@ ProcessListing list_socket_fds(pid_t pid) {
       listing.proc_dir += "/task/" + std::to_string(thread);
     }
   }
-  const std::string directory = listing.proc_dir + "/fd";
-  UniqueFd handle(open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!handle) {
-    listing.error = errno;
-    return listing;
-  }
-  DIR* entries = fdopendir(handle.get());
-  if (entries == nullptr) {
-    listing.error = errno;
-    return listing;
-  }
-  const int directory_fd = handle.release();  // the DIR owns it now
-  errno = 0;
-  while (dirent* entry = readdir(entries)) {
-    int fd = -1;
-    if (!parse_number(entry->d_name, &fd)) continue;  // "." and ".."
-    char target[64];
-    ssize_t length = readlinkat(directory_fd, entry->d_name, target, sizeof target);
-    if (length < 0) {
-      // Closed since the directory was read (ENOENT) is normal; refused is not.
-      if (errno == EACCES || errno == EPERM) {
-        listing.error = errno;
-        break;
-      }
-      continue;
-    }
-    const ino_t inode = socket_inode_of(std::string_view(target, static_cast<std::size_t>(length)));
-    if (inode != 0) listing.sockets.push_back({fd, inode});
-  }
-  closedir(entries);
-  if (listing.error == 0) {
-    listing.own_tables =
-        other_tables(pid, listing.thread != 0 ? listing.thread : pid, listing.sockets);
-  }
+  listing.error = read_socket_fds(listing.proc_dir + "/fd", &listing.sockets);
+  if (listing.error != 0) return listing;
+  listing.own_tables =
+      other_tables(pid, listing.thread != 0 ? listing.thread : pid, listing.sockets);
   read_names(&listing);
   std::sort(listing.sockets.begin(), listing.sockets.end(),
             [](const SocketFd& a, const SocketFd& b) { return a.fd < b.fd; });

@@ -56,8 +56,6 @@ std::string socket_json(const Config& config, const SocketView& socket) {
   return text;
 }
 
-}  // namespace
-
 // [{"thread":TID,"sockets":N}, ...]: threads' own descriptor tables, not read.
 std::string unread_tables_json(const ProcessView& process) {
   std::string text = "[";
@@ -68,6 +66,8 @@ std::string unread_tables_json(const ProcessView& process) {
   }
   return text + "]";
 }
+
+}  // namespace
 
 void print_json(const std::vector<ProcessView>& processes, const Config& config, std::FILE* out) {
   std::string text = "{\"configuration\":" + configuration_json(config) + ",\"processes\":[";
