@@ -35,6 +35,8 @@ extern char** environ;
 // test/bench/forwarder.c
 extern "C" int kashim_bench_forwarding_setsockopt(int fd, int level, int optname,
                                                   const void* optval, socklen_t optlen);
+extern "C" int kashim_bench_answer_checking_setsockopt(int fd, int level, int optname,
+                                                       const void* optval, socklen_t optlen);
 
 namespace {
 
@@ -226,6 +228,17 @@ void scenario_forced_setsockopt() {
   };
   report("4. setsockopt(TCP_KEEPINTVL), force mode", "shim (value replaced)", "forwarding hook",
          compare(shim, forwarder, kOps, kRounds), 1.01);
+  // The floor of any hook that can answer a refused value with the program's own call: it must
+  // see libc's answer, so it returns to its own code before the program (doc/performance.md).
+  auto answer_checking = [&] {
+    for (int i = 0; i < kOps; ++i) {
+      set_interval_as_libuv(kashim_bench_answer_checking_setsockopt, fd);
+    }
+  };
+  report("   a hook that looks at libc's answer", "answer-checking hook", "forwarding hook",
+         compare(answer_checking, forwarder, kOps, kRounds), 0);
+  report("   the shim against that floor", "shim (value replaced)", "answer-checking hook",
+         compare(shim, answer_checking, kOps, kRounds), 1.01);
   // A value kashim cannot read without risk (not on the hook's stack page): the program's
   // call, then the operator's value. Shown, with no target.
   static int far_interval = 1;
@@ -266,6 +279,8 @@ struct StartArm {
   std::vector<std::string> environment;
   std::vector<char*> envp;
   std::vector<double> per_start_ns, ratios, added_ns;  // one per round
+  int floor = -1;  // another arm it is also compared with, round by round
+  std::vector<double> floor_ratios;
 };
 
 double spawn_and_wait_ns(StartArm& arm) {
@@ -363,7 +378,7 @@ void scenario_process_start(const char* kashim, const std::vector<std::string>& 
   std::vector<std::string> copies;
   auto add_arm = [&](const std::string& name, const std::string& path, const char* variable,
                      int base) {
-    StartArm arm{name, path, variable, base, {}, {}, {}, {}, {}};
+    StartArm arm{name, path, variable, base, {}, {}, {}, {}, {}, -1, {}};
     if (!path.empty()) {
       copies.push_back(installed_copy(path, directory, static_cast<int>(arms.size())));
       arm.environment.push_back(arm.variable + "=" + copies.back());
@@ -374,6 +389,9 @@ void scenario_process_start(const char* kashim, const std::vector<std::string>& 
   };
   add_arm("empty library", KASHIM_BENCH_EMPTY, "LD_PRELOAD", -1);
   add_arm("libkashim.so", kashim, "LD_PRELOAD", 0);
+  const int start_checks =
+      add_arm("its start checks alone", KASHIM_BENCH_START_CHECKS, "LD_PRELOAD", 0);
+  arms[1].floor = start_checks;
   for (const std::string& path : others) add_arm(short_name(path), path, "LD_PRELOAD", 0);
   const int empty_audit = add_arm("empty audit module", KASHIM_BENCH_EMPTY_AUDIT, "LD_AUDIT", -1);
   add_arm("libkashim-audit.so", KASHIM_BENCH_AUDIT, "LD_AUDIT", empty_audit);
@@ -401,6 +419,8 @@ void scenario_process_start(const char* kashim, const std::vector<std::string>& 
       arms[arm].per_start_ns.push_back(median[arm]);
       arms[arm].ratios.push_back(median[arm] / median[base]);
       arms[arm].added_ns.push_back(median[arm] - median[base]);
+      if (arms[arm].floor >= 0)
+        arms[arm].floor_ratios.push_back(median[arm] / median[arms[arm].floor]);
     }
   }
   unpin();
@@ -430,6 +450,15 @@ void scenario_process_start(const char* kashim, const std::vector<std::string>& 
         arms[arm].variable + "=" + arms[arm].path + " (" + std::to_string(info.st_size) + " bytes)";
     line(arms[arm].name, arms[arm], arms[arms[arm].base], label, arm == 1 ? 1.01 : 0);
   }
+  // What kashim's start costs beyond the system calls it cannot do without: the floor of any
+  // library that keeps its guarantees (doc/performance.md).
+  const StartArm& floor = arms[start_checks];
+  report("   libkashim.so against its start checks", "libkashim.so",
+         "an empty library making the same 3 start system calls",
+         Comparison{percentile(arms[1].per_start_ns, 0.5), percentile(floor.per_start_ns, 0.5),
+                    percentile(arms[1].floor_ratios, 0.5), percentile(arms[1].floor_ratios, 0.25),
+                    percentile(arms[1].floor_ratios, 0.75)},
+         0);
   line("the loader's own cost of LD_PRELOAD", arms[0], arms[n - 1], "an empty library preloaded",
        0);
   line("the loader's own cost of LD_AUDIT", arms[empty_audit], arms[n - 1], "an empty audit module",
