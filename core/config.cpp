@@ -63,6 +63,7 @@ void Parser::run() {
   if (file_ != nullptr && file_->path != nullptr) {
     copy_text(file_->path, config_.file);
     config_.file_present = file_->present;
+    config_.file_sections = file_->sections;
   }
   // KASHIM_CHECK first: a bad log setting is then reported by `--check` like any other
   // (it returned early, the report was never asked for and the wrapper ran COMMAND

@@ -80,6 +80,7 @@ struct Config {
   // Scoping (KASHIM_PROGRAMS): a program it leaves out gets an inert and silent shim.
   bool out_of_scope = false;
   char programs[kMaxProgramList] = {};  // the list as given; empty: every program
+  int file_sections = 0;  // how many [program ...] sections the configuration file has
   ProgramVerdict scope = ProgramVerdict::kIncluded;
   FixedText<80> scope_program;  // the program's names, when the scope was decided here
   FixedText<80> scope_item;     // the item of the list that decided, for --check
@@ -129,6 +130,13 @@ struct Sources {
 };
 
 void parse_config(const Sources& sources, Config* config);
+
+// Whether another program may get another configuration from the same environment and file
+// (a scope list, or [program ...] sections): a route that acts for a tree of processes (the
+// supervisor) then decides process by process, as the library does inside each program.
+inline bool varies_by_program(const Config& config) {
+  return config.programs[0] != '\0' || config.file_sections > 0;
+}
 
 // parse_config() for a process whose configuration file has the text `file_text` (parsed
 // for this program in sources.file): when the result is active, the values of every

@@ -18,7 +18,7 @@
 #include "inspection.hpp"
 #include "proc_fds.hpp"
 #include "process_sources.hpp"
-#include "program_config.hpp"
+#include "program_of_process.hpp"
 #include "status_output.hpp"
 
 namespace kashim::inspect {

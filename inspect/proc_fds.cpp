@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
-#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,6 +12,7 @@
 #include <charconv>
 #include <string_view>
 
+#include "program_of_process.hpp"
 #include "unique_fd.hpp"
 
 namespace kashim::inspect {
@@ -39,11 +39,6 @@ std::string read_comm(pid_t pid) {
   if (comm.empty()) return "?";
   if (comm.back() == '\n') comm.pop_back();
   return comm;
-}
-
-std::string base_name_of(std::string_view path) {
-  const auto slash = path.rfind('/');
-  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
 }
 
 // The state letter of /proc/.../stat ("pid (comm) S ..."; comm may hold ')' itself).
@@ -75,44 +70,12 @@ pid_t live_thread(pid_t pid) {
   return found;
 }
 
-// The path exec was given (AT_EXECFN in the process's auxiliary vector, read from its
-// memory), which is what the library takes the executable's name from: a link's own name
-// (python3, not python3.11), a script's rather than its interpreter's. "" when it cannot be
-// read (no ptrace permission over the process, or the string was written over).
-std::string exec_path(const std::string& proc_dir) {
-  UniqueFd auxv(open((proc_dir + "/auxv").c_str(), O_RDONLY | O_CLOEXEC));
-  unsigned long entries[512];
-  const ssize_t got = auxv ? read(auxv.get(), entries, sizeof entries) : -1;
-  unsigned long address = 0;
-  for (ssize_t i = 0; i + 1 < got / static_cast<ssize_t>(sizeof entries[0]); i += 2) {
-    if (entries[i] == AT_EXECFN) address = entries[i + 1];
-  }
-  UniqueFd memory(address != 0 ? open((proc_dir + "/mem").c_str(), O_RDONLY | O_CLOEXEC) : -1);
-  char path[4096];
-  const ssize_t length =
-      memory ? pread(memory.get(), path, sizeof path, static_cast<off_t>(address)) : -1;
-  if (length <= 0) return "";
-  const std::string_view text(path, static_cast<std::size_t>(length));
-  const std::size_t end = text.find('\0');
-  return end == std::string_view::npos ? "" : std::string(text.substr(0, end));
-}
-
-void read_names(ProcessListing* listing) {
-  if (const std::string path = exec_path(listing->proc_dir); !path.empty()) {
-    listing->executable = base_name_of(path);
-  } else {  // the file the process runs, links resolved
-    char target[4096];
-    const std::string exe = listing->proc_dir + "/exe";
-    const ssize_t length = readlink(exe.c_str(), target, sizeof target);
-    if (length > 0) {
-      std::string_view path_now(target, static_cast<std::size_t>(length));
-      constexpr std::string_view kDeleted = " (deleted)";  // the file was replaced or removed
-      if (path_now.ends_with(kDeleted)) path_now.remove_suffix(kDeleted.size());
-      listing->executable = base_name_of(path_now);
-    }
-  }
-  const std::string cmdline = read_small_file(listing->proc_dir + "/cmdline");
-  listing->invoked = base_name_of(std::string_view(cmdline.c_str()));  // up to the first NUL
+// The thread the descriptors were read through: a process's main thread that has exited
+// has no memory left to read its names from.
+void read_names(pid_t pid, ProcessListing* listing) {
+  ProcessProgram program = program_of_process(listing->thread != 0 ? listing->thread : pid);
+  listing->executable = std::move(program.executable);
+  listing->invoked = std::move(program.invoked);
 }
 
 // The inode of a /proc/PID/fd/N link's "socket:[INODE]", or 0 for any other link.
@@ -219,7 +182,7 @@ ProcessListing list_socket_fds(pid_t pid) {
   if (listing.error != 0) return listing;
   listing.own_tables =
       other_tables(pid, listing.thread != 0 ? listing.thread : pid, listing.sockets);
-  read_names(&listing);
+  read_names(pid, &listing);
   std::sort(listing.sockets.begin(), listing.sockets.end(),
             [](const SocketFd& a, const SocketFd& b) { return a.fd < b.fd; });
   return listing;

@@ -199,6 +199,7 @@ void Accepts::keep_undelivered(const AcceptRequest& request, AcceptedConnection 
     }
     wait.gone = true;  // answered here: its own accept stops
     interrupt(wait);
+    tuner_.act_for(wait.request.call.thread());  // perhaps another process's
     return deliver(wait.request, std::move(connection));
   }
   Undelivered kept{std::move(connection),

@@ -73,6 +73,7 @@ void Accepts::wait_for_connection(Wait* wait) {
     const int error = fd < 0 ? errno : 0;
     pthread_sigmask(SIG_BLOCK, &interrupt, nullptr);
     std::lock_guard<std::mutex> hold(lock_);
+    tuner_.act_for(request.call.thread());  // other calls were served while this one waited
     if (fd >= 0) {
       connection.socket = OwnedFd(fd);
       connection.peer_length = peer_length;

@@ -24,10 +24,10 @@ bool Tuner::decide(pid_t pid, int fd, int socket, Direction side, const sockaddr
 Decision Tuner::apply_decision(int socket, Direction side, const sockaddr* peer,
                                socklen_t peer_length, OptionBits program_set) {
   Decision decision;
-  decision.wanted = wants_connection(config_, side, peer, peer_length);
+  decision.wanted = wants_connection(*config_, side, peer, peer_length);
   if (decision.wanted) {
     decision.error =
-        apply_keepalive(socket, config_, ::setsockopt, forcing(config_) ? 0 : program_set);
+        apply_keepalive(socket, *config_, ::setsockopt, forcing(*config_) ? 0 : program_set);
   }
   return decision;
 }
@@ -36,23 +36,23 @@ void Tuner::report_decision(pid_t pid, int fd, int socket, Direction side, const
                             socklen_t peer_length, const Decision& decision,
                             std::string_view event) {
   if (decision.error != 0) return report_apply_failure(pid, fd, decision.error);
-  if (!(decision.wanted || config_.active) || !logging(LogLevel::kInfo)) return;
+  if (!(decision.wanted || config_->active) || !logging(LogLevel::kInfo)) return;
   LogLine line = start_line(pid, fd);
   line.add(" ").add(event).add(" ");
   add_address(&line, peer, peer_length);
   if (!decision.wanted) {
-    line.add(!direction_allows(config_, side)
+    line.add(!direction_allows(*config_, side)
                  ? ": not tuned (KASHIM_DIRECTION="
                  : ": not tuned (no KASHIM_PEERS pattern matches; KASHIM_DIRECTION=");
-    line.add(direction_name(config_.direction)).add(")");
-  } else if (!config_.selective) {
+    line.add(direction_name(config_->direction)).add(")");
+  } else if (!config_->selective) {
     line.add(": ");  // every connection is tuned: the library's words, too
     add_kernel_values(&line, socket);
   } else {
     line.add(": tuned");
-    if (int index = config_.peers.match(peer, peer_length); index >= 0) {
+    if (int index = config_->peers.match(peer, peer_length); index >= 0) {
       PatternText pattern;
-      describe_peer_pattern(config_.peers.patterns[index], &pattern);
+      describe_peer_pattern(config_->peers.patterns[index], &pattern);
       line.add(" (KASHIM_PEERS ").add(pattern.view()).add(")");
     }
     line.add(", ");
@@ -68,7 +68,7 @@ Decision Tuner::decide_accepted(int listener_socket, int socket, const sockaddr*
   // someone's choice.
   const SocketRecord* listener = records_.of(listener_socket);
   OptionBits program_set = listener != nullptr ? listener->program_set : 0;
-  if (program_set == 0 && !forcing(config_) &&
+  if (program_set == 0 && !forcing(*config_) &&
       read_int_option(socket, SOL_SOCKET, SO_KEEPALIVE) == 1) {
     program_set = kAllOptionBits;
   }

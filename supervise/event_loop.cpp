@@ -30,6 +30,7 @@ void serve_one(int listener, Tuner& tuner, Accepts& accepts) {
   const NotifiedCall call(listener, notification);
   std::lock_guard<std::mutex> hold(accepts.lock());
   accepts.on_notification(call.thread());
+  tuner.act_for(call.thread());
   if (notification.data.nr == SYS_accept || notification.data.nr == SYS_accept4) {
     accepts.handle(call);
   } else {

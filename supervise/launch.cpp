@@ -121,7 +121,7 @@ std::string systemd_variable_for_command(const std::string& entry, pid_t supervi
   int listener = -1;
   if (request.filter) {
     tuner.tune_inherited_sockets();  // before the filter, which would notify these calls
-    const bool accepts_notified = accepts_need_notifying(tuner.config());
+    const bool accepts_notified = request.notify_accepts;
     std::vector<sock_filter> code = notifying_filter(accepts_notified);
     sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
     // SPEC_ALLOW: the filter is no sandbox. Without it, kernels before 5.16 (whose default

@@ -23,6 +23,7 @@ struct LaunchRequest {
   bool strict = false;                   // no untuned run when the route cannot run
   bool filter = true;                    // false: the route was already found unusable
   bool probe_only = false;               // --available: the child exits instead of exec
+  bool notify_accepts = false;           // accept and accept4 reach the supervisor (accept.hpp)
 };
 
 // What the supervisor keeps from the start, to give back to COMMAND and to itself.

@@ -33,6 +33,7 @@
 #include "log.hpp"
 #include "proc_stat.hpp"
 #include "process_sources.hpp"
+#include "program_of_process.hpp"
 #include "programs.hpp"
 #include "tuner.hpp"
 
@@ -190,15 +191,26 @@ int available(const char* program) {
   if (!config.error.empty() && config.log_level >= LogLevel::kError) {
     write_log_line(config, stderr_at_start, config.error.view());
   }
+  // With a scope or [program ...] sections, a process of COMMAND's tree may run a program that
+  // gets another configuration than COMMAND's, as the library would give it inside that
+  // program: each process is then decided by its own (Tuner::act_for), even when COMMAND is
+  // left out. An invalid configuration is invalid for every program, a KASHIM_DISABLE=1
+  // disables every one.
+  const bool per_process = varies_by_program(config) && config.error.empty() &&
+                           !(config.disabled && config.disable_from.line == 0);
   // Disabled, invalid, or a program KASHIM_PROGRAMS leaves out: nothing to do.
-  if (!config.active || config.out_of_scope) exec_untuned(options);
+  if (!per_process && (!config.active || config.out_of_scope)) exec_untuned(options);
 
+  // A COMMAND left out runs as before whatever stops the route: what it starts is all this
+  // route could have tuned, and --strict is about COMMAND.
+  const bool strict = options.strict && !config.out_of_scope;
   if (std::string reason = refusal(program); !reason.empty()) {
-    report_unusable(reason, options.strict);
-    if (options.strict) std::exit(kNotRun);
+    if (config.out_of_scope) exec_untuned(options);
+    report_unusable(reason, strict);
+    if (strict) std::exit(kNotRun);
     exec_untuned(options);
   }
-  Tuner tuner(config, stderr_at_start);
+  Tuner tuner(config, stderr_at_start, per_process);
   ProcessState state;
   take_over_signals(&state);
   take_kept_across_exec(&state.kept);
@@ -206,11 +218,15 @@ int available(const char* program) {
   LaunchRequest request;
   request.argv = options.command;
   request.environment = command_environment(options);
-  request.strict = options.strict;
+  request.strict = strict;
+  request.notify_accepts = per_process ? some_program_configuration(accepts_need_notifying)
+                                       : accepts_need_notifying(config);
   Launched launched = launch(request, tuner, &state);
   if (!launched.unavailable.empty()) {
-    report_unusable(launched.unavailable, options.strict, launched.another_listener);
-    if (options.strict) std::exit(kNotRun);
+    if (!config.out_of_scope) {
+      report_unusable(launched.unavailable, strict, launched.another_listener);
+    }
+    if (strict) std::exit(kNotRun);
     if (launched.child < 0) {  // the child had its filter already: start again without one
       request.filter = false;
       launched = launch(request, tuner, &state);
@@ -221,7 +237,7 @@ int available(const char* program) {
                  launched.unavailable.c_str());
     std::exit(kNotRun);
   }
-  if (accepts_need_notifying(config) && !launched.install_supported && launched.listener.valid() &&
+  if (request.notify_accepts && !launched.install_supported && launched.listener.valid() &&
       config.log_level >= LogLevel::kInfo) {
     write_log_line(config, stderr_at_start,
                    "supervise: this kernel cannot hand over a connection while answering "

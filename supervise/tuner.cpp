@@ -54,6 +54,21 @@ Peer read_peer(const NotifiedCall& call, std::uint64_t address, int length) {
 
 }  // namespace
 
+void Tuner::act_for(pid_t thread) {
+  if (!per_process_) return;
+  const ProcessProgram program = program_of_process(thread);
+  config_ = program.known() ? &programs_.for_program(program.executable, program.invoked)
+                            : &unknown_program_;
+  // Invalid values are invalid for every program (core/config.hpp), but a COMMAND left out of
+  // scope had its own not checked: the error line is written once, where the library writes
+  // it in each process.
+  if (const std::string_view error = config_->error.view();
+      !error.empty() && error != error_written_ && config_->log_level >= LogLevel::kError) {
+    error_written_ = error;
+    write_log_line(*config_, stderr_, error);
+  }
+}
+
 void Tuner::handle(const NotifiedCall& call) {
   switch (call.notification().data.nr) {
     case SYS_connect:
@@ -86,7 +101,7 @@ void Tuner::handle(const NotifiedCall& call) {
 
 void Tuner::on_connect(const NotifiedCall& call, int fd, std::uint64_t address, int length,
                        const char* event) {
-  if (!direction_allows(config_, Direction::kOut) && !logging(LogLevel::kInfo)) {
+  if (!direction_allows(*config_, Direction::kOut) && !logging(LogLevel::kInfo)) {
     return call.continue_call();
   }
   const Peer peer = read_peer(call, address, length);
@@ -123,11 +138,11 @@ void Tuner::on_listen(const NotifiedCall& call) {
   // the listener tunes them all, and accept() need not be notified. A peer filter decides
   // connection by connection instead (decide_on_sight).
   const bool wanted =
-      config_.active && direction_allows(config_, Direction::kIn) && config_.peers.empty();
+      config_->active && direction_allows(*config_, Direction::kIn) && config_->peers.empty();
   int error = 0;
   if (wanted) {
-    error = apply_keepalive(socket.get(), config_, ::setsockopt,
-                            forcing(config_) ? 0 : record->program_set);
+    error = apply_keepalive(socket.get(), *config_, ::setsockopt,
+                            forcing(*config_) ? 0 : record->program_set);
     if (error != 0) report_apply_failure(call.thread(), fd, error);
     record->tuned = error == 0;
   }
@@ -140,7 +155,7 @@ void Tuner::on_listen(const NotifiedCall& call) {
       line.add(
               " listening (TCP listener): not tuned (accepted connections are decided one by "
               "one; KASHIM_DIRECTION=")
-          .add(direction_name(config_.direction))
+          .add(direction_name(config_->direction))
           .add(")");
     }
     log(line);
@@ -166,25 +181,25 @@ void Tuner::on_setsockopt(const NotifiedCall& call) {
     return call.continue_call();
   }
   SocketRecord* record = records_.of(socket.get());
-  if (record == nullptr || !config_.active) return call.continue_call();
-  if (!forcing(config_)) {
+  if (record == nullptr || !config_->active) return call.continue_call();
+  if (!forcing(*config_)) {
     // Fallback mode: the program's own setting stands, and a connection decided later
     // leaves it alone — also one decided again, at a connect() after a refused one.
     record->program_set |= option_set_by(level, optname, &requested, length);
-    if (config_.selective && !record->decided) {
+    if (config_->selective && !record->decided) {
       decide_on_sight(call.thread(), fd, socket.get(), record);
     }
     return call.continue_call();
   }
-  if (config_.selective && !record->decided) {
+  if (config_->selective && !record->decided) {
     decide_on_sight(call.thread(), fd, socket.get(), record);
   }
   // Force mode. With a filter, only connections kashim tuned keep its values.
-  if (config_.selective && !record->tuned) return call.continue_call();
+  if (config_->selective && !record->tuned) return call.continue_call();
   static constexpr int kKeepaliveOn = 1;
-  Replacement replacement = forced_value(config_, level, optname, &requested, length);
+  Replacement replacement = forced_value(*config_, level, optname, &requested, length);
   if (!replacement.replace() &&
-      is_keepalive_switch_off(config_, level, optname, &requested, length)) {
+      is_keepalive_switch_off(*config_, level, optname, &requested, length)) {
     replacement = {&kKeepaliveOn, 0};
   }
   // The configured value goes to the kernel on the duplicate (the same socket), and the
@@ -213,7 +228,7 @@ void Tuner::decide_on_sight(pid_t pid, int fd, int socket, SocketRecord* record)
 }
 
 void Tuner::tune_inherited_sockets() {
-  if (!config_.active || config_.direction == Direction::kOut) return;
+  if (!config_->active || config_->direction == Direction::kOut) return;
   DIR* directory = opendir("/proc/self/fd");
   if (directory == nullptr) return;
   const int own = dirfd(directory);
@@ -224,25 +239,25 @@ void Tuner::tune_inherited_sockets() {
     const int fd = static_cast<int>(number);
     if (!fd_is_tcp(fd)) continue;
     // The library's rule: what was decided where the socket was made stands.
-    const OptionBits skip = decided_before(config_, fd);
+    const OptionBits skip = decided_before(*config_, fd);
     if (skip == kAllOptionBits) continue;
     const bool listening = read_int_option(fd, SOL_SOCKET, SO_ACCEPTCONN) == 1;
     // As the library's rule: a connection keeps what its maker decided, except one on
     // standard input (inetd, systemd's StandardInput=socket), decided as an accepted one.
     if (!listening && fd != STDIN_FILENO) continue;
     const Peer peer = peer_of(fd);
-    if (config_.selective) {
+    if (config_->selective) {
       // A listener without a peer filter tunes what it accepts (with one, each accepted
       // connection is decided by itself); a connection is decided as an accepted one.
-      if (listening && config_.peers.empty()) {
-        apply_keepalive(fd, config_, ::setsockopt, skip);
+      if (listening && config_->peers.empty()) {
+        apply_keepalive(fd, *config_, ::setsockopt, skip);
       } else if (!listening && peer.length != 0) {
         decide(getpid(), fd, fd, Direction::kIn, peer.get(), peer.length, skip,
                "inherited, connected to");
       }
       continue;
     }
-    if (int error = apply_keepalive(fd, config_, ::setsockopt, skip); error != 0) {
+    if (int error = apply_keepalive(fd, *config_, ::setsockopt, skip); error != 0) {
       report_apply_failure(getpid(), fd, error);
     } else if (logging(LogLevel::kDebug)) {
       LogLine line = start_line(getpid(), fd);

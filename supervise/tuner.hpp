@@ -12,11 +12,13 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "config.hpp"
 #include "log.hpp"
 #include "log_line.hpp"
+#include "program_of_process.hpp"
 #include "socket_records.hpp"
 #include "target.hpp"
 
@@ -38,10 +40,23 @@ struct Decision {
 
 class Tuner {
  public:
-  Tuner(const Config& config, StderrIdentity stderr_at_start)
-      : config_(config), stderr_(stderr_at_start) {}
+  // `command_config`: COMMAND's. With `per_process` (the configuration varies by program:
+  // core/config.hpp), each process of COMMAND's tree gets its own program's instead.
+  Tuner(const Config& command_config, StderrIdentity stderr_at_start, bool per_process = false)
+      : command_(command_config),
+        config_(&command_config),
+        stderr_(stderr_at_start),
+        per_process_(per_process) {}
 
-  // Handles one notification and answers it (or finds it gone).
+  // The configuration the calls of thread `thread` are decided and logged by, until the next
+  // act_for: COMMAND's, or, per process, that of the program the thread runs now, by the
+  // names the library inside it would take (its program is read while the thread waits in
+  // its notified call, so an exec cannot come between). A program whose names cannot be read
+  // is left untouched. Its configuration's error line, when new, is written once.
+  void act_for(pid_t thread);
+
+  // Handles one notification and answers it (or finds it gone), for the program act_for
+  // chose.
   void handle(const NotifiedCall& call);
 
   // In the child, before exec: the TCP listeners COMMAND inherits (systemd socket
@@ -58,11 +73,11 @@ class Tuner {
   void report_accepted(pid_t pid, int fd, int listener_fd, int socket, const sockaddr* peer,
                        socklen_t peer_length, const Decision& decision);
 
-  const Config& config() const { return config_; }
+  const Config& command_config() const { return command_; }
   const NotificationCounts& counts() const { return counts_; }
   void count_accept() { ++counts_.accept; }
-  void log(const LogLine& line) const { write_log_line(config_, stderr_, line.view()); }
-  bool logging(LogLevel level) const { return config_.log_level >= level; }
+  void log(const LogLine& line) const { write_log_line(*config_, stderr_, line.view()); }
+  bool logging(LogLevel level) const { return config_->log_level >= level; }
 
  private:
   void on_connect(const NotifiedCall& call, int fd, std::uint64_t address, int length,
@@ -84,8 +99,13 @@ class Tuner {
   void report_apply_failure(pid_t pid, int fd, int error);
   LogLine start_line(pid_t pid, int fd) const;
 
-  const Config& config_;
+  const Config& command_;
+  const Config* config_;  // act_for's choice
   StderrIdentity stderr_;
+  bool per_process_;
+  ProgramConfigurations programs_{256};
+  Config unknown_program_;     // inactive: calls continue untouched
+  std::string error_written_;  // the last configuration error line written
   SocketRecords records_;
   NotificationCounts counts_;
   bool apply_failure_reported_ = false;

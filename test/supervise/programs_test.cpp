@@ -4,6 +4,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <sys/stat.h>
+
+#include <fstream>
 #include <regex>
 
 #include "supervise_helpers.hpp"
@@ -19,8 +22,21 @@ struct Server {
   std::string port;
 };
 
-Server start_server(const std::string& name, const Environment& environment, bool supervised) {
-  std::vector<std::string> argv = {program_path(name), "127.0.0.1", "0"};
+// `shell`, when given, is a /bin/sh script that runs the program, "PROGRAM" standing for its
+// command line: the shell is then COMMAND.
+std::vector<std::string> under_shell(const std::vector<std::string>& argv,
+                                     const std::string& shell) {
+  if (shell.empty()) return argv;
+  std::string line;
+  for (const std::string& word : argv) line += (line.empty() ? "" : " ") + word;
+  std::string script = shell;
+  script.replace(script.find("PROGRAM"), 7, line);
+  return {"/bin/sh", "-c", script};
+}
+
+Server start_server(const std::string& name, const Environment& environment, bool supervised,
+                    const std::string& shell = "") {
+  std::vector<std::string> argv = under_shell({program_path(name), "127.0.0.1", "0"}, shell);
   if (supervised) argv.insert(argv.begin(), {supervisor_path(), "--"});
   Server server{start_background(argv, environment), ""};
   if (server.process.wait_for_error_output("listening on port ")) {
@@ -34,10 +50,11 @@ Server start_server(const std::string& name, const Environment& environment, boo
 // The client's report of its connection, once the server has accepted it; the server then
 // ends (SIGTERM), and the client sees the end of the stream and exits 0.
 std::string client_report(const std::string& client, const Environment& environment,
-                          bool supervised) {
+                          bool supervised, const std::string& shell = "") {
   Server server = start_server("static_server", {}, false);
   if (server.port.empty()) return "no server: " + server.process.err_text;
-  std::vector<std::string> argv = {program_path(client), "127.0.0.1", server.port};
+  std::vector<std::string> argv =
+      under_shell({program_path(client), "127.0.0.1", server.port}, shell);
   if (supervised) argv.insert(argv.begin(), {supervisor_path(), "--"});
   Background running = start_background(argv, environment);
   const bool connected = running.wait_for_error_output(" connected ");
@@ -50,8 +67,9 @@ std::string client_report(const std::string& client, const Environment& environm
   return running.err_text;
 }
 
-std::string server_report(const std::string& server_name, const Environment& environment) {
-  Server server = start_server(server_name, environment, true);
+std::string server_report(const std::string& server_name, const Environment& environment,
+                          const std::string& shell = "") {
+  Server server = start_server(server_name, environment, true, shell);
   if (server.port.empty()) return "no server: " + server.process.err_text;
   Background client =
       start_background({program_path("static_client"), "127.0.0.1", server.port}, {});
@@ -66,6 +84,66 @@ TEST(SupervisePrograms, StaticClientIsTuned) {
   EXPECT_NE(client_report("static_client", kTuned, true).find(kTunedLine), std::string::npos);
   EXPECT_EQ(client_report("static_client", kTuned, false).find(kTunedLine), std::string::npos)
       << "without the supervisor nothing tunes it";
+}
+
+// Each process of COMMAND's tree gets the configuration of the program it runs, chosen by
+// its own names as the library chooses it inside that program: a shell's child is decided by
+// the client's scope and [program] section, not by the shell's (COMMAND's). Whether the
+// shell execs the client in its own process or forks a child for it.
+TEST(SupervisePrograms, EachProcessIsDecidedByTheProgramItRuns) {
+  const std::string file = scratch_path("per-program.conf");
+  {
+    std::ofstream(file) << "idle = 31\nintvl = 7\ncnt = 4\nuser_timeout = 2500ms\n"
+                        << "[program static_client]\nidle = 41\n";
+  }
+  chmod(file.c_str(), 0644);
+  const Environment from_file = {{"KASHIM_CONFIG", file}};
+  const std::string sectioned = "keepalive=1 idle=41 intvl=7 cnt=4 user_timeout=2500";
+  for (const char* shell : {"exec PROGRAM", "PROGRAM; true"}) {
+    SCOPED_TRACE(shell);
+    const std::string report = client_report("static_client", from_file, true, shell);
+    EXPECT_NE(report.find("static_client: connected " + sectioned), std::string::npos) << report;
+  }
+}
+
+TEST(SupervisePrograms, AProgramScopeIsDecidedForEachProcessNotForCommand) {
+  const std::string plain = client_report("static_client", {}, false, "PROGRAM; true");
+  ASSERT_NE(plain.find("static_client: connected keepalive=0 "), std::string::npos) << plain;
+  for (const char* shell : {"exec PROGRAM", "PROGRAM; true"}) {
+    SCOPED_TRACE(shell);
+    // The shell is left out, its client is not: the client is tuned.
+    const std::string included =
+        client_report("static_client", with(kTuned, "KASHIM_PROGRAMS", "static_*"), true, shell);
+    EXPECT_NE(included.find("static_client: connected " + std::string(kTunedLine)),
+              std::string::npos)
+        << included;
+    // The shell is in, its client is left out: the client is as without kashim.
+    const std::string excluded =
+        client_report("static_client", with(kTuned, "KASHIM_PROGRAMS", "!static_*,*"), true, shell);
+    EXPECT_NE(excluded.find("static_client: connected keepalive=0 "), std::string::npos)
+        << excluded;
+  }
+}
+
+// A peer filter in one program's section only: accept() reaches the supervisor (COMMAND's
+// own configuration has no filter), and that program's connections are decided one by one.
+TEST(SupervisePrograms, APeerFilterInAProgramsSectionDecidesItsAcceptedConnections) {
+  for (const char* peers : {"127.0.0.1", "192.0.2.1"}) {
+    SCOPED_TRACE(peers);
+    const std::string file = scratch_path("per-program-peers.conf");
+    {
+      std::ofstream(file) << "idle = 31\nintvl = 7\ncnt = 4\nuser_timeout = 2500ms\n"
+                          << "[program static_server]\npeers = " << peers << "\n";
+    }
+    chmod(file.c_str(), 0644);
+    const std::string report = server_report(
+        "static_server", {{"KASHIM_CONFIG", file}, {"KASHIM_LOG", "debug"}}, "exec PROGRAM");
+    EXPECT_NE(report.find(std::string("static_server: accepted ") +
+                          (peers == std::string("127.0.0.1") ? kTunedLine : "keepalive=0 ")),
+              std::string::npos)
+        << report;
+    EXPECT_NE(report.find("accept 1"), std::string::npos) << "accept() was notified: " << report;
+  }
 }
 
 TEST(SupervisePrograms, StaticServerIsTuned) {

@@ -312,5 +312,25 @@ TEST(ConfigFileScope, WithoutANameTheScopeIsLeftToTheRoute) {
   EXPECT_TRUE(config.scope_program.empty());
 }
 
+// A route acting for a tree of processes (the supervisor) decides per process exactly when
+// another program could get another configuration: a scope, or a [program] section.
+TEST(ConfigFile, WhetherTheConfigurationVariesByProgram) {
+  FakeSources plain;
+  plain.environment = {{"KASHIM_IDLE", "60"}};
+  plain.file_text = "intvl = 10\n";
+  EXPECT_FALSE(varies_by_program(plain.parse()));
+  FakeSources scoped = plain;
+  scoped.environment["KASHIM_PROGRAMS"] = "php*";
+  EXPECT_TRUE(varies_by_program(scoped.parse()));
+  // Decided for a program left out too: another may be in.
+  scoped.executable = scoped.invoked = "bash";
+  const Config left_out = scoped.parse();
+  EXPECT_TRUE(left_out.out_of_scope);
+  EXPECT_TRUE(varies_by_program(left_out));
+  FakeSources sectioned = plain;
+  sectioned.file_text = "intvl = 10\n[program php*]\nidle = 30\n";
+  EXPECT_TRUE(varies_by_program(sectioned.parse()));
+}
+
 }  // namespace
 }  // namespace kashim

@@ -1,0 +1,123 @@
+#include "program_of_process.hpp"
+
+#include <fcntl.h>
+#include <sys/auxv.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string_view>
+
+#include "in_place.hpp"
+#include "process_sources.hpp"
+#include "programs.hpp"
+
+namespace kashim {
+namespace {
+
+class File {
+ public:
+  explicit File(const std::string& path) : fd_(open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
+  ~File() {
+    if (fd_ >= 0) close(fd_);
+  }
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// The path exec was given: AT_EXECFN in the auxiliary vector points at it in the process's
+// memory, read with process_vm_readv (a third of what opening /proc/PID/mem costs). "" when
+// it cannot be read (no right to trace the process, or the string was written over).
+std::string exec_path(pid_t pid, const std::string& proc_dir) {
+  unsigned long entries[512];
+  ssize_t got = -1;
+  if (File auxv(proc_dir + "/auxv"); auxv.get() >= 0)
+    got = read(auxv.get(), entries, sizeof entries);
+  unsigned long address = 0;
+  for (ssize_t i = 0; i + 1 < got / static_cast<ssize_t>(sizeof entries[0]); i += 2) {
+    if (entries[i] == AT_EXECFN) address = entries[i + 1];
+  }
+  if (address == 0) return "";
+  // Up to a page: the string lies near the top of the stack, and a read that reaches past
+  // its end stops there with what it has.
+  char path[4096];
+  iovec local{path, sizeof path};
+  iovec remote{reinterpret_cast<void*>(address), sizeof path};
+  const ssize_t length = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+  if (length <= 0) return "";
+  const std::string_view text(path, static_cast<std::size_t>(length));
+  const std::size_t end = text.find('\0');
+  return end == std::string_view::npos ? "" : std::string(text.substr(0, end));
+}
+
+// The file the process runs, links resolved; "" when it cannot be read.
+std::string running_file(const std::string& proc_dir) {
+  char target[4096];
+  const ssize_t length = readlink((proc_dir + "/exe").c_str(), target, sizeof target);
+  if (length <= 0) return "";
+  std::string_view path(target, static_cast<std::size_t>(length));
+  constexpr std::string_view kDeleted = " (deleted)";  // the file was replaced or removed
+  if (path.ends_with(kDeleted)) path.remove_suffix(kDeleted.size());
+  return std::string(path);
+}
+
+// argv[0], up to its NUL.
+std::string first_argument(const std::string& proc_dir) {
+  char text[4096];
+  ssize_t got = -1;
+  if (File cmdline(proc_dir + "/cmdline"); cmdline.get() >= 0) {
+    got = read(cmdline.get(), text, sizeof text - 1);
+  }
+  if (got <= 0) return "";
+  text[got] = '\0';
+  return text;
+}
+
+}  // namespace
+
+ProcessProgram program_of_process(pid_t pid) {
+  const std::string proc_dir = "/proc/" + std::to_string(pid);
+  std::string path = exec_path(pid, proc_dir);
+  if (path.empty()) path = running_file(proc_dir);
+  return {std::string(base_name(path)), std::string(base_name(first_argument(proc_dir)))};
+}
+
+bool some_program_configuration(bool (*wanted)(const Config&)) {
+  const ProcessEnvironment environment = ProcessEnvironment::capture();
+  auto text = std::make_unique<ConfigText>();  // 8 KiB and more: not on the stack
+  auto file = std::make_unique<ConfigFile>();
+  auto config = std::make_unique<Config>();
+  read_config_file(environment.get("KASHIM_CONFIG"), nullptr, text.get(), file.get());
+  Sources sources = environment.sources();
+  sources.file = file.get();
+  parse_config(sources, config.get());
+  if (wanted(*config)) return true;
+  const int sections = file->error.empty() ? file->sections : 0;
+  const std::string_view whole(text->text, text->length);
+  for (int section = 1; section <= sections; ++section) {
+    const char* path = file->path;
+    reset_in_place(file.get());
+    file->path = path;
+    file->present = true;
+    parse_config_file(whole, nullptr, file.get(), section);
+    parse_config(sources, config.get());
+    if (wanted(*config)) return true;
+  }
+  return false;
+}
+
+const Config& ProgramConfigurations::for_program(const std::string& executable,
+                                                 const std::string& invoked) {
+  auto found = parsed_.find({executable, invoked});
+  if (found != parsed_.end()) return *found->second;
+  if (keep_at_most_ != 0 && parsed_.size() >= keep_at_most_) parsed_.clear();
+  auto config = std::make_unique<Config>();  // several KiB: not on the stack
+  load_configuration_for(ProgramNames{executable, invoked}, config.get());
+  return *parsed_.emplace(std::make_pair(executable, invoked), std::move(config)).first->second;
+}
+
+}  // namespace kashim
