@@ -8,6 +8,8 @@
 #include <cstring>
 
 #include "config.hpp"
+#include "decide.hpp"
+#include "peers.hpp"
 #include "sockets.hpp"
 
 namespace kashim {
@@ -63,6 +65,34 @@ void add_kernel_values(LogLine* line, int fd) {
     line->add(", ").add(option.label).add(" ");
     line->add(read_int_option(fd, IPPROTO_TCP, option.optname)).add(option.unit);
   }
+}
+
+namespace {
+
+// A setting as the user gave it: its variable, or its key in the configuration file.
+const char* setting_name(const Origin& origin, const char* variable) {
+  return origin.line != 0 && origin.name != nullptr ? origin.name : variable;
+}
+
+}  // namespace
+
+void add_filter_decision(LogLine* line, const Config& config, Direction side, const sockaddr* peer,
+                         socklen_t peer_length, bool wanted) {
+  const char* peers = setting_name(config.peers_from, "KASHIM_PEERS");
+  if (!wanted) {
+    line->add(": not tuned (");
+    if (direction_allows(config, side)) line->add("no ").add(peers).add(" pattern matches; ");
+    line->add(setting_name(config.direction_from, "KASHIM_DIRECTION")).add("=");
+    line->add(direction_name(config.direction)).add(")");
+    return;
+  }
+  line->add(": tuned");
+  if (int index = config.peers.match(peer, peer_length); index >= 0) {
+    PatternText pattern;
+    describe_peer_pattern(config.peers.patterns[index], &pattern);
+    line->add(" (").add(peers).add(" ").add(pattern.view()).add(")");
+  }
+  line->add(", ");
 }
 
 }  // namespace kashim

@@ -7,6 +7,7 @@
 
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <string_view>
 
 #include "text.hpp"
@@ -24,5 +25,16 @@ void add_address(LogLine* line, const sockaddr* address, socklen_t length);
 // fallback mode the program may have changed them): "keep-alive on, idle 60s, intvl 10s,
 // cnt 6, user timeout 0ms".
 void add_kernel_values(LogLine* line, int fd);
+
+struct Config;
+enum class Direction : std::uint8_t;
+
+// A filter's decision about one connection, in the same words from every route, after
+// "fd 5 connecting to 192.0.2.7:5432": ": not tuned (KASHIM_DIRECTION=out)", ": not tuned
+// (no KASHIM_PEERS pattern matches; KASHIM_DIRECTION=both)", or ": tuned (KASHIM_PEERS
+// 10.0.0.0/8), " before the values. A setting from the configuration file is named by its
+// key there (peers, direction).
+void add_filter_decision(LogLine* line, const Config& config, Direction side, const sockaddr* peer,
+                         socklen_t peer_length, bool wanted);
 
 }  // namespace kashim

@@ -44,25 +44,11 @@ namespace {
 // written (a hook may run in a signal handler on a small stack).
 [[gnu::noinline]] void log_decision(const Runtime& runtime, int fd, Direction side,
                                     const Peer& peer, std::string_view event, bool wanted) {
-  const Config& config = runtime.config;
   LogLine line;
   line.add("fd ").add(fd).add(" ").add(event).add(" ");
   add_address(&line, peer.get(), peer.length);
-  if (!wanted) {
-    line.add(!direction_allows(config, side)
-                 ? ": not tuned (KASHIM_DIRECTION="
-                 : ": not tuned (no KASHIM_PEERS pattern matches; KASHIM_DIRECTION=");
-    line.add(direction_name(config.direction)).add(")");
-  } else {
-    line.add(": tuned");
-    if (int index = config.peers.match(peer.get(), peer.length); index >= 0) {
-      PatternText pattern;
-      describe_peer_pattern(config.peers.patterns[index], &pattern);
-      line.add(" (KASHIM_PEERS ").add(pattern.view()).add(")");
-    }
-    line.add(", ");
-    add_kernel_values(&line, fd);
-  }
+  add_filter_decision(&line, runtime.config, side, peer.get(), peer.length, wanted);
+  if (wanted) add_kernel_values(&line, fd);
   log_line(runtime, line);
 }
 

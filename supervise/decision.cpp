@@ -40,24 +40,12 @@ void Tuner::report_decision(pid_t pid, int fd, int socket, Direction side, const
   LogLine line = start_line(pid, fd);
   line.add(" ").add(event).add(" ");
   add_address(&line, peer, peer_length);
-  if (!decision.wanted) {
-    line.add(!direction_allows(*config_, side)
-                 ? ": not tuned (KASHIM_DIRECTION="
-                 : ": not tuned (no KASHIM_PEERS pattern matches; KASHIM_DIRECTION=");
-    line.add(direction_name(config_->direction)).add(")");
-  } else if (!config_->selective) {
+  if (decision.wanted && !config_->selective) {
     line.add(": ");  // every connection is tuned: the library's words, too
-    add_kernel_values(&line, socket);
   } else {
-    line.add(": tuned");
-    if (int index = config_->peers.match(peer, peer_length); index >= 0) {
-      PatternText pattern;
-      describe_peer_pattern(config_->peers.patterns[index], &pattern);
-      line.add(" (KASHIM_PEERS ").add(pattern.view()).add(")");
-    }
-    line.add(", ");
-    add_kernel_values(&line, socket);
+    add_filter_decision(&line, *config_, side, peer, peer_length, decision.wanted);
   }
+  if (decision.wanted) add_kernel_values(&line, socket);
   log(line);
 }
 

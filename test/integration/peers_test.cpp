@@ -6,8 +6,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -212,6 +214,27 @@ TEST(PeersLogging, InfoSaysWhichPatternMatchedAndWhyTheOthersWereNot) {
             std::string::npos)
       << run.err;
   EXPECT_EQ(run.out, "");
+}
+
+// Settings from the configuration file are named by their keys there: the operator looks for
+// `peers` in the file, not for a variable nobody set.
+TEST(PeersLogging, SettingsFromTheFileAreNamedByTheirKeys) {
+  int port = free_port();
+  std::string p = std::to_string(port);
+  const std::string file = scratch_path("peers-logging.conf");
+  { std::ofstream(file) << "peers = 127.0.0.2:" << p << "\ndirection = both\n"; }
+  chmod(file.c_str(), 0644);
+  Environment environment = kValues;
+  environment.insert(environment.end(), {{"KASHIM_CONFIG", file}, {"KASHIM_LOG", "info"}});
+  ProcessRun run = run_probe({"peers", "v4", p}, environment);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("connecting to 127.0.0.2:" + p + ": tuned (peers 127.0.0.2:" + p + "), "),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("connecting to 127.0.0.1:" + p +
+                         ": not tuned (no peers pattern matches; direction=both)"),
+            std::string::npos)
+      << run.err;
 }
 
 TEST(PeersBadInput, ABadPatternIsOneErrorLineAndTheShimStaysInert) {

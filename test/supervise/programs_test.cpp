@@ -2,9 +2,8 @@
 // each connection's keep-alive as the program itself reads it back from the kernel.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
-
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <fstream>
 #include <regex>
