@@ -29,25 +29,21 @@ class File {
   int fd_;
 };
 
-// The path exec was given: AT_EXECFN in the auxiliary vector points at it in the process's
-// memory, read with process_vm_readv (a third of what opening /proc/PID/mem costs). "" when
-// it cannot be read (no right to trace the process, or the string was written over).
-std::string exec_path(pid_t pid, const std::string& proc_dir) {
-  unsigned long entries[512];
-  ssize_t got = -1;
-  if (File auxv(proc_dir + "/auxv"); auxv.get() >= 0)
-    got = read(auxv.get(), entries, sizeof entries);
-  unsigned long address = 0;
-  for (ssize_t i = 0; i + 1 < got / static_cast<ssize_t>(sizeof entries[0]); i += 2) {
-    if (entries[i] == AT_EXECFN) address = entries[i + 1];
-  }
+// `size` bytes at `address` in process `pid`'s memory; how many could be read (a read that
+// reaches past the end of a mapping stops there).
+ssize_t read_remote(pid_t pid, unsigned long address, void* into, std::size_t size) {
+  iovec local{into, size};
+  iovec remote{reinterpret_cast<void*>(address), size};
+  return process_vm_readv(pid, &local, 1, &remote, 1, 0);
+}
+
+// The path exec was given, at AT_EXECFN in the process's memory (process_vm_readv: a third
+// of what opening /proc/PID/mem costs). "" when it cannot be read (the string was written
+// over, or the process is out of reach).
+std::string exec_path(pid_t pid, unsigned long address) {
   if (address == 0) return "";
-  // Up to a page: the string lies near the top of the stack, and a read that reaches past
-  // its end stops there with what it has.
-  char path[4096];
-  iovec local{path, sizeof path};
-  iovec remote{reinterpret_cast<void*>(address), sizeof path};
-  const ssize_t length = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+  char path[4096];  // near the top of the stack: a read past its end stops there
+  const ssize_t length = read_remote(pid, address, path, sizeof path);
   if (length <= 0) return "";
   const std::string_view text(path, static_cast<std::size_t>(length));
   const std::size_t end = text.find('\0');
@@ -79,11 +75,32 @@ std::string first_argument(const std::string& proc_dir) {
 
 }  // namespace
 
-ProcessProgram program_of_process(pid_t pid) {
+ExecImage exec_image_of(pid_t pid) {
+  ExecImage image;
+  unsigned long entries[512];
+  ssize_t got = -1;
+  if (File auxv("/proc/" + std::to_string(pid) + "/auxv"); auxv.get() >= 0) {
+    got = read(auxv.get(), entries, sizeof entries);
+  }
+  unsigned long random = 0;
+  for (ssize_t i = 0; i + 1 < got / static_cast<ssize_t>(sizeof entries[0]); i += 2) {
+    if (entries[i] == AT_RANDOM) random = entries[i + 1];
+    if (entries[i] == AT_EXECFN) image.execfn = entries[i + 1];
+  }
+  image.known = random != 0 && read_remote(pid, random, image.random.data(), image.random.size()) ==
+                                   static_cast<ssize_t>(image.random.size());
+  return image;
+}
+
+ProcessProgram program_of_process(pid_t pid, const ExecImage& image) {
   const std::string proc_dir = "/proc/" + std::to_string(pid);
-  std::string path = exec_path(pid, proc_dir);
+  std::string path = exec_path(pid, image.execfn);
   if (path.empty()) path = running_file(proc_dir);
   return {std::string(base_name(path)), std::string(base_name(first_argument(proc_dir)))};
+}
+
+ProcessProgram program_of_process(pid_t pid) {
+  return program_of_process(pid, exec_image_of(pid));
 }
 
 bool some_program_configuration(bool (*wanted)(const Config&)) {

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,8 +26,19 @@ struct ProcessProgram {
   bool known() const { return !executable.empty(); }
 };
 
-// `pid` may be a thread's id: a thread's names are its process's. Reading another process's
-// memory takes the right to trace it (its parent's, root's).
+// The program image a process runs: the 16 random bytes the kernel gives each exec
+// (AT_RANDOM), which fork copies and the next exec replaces, and where the path exec was
+// given lies (AT_EXECFN). Empty when they cannot be read.
+struct ExecImage {
+  std::array<unsigned char, 16> random{};
+  unsigned long execfn = 0;
+  bool known = false;
+};
+
+// `pid` may be a thread's id: a thread's image and names are its process's. Reading another
+// process's memory takes the right to trace it (its parent's, root's).
+ExecImage exec_image_of(pid_t pid);
+ProcessProgram program_of_process(pid_t pid, const ExecImage& image);
 ProcessProgram program_of_process(pid_t pid);
 
 // Whether `wanted` holds for the configuration some program gets from this process's

@@ -72,6 +72,9 @@ bool accepts_need_notifying(const Config& config) {
 
 void Accepts::handle(const NotifiedCall& call) {
   tuner_.count_accept();
+  // The filter notifies accept for every program of COMMAND's tree when one program's
+  // configuration has a peer filter; the others' accepts are the kernel's, as without one.
+  if (!accepts_need_notifying(tuner_.config())) return call.continue_call();
   AcceptRequest request(call);
   request.fd = call.int_argument(0);
   request.address = call.argument(1);
@@ -246,8 +249,9 @@ void Accepts::close_expired_undelivered() {
       ++kept;
       continue;
     }
-    // Not silently: the program lost a client, which the kernel would have kept queued.
-    if (tuner_.logging(LogLevel::kError)) {
+    // Not silently: the program lost a client, which the kernel would have kept queued. (The
+    // process may be gone: the supervisor says so by COMMAND's configuration.)
+    if (tuner_.supervisor_logging(LogLevel::kError)) {
       LogLine line;
       line.add("pid ").add(static_cast<int>(kept->pid)).add(" fd ").add(kept->listener_fd);
       line.add(": a connection from ");
@@ -256,7 +260,7 @@ void Accepts::close_expired_undelivered() {
       line.add(" accepted for the program could not be handed over (");
       add_handover_failure(&line, kept->error);
       line.add(") and no accept on the listener came for 10 s: closed");
-      tuner_.log(line);
+      tuner_.log_as_supervisor(line);
     }
     kept = undelivered_.erase(kept);
   }

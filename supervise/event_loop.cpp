@@ -74,7 +74,7 @@ bool filter_in_use(int listener) {
 }
 
 void report_counts(const Tuner& tuner, pid_t child, const char* what) {
-  if (!tuner.logging(LogLevel::kDebug)) return;
+  if (!tuner.supervisor_logging(LogLevel::kDebug)) return;
   const NotificationCounts& counts = tuner.counts();
   LogLine line;
   line.add("supervise: pid ").add(static_cast<int>(child)).add(" ").add(what).add(", ");
@@ -85,7 +85,7 @@ void report_counts(const Tuner& tuner, pid_t child, const char* what) {
   line.add(static_cast<std::int64_t>(counts.fastopen)).add(", setsockopt ");
   line.add(static_cast<std::int64_t>(counts.setsockopt)).add(", other ");
   line.add(static_cast<std::int64_t>(counts.other)).add(")");
-  tuner.log(line);
+  tuner.log_as_supervisor(line);
 }
 
 // COMMAND has ended, but processes it started still run under the filter (a daemon that

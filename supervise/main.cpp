@@ -191,23 +191,19 @@ int available(const char* program) {
   if (!config.error.empty() && config.log_level >= LogLevel::kError) {
     write_log_line(config, stderr_at_start, config.error.view());
   }
-  // With a scope or [program ...] sections, a process of COMMAND's tree may run a program that
-  // gets another configuration than COMMAND's, as the library would give it inside that
-  // program: each process is then decided by its own (Tuner::act_for), even when COMMAND is
-  // left out. An invalid configuration is invalid for every program, a KASHIM_DISABLE=1
-  // disables every one.
-  const bool per_process = varies_by_program(config) && config.error.empty() &&
-                           !(config.disabled && config.disable_from.line == 0);
-  // Disabled, invalid, or a program KASHIM_PROGRAMS leaves out: nothing to do.
-  if (!per_process && (!config.active || config.out_of_scope)) exec_untuned(options);
+  // Disabled, invalid, or a program KASHIM_PROGRAMS leaves out: nothing to do. (What a COMMAND
+  // left out starts may be in scope, and the library would tune it there; supervising the
+  // whole tree for it would change what every program of it observes: no_new_privs, COMMAND
+  // a child of the supervisor. Such a tree runs as without kashim: doc/config.md.)
+  if (!config.active || config.out_of_scope) exec_untuned(options);
+  // With a scope or [program ...] sections, another program of COMMAND's tree may get another
+  // configuration than COMMAND's, as the library would give it inside that program: each
+  // process is then decided by its own (Tuner::act_for).
+  const bool per_process = varies_by_program(config);
 
-  // A COMMAND left out runs as before whatever stops the route: what it starts is all this
-  // route could have tuned, and --strict is about COMMAND.
-  const bool strict = options.strict && !config.out_of_scope;
   if (std::string reason = refusal(program); !reason.empty()) {
-    if (config.out_of_scope) exec_untuned(options);
-    report_unusable(reason, strict);
-    if (strict) std::exit(kNotRun);
+    report_unusable(reason, options.strict);
+    if (options.strict) std::exit(kNotRun);
     exec_untuned(options);
   }
   Tuner tuner(config, stderr_at_start, per_process);
@@ -218,15 +214,13 @@ int available(const char* program) {
   LaunchRequest request;
   request.argv = options.command;
   request.environment = command_environment(options);
-  request.strict = strict;
+  request.strict = options.strict;
   request.notify_accepts = per_process ? some_program_configuration(accepts_need_notifying)
                                        : accepts_need_notifying(config);
   Launched launched = launch(request, tuner, &state);
   if (!launched.unavailable.empty()) {
-    if (!config.out_of_scope) {
-      report_unusable(launched.unavailable, strict, launched.another_listener);
-    }
-    if (strict) std::exit(kNotRun);
+    report_unusable(launched.unavailable, options.strict, launched.another_listener);
+    if (options.strict) std::exit(kNotRun);
     if (launched.child < 0) {  // the child had its filter already: start again without one
       request.filter = false;
       launched = launch(request, tuner, &state);

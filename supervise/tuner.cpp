@@ -56,12 +56,20 @@ Peer read_peer(const NotifiedCall& call, std::uint64_t address, int length) {
 
 void Tuner::act_for(pid_t thread) {
   if (!per_process_) return;
-  const ProcessProgram program = program_of_process(thread);
-  config_ = program.known() ? &programs_.for_program(program.executable, program.invoked)
-                            : &unknown_program_;
-  // Invalid values are invalid for every program (core/config.hpp), but a COMMAND left out of
-  // scope had its own not checked: the error line is written once, where the library writes
-  // it in each process.
+  const ExecImage image = exec_image_of(thread);
+  if (!image.known) {
+    config_ = &unknown_program_;
+    return;
+  }
+  auto seen = images_.find(image.random);
+  if (seen == images_.end()) {
+    if (images_.size() >= 4096) images_.clear();  // a long-lived tree execs without end
+    seen = images_.emplace(image.random, program_of_process(thread, image)).first;
+  }
+  config_ = &programs_.for_program(seen->second.executable, seen->second.invoked);
+  // Invalid values are invalid for every program (core/config.hpp): COMMAND's error was
+  // written at start, but a value only the kernel can judge (user_timeout = auto) may fail
+  // in one program's section alone.
   if (const std::string_view error = config_->error.view();
       !error.empty() && error != error_written_ && config_->log_level >= LogLevel::kError) {
     error_written_ = error;

@@ -11,7 +11,9 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -49,10 +51,12 @@ class Tuner {
         per_process_(per_process) {}
 
   // The configuration the calls of thread `thread` are decided and logged by, until the next
-  // act_for: COMMAND's, or, per process, that of the program the thread runs now, by the
-  // names the library inside it would take (its program is read while the thread waits in
-  // its notified call, so an exec cannot come between). A program whose names cannot be read
-  // is left untouched. Its configuration's error line, when new, is written once.
+  // act_for: COMMAND's, or, per process, that of the program the thread runs, chosen as the
+  // library chooses inside it: by the names it has when its program image (one exec, and
+  // the processes forked from it) is first seen, so that a process that renames itself
+  // later (argv[0]) keeps its configuration, and a fork keeps its parent's. An image whose
+  // names cannot be read is left untouched. A configuration's error line, when new, is
+  // written once.
   void act_for(pid_t thread);
 
   // Handles one notification and answers it (or finds it gone), for the program act_for
@@ -74,10 +78,17 @@ class Tuner {
                        socklen_t peer_length, const Decision& decision);
 
   const Config& command_config() const { return command_; }
+  const Config& config() const { return *config_; }  // act_for's choice
   const NotificationCounts& counts() const { return counts_; }
   void count_accept() { ++counts_.accept; }
   void log(const LogLine& line) const { write_log_line(*config_, stderr_, line.view()); }
   bool logging(LogLevel level) const { return config_->log_level >= level; }
+  // The supervisor's own lines, about no one call (its counts, a connection it closed): by
+  // COMMAND's configuration, whatever act_for chose last.
+  void log_as_supervisor(const LogLine& line) const {
+    write_log_line(command_, stderr_, line.view());
+  }
+  bool supervisor_logging(LogLevel level) const { return command_.log_level >= level; }
 
  private:
   void on_connect(const NotifiedCall& call, int fd, std::uint64_t address, int length,
@@ -104,6 +115,7 @@ class Tuner {
   StderrIdentity stderr_;
   bool per_process_;
   ProgramConfigurations programs_{256};
+  std::map<std::array<unsigned char, 16>, ProcessProgram> images_;  // by ExecImage::random
   Config unknown_program_;     // inactive: calls continue untouched
   std::string error_written_;  // the last configuration error line written
   SocketRecords records_;

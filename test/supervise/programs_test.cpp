@@ -1,9 +1,12 @@
 // Real programs LD_PRELOAD cannot reach (test/programs: static C, Go) under the supervisor,
 // each connection's keep-alive as the program itself reads it back from the kernel.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <regex>
@@ -105,27 +108,109 @@ TEST(SupervisePrograms, EachProcessIsDecidedByTheProgramItRuns) {
   }
 }
 
-TEST(SupervisePrograms, AProgramScopeIsDecidedForEachProcessNotForCommand) {
+// A program's section decides its own calls' lines; the supervisor's own (its counts when
+// COMMAND ends) follow COMMAND's configuration, whichever program called last.
+TEST(SupervisePrograms, TheSupervisorsOwnLinesFollowCommandsConfiguration) {
+  const std::string file = scratch_path("per-program-log.conf");
+  { std::ofstream(file) << "idle = 31\nlog = debug\n[program static_client]\nlog = error\n"; }
+  chmod(file.c_str(), 0644);
+  const std::string report =
+      client_report("static_client", {{"KASHIM_CONFIG", file}}, true, "PROGRAM; true");
+  EXPECT_NE(report.find("static_client: connected keepalive=1 idle=31"), std::string::npos)
+      << report;
+  EXPECT_EQ(report.find("connecting to"), std::string::npos) << "the client's own: " << report;
+  EXPECT_NE(report.find(" notifications (connect 1,"), std::string::npos) << report;
+}
+
+TEST(SupervisePrograms, AProgramScopeIsDecidedForEachProcessOfCommandsTree) {
   const std::string plain = client_report("static_client", {}, false, "PROGRAM; true");
   ASSERT_NE(plain.find("static_client: connected keepalive=0 "), std::string::npos) << plain;
   for (const char* shell : {"exec PROGRAM", "PROGRAM; true"}) {
-    SCOPED_TRACE(shell);
-    // The shell is left out, its client is not: the client is tuned.
-    const std::string included =
-        client_report("static_client", with(kTuned, "KASHIM_PROGRAMS", "static_*"), true, shell);
-    EXPECT_NE(included.find("static_client: connected " + std::string(kTunedLine)),
-              std::string::npos)
-        << included;
-    // The shell is in, its client is left out: the client is as without kashim.
-    const std::string excluded =
-        client_report("static_client", with(kTuned, "KASHIM_PROGRAMS", "!static_*,*"), true, shell);
-    EXPECT_NE(excluded.find("static_client: connected keepalive=0 "), std::string::npos)
-        << excluded;
+    for (const char* scope : {"!static_*,*", "sh"}) {
+      SCOPED_TRACE(std::string(shell) + " with KASHIM_PROGRAMS=" + scope);
+      // The shell is in, its client is left out: the client is as without kashim.
+      const std::string report =
+          client_report("static_client", with(kTuned, "KASHIM_PROGRAMS", scope), true, shell);
+      EXPECT_NE(report.find("static_client: connected keepalive=0 "), std::string::npos) << report;
+    }
   }
+}
+
+// A COMMAND the scope leaves out runs as without kashim, not under the filter, whatever
+// sections or scope its children may match: supervising its tree would change what every
+// program of it observes (no_new_privs: a set-user-ID program loses its privilege).
+TEST(SupervisePrograms, ACommandLeftOutRunsWithoutTheSupervisor) {
+  const std::string file = scratch_path("left-out.conf");
+  { std::ofstream(file) << "programs = static_*\nidle = 31\n[program static_client]\nidle = 41\n"; }
+  chmod(file.c_str(), 0644);
+  for (const Environment& environment :
+       {Environment{{"KASHIM_CONFIG", file}}, Environment{{"KASHIM_PROGRAMS", "php*"}},
+        Environment{{"KASHIM_DISABLE", "1"}, {"KASHIM_PROGRAMS", "php*"}}}) {
+    SCOPED_TRACE(environment.front().first + "=" + environment.front().second);
+    ProcessRun run = run_command({supervisor_path(), "--", "/bin/sh", "-c",
+                                  "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status"},
+                                 environment);
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    EXPECT_EQ(run.out, "NoNewPrivs:\t0\nSeccomp:\t0\n");
+    EXPECT_EQ(run.err, "");
+  }
+}
+
+// The library decides a process's configuration by the names it has at its first hooked
+// call, and a fork keeps its parent's: a prefork server whose worker renames itself
+// (argv[0], as gunicorn and nginx do) keeps the section its master got. The supervisor
+// decides by the names a program image has when it is first seen.
+TEST(SupervisePrograms, AProcessThatRenamesItselfKeepsItsConfiguration) {
+  KASHIM_REQUIRE(access("/usr/bin/perl", X_OK) == 0, "perl");
+  sockaddr_in address;
+  const int listener = loopback_listener(SOCK_CLOEXEC, &address, 16);
+  const std::string port = std::to_string(ntohs(address.sin_port));
+  const std::string script = scratch_path("prefork.pl");
+  {
+    std::ofstream(script)
+        << "#!/usr/bin/perl\n"
+           "use Socket qw(:all); use IO::Socket::INET;\n"
+           "sub report { my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:"
+        << port
+        << "') or die \"connect: $!\";\n"
+           "  printf STDERR \"%s idle=%d\\n\", $_[0], unpack('i', getsockopt($s, IPPROTO_TCP, "
+           "TCP_KEEPIDLE)); }\n"
+           "report('master'); $0 = 'app: master'; report('renamed');\n"
+           "if (!fork) { $0 = 'app: worker'; report('worker'); exit 0 } wait;\n";
+  }
+  chmod(script.c_str(), 0755);
+  const std::string file = scratch_path("prefork.conf");
+  { std::ofstream(file) << "idle = 31\n[program perl]\nidle = 41\n"; }
+  chmod(file.c_str(), 0644);
+  // The script is app.pl to exec (AT_EXECFN), perl by its argv[0] (the kernel's #! rule):
+  // the section is the master's by argv[0] alone.
+  ProcessRun run = run_command({supervisor_path(), "--", script}, {{"KASHIM_CONFIG", file}});
+  close(listener);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.err, "master idle=41\nrenamed idle=41\nworker idle=41\n");
 }
 
 // A peer filter in one program's section only: accept() reaches the supervisor (COMMAND's
 // own configuration has no filter), and that program's connections are decided one by one.
+// A peer filter in one program's section only: accept() reaches the supervisor (COMMAND's
+// own configuration has no filter), and that program's connections are decided one by one.
+// ... and only that program's: another's accept is the kernel's, as without a filter.
+TEST(SupervisePrograms, APeerFilterInAnotherProgramsSectionLeavesAcceptToTheKernel) {
+  const std::string file = scratch_path("other-program-peers.conf");
+  {
+    std::ofstream(file) << "idle = 31\nintvl = 7\ncnt = 4\nuser_timeout = 2500ms\n"
+                        << "[program nothing-like-this*]\npeers = 192.0.2.1\n";
+  }
+  chmod(file.c_str(), 0644);
+  const std::string report = server_report(
+      "static_server", {{"KASHIM_CONFIG", file}, {"KASHIM_LOG", "debug"}}, "exec PROGRAM");
+  EXPECT_NE(report.find("static_server: accepted " + std::string(kTunedLine)), std::string::npos)
+      << report;
+  EXPECT_NE(report.find("accept 1"), std::string::npos) << "the premise: notified: " << report;
+  EXPECT_EQ(report.find("accepted on fd"), std::string::npos)
+      << "decided by the supervisor's own accept: " << report;
+}
+
 TEST(SupervisePrograms, APeerFilterInAProgramsSectionDecidesItsAcceptedConnections) {
   for (const char* peers : {"127.0.0.1", "192.0.2.1"}) {
     SCOPED_TRACE(peers);
