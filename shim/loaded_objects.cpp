@@ -69,19 +69,59 @@ void walk_into(LoadedObjects* objects) {
 }
 
 #ifdef __GLIBC__
+// The loader's list, found as a debugger finds it: glibc's loader points the program's
+// DT_DEBUG entry at its r_debug before any constructor runs. Found this way rather than by
+// naming _r_debug, which would make libkashim.so need ld.so by name and cost the loader
+// ~2,400 instructions at every process start. The program's headers are in the auxiliary
+// vector, which the kernel puts after the environment on the initial stack: `environment`
+// is that array only where it ends where argv does (not in a constructor run by a dlopen()
+// after a setenv()). nullptr whenever anything is not as described: the caller then walks
+// with dl_iterate_phdr.
+const r_debug* loader_list(int argc, char** argv, char** environment) {
+  if (argv == nullptr || argc < 0 || environment != argv + argc + 1) return nullptr;
+  char** end = environment;
+  while (*end != nullptr) ++end;
+  // The loader removes variables it ignores in a set-user-ID program by moving the entries
+  // behind them forward: one more null then stands in front of the vector, read as AT_NULL.
+  const ElfW(Phdr)* headers = nullptr;
+  ElfW(Addr) count = 0;
+  for (auto* entry = reinterpret_cast<const ElfW(auxv_t)*>(end + 1); entry->a_type != AT_NULL;
+       ++entry) {
+    if (entry->a_type == AT_PHDR) headers = reinterpret_cast<const ElfW(Phdr)*>(entry->a_un.a_val);
+    if (entry->a_type == AT_PHNUM) count = entry->a_un.a_val;
+  }
+  if (headers == nullptr) return nullptr;
+  ElfW(Addr) bias = 0;
+  bool biased = false;
+  const ElfW(Phdr)* dynamic = nullptr;
+  for (ElfW(Addr) i = 0; i < count; ++i) {
+    if (headers[i].p_type == PT_PHDR) {
+      bias = reinterpret_cast<ElfW(Addr)>(headers) - headers[i].p_vaddr;
+      biased = true;
+    }
+    if (headers[i].p_type == PT_DYNAMIC) dynamic = &headers[i];
+  }
+  if (!biased || dynamic == nullptr) return nullptr;
+  for (auto* entry = reinterpret_cast<const ElfW(Dyn)*>(bias + dynamic->p_vaddr);
+       entry->d_tag != DT_NULL; ++entry) {
+    if (entry->d_tag == DT_DEBUG) return reinterpret_cast<const r_debug*>(entry->d_un.d_ptr);
+  }
+  return nullptr;
+}
+
 // The same walk over the loader's list itself, without calling into libc and without the
 // loader's lock: for the constructor only. At process start nothing changes the list but a
 // thread an earlier constructor started, if it opens or fails to open a library meanwhile;
 // then the list says it is not consistent and the walk takes the lock after all (a dlopen
 // beginning during the walk itself is not seen: a window of a few hundred nanoseconds).
 // When libkashim.so is itself dlopen()ed, the caller holds the lock.
-void walk_list_into(LoadedObjects* objects) {
-  if (_r_debug.r_state != r_debug::RT_CONSISTENT) {
+void walk_list_into(const r_debug* list, LoadedObjects* objects) {
+  if (list == nullptr || list->r_version < 1 || list->r_state != r_debug::RT_CONSISTENT) {
     walk_into(objects);
     return;
   }
   Noting noting(objects);
-  for (const link_map* map = _r_debug.r_map; map != nullptr; map = map->l_next) {
+  for (const link_map* map = list->r_map; map != nullptr; map = map->l_next) {
     if (!noting.note(map->l_addr, map->l_name, map->l_ld)) break;
   }
 }
@@ -89,10 +129,11 @@ void walk_list_into(LoadedObjects* objects) {
 
 }  // namespace
 
-void note_loaded_objects() {
+void note_loaded_objects([[maybe_unused]] int argc, [[maybe_unused]] char** argv,
+                         [[maybe_unused]] char** environment) {
   if (g_noted_ready.load(std::memory_order_acquire)) return;
 #ifdef __GLIBC__
-  walk_list_into(&g_noted);
+  walk_list_into(loader_list(argc, argv, environment), &g_noted);
 #else
   walk_into(&g_noted);
 #endif

@@ -65,12 +65,14 @@ bool stdin_is_a_stream_socket() {
 // glibc hands every constructor the environment the process was started with, even when an
 // earlier constructor has cleared or replaced `environ` since; musl hands none.
 #ifdef __GLIBC__
-__attribute__((constructor)) void start_kashim(int, char**, char** environment) {
+__attribute__((constructor)) void start_kashim(int argc, char** argv, char** environment) {
 #else
 __attribute__((constructor)) void start_kashim() {
+  const int argc = 0;
+  char** argv = nullptr;
   char** environment = environ;
 #endif
-  note_loaded_objects();
+  note_loaded_objects(argc, argv, environment);
   note_stderr_at_start(stderr_now());
   const AtStart needs = keep_at_start(environment);
   if (needs.check) runtime();

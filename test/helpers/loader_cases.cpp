@@ -6,6 +6,10 @@
 //   dlopen LIB OTHER  dlopen()s LIB (libkashim.so) and then OTHER, both RTLD_LOCAL, and
 //                     calls LIB's setsockopt(TCP_NODELAY) on a TCP socket: dlsym(RTLD_NEXT)
 //                     from LIB's place would find libc's, never OTHER's. Prints its result.
+//   dlopen-after-setenv LIB OTHER
+//                     the same after a setenv() that moves the environment off the initial
+//                     stack: LIB's constructor then gets an environment the auxiliary vector
+//                     does not follow.
 #include <dlfcn.h>
 #include <link.h>
 #include <netinet/in.h>
@@ -16,6 +20,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace {
@@ -56,8 +61,9 @@ int fork_in_iterate() {
 }
 
 int dlopen_then_other(const char* library, const char* other) {
-  void* first = dlopen(library, RTLD_NOW | RTLD_LOCAL);
-  void* later = first != nullptr ? dlopen(other, RTLD_NOW | RTLD_LOCAL) : nullptr;
+  // Bound lazily, as most programs open libraries: what LIB's constructor calls is bound then.
+  void* first = dlopen(library, RTLD_LAZY | RTLD_LOCAL);
+  void* later = first != nullptr ? dlopen(other, RTLD_LAZY | RTLD_LOCAL) : nullptr;
   if (later == nullptr) {
     printf("dlopen: %s\n", dlerror());
     return 2;
@@ -76,6 +82,15 @@ int dlopen_then_other(const char* library, const char* other) {
 int main(int argc, char** argv) {
   if (argc == 2 && strcmp(argv[1], "fork-in-iterate") == 0) return fork_in_iterate();
   if (argc == 4 && strcmp(argv[1], "dlopen") == 0) return dlopen_then_other(argv[2], argv[3]);
-  fprintf(stderr, "usage: kashim_loader_cases fork-in-iterate | dlopen LIB OTHER\n");
+  if (argc == 4 && strcmp(argv[1], "dlopen-after-setenv") == 0) {
+    extern char** environ;
+    char** before = environ;
+    setenv("KASHIM_LOADER_CASES_ADDED", "1", 1);
+    if (environ == before) return 2;  // not the case this is for
+    return dlopen_then_other(argv[2], argv[3]);
+  }
+  fprintf(stderr,
+          "usage: kashim_loader_cases fork-in-iterate | dlopen LIB OTHER |"
+          " dlopen-after-setenv LIB OTHER\n");
   return 2;
 }

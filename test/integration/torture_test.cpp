@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <regex>
 #include <string>
 
 #include "harness.hpp"
@@ -145,6 +146,34 @@ TEST(Torture, ADlopenedShimDoesNotCallALibraryOpenedAfterIt) {
                   with(kTuned, "KASHIM_BEHIND_REPORT", report));
   EXPECT_EQ(run.out, "setsockopt: 0\n") << run.err;
   EXPECT_EQ(read_file(report), "") << "calls reached the library opened after the shim";
+  unlink(report.c_str());
+}
+
+// The constructor finds the loader's list through the auxiliary vector behind the
+// environment it is handed, when that is the initial stack's; a libkashim.so dlopen()ed after
+// setenv() moved the environment is handed one the vector does not follow, and walks with
+// dl_iterate_phdr instead (its binding is the sign), with the same result as above.
+TEST(Torture, ADlopenedShimFindsTheLoadedObjectsAfterSetenvMovedTheEnvironment) {
+  KASHIM_SKIP_WHEN_SANITIZED("the sanitizer runtime intercepts libc");
+  std::string report = scratch_path("dlopen-setenv");
+  auto walks_with_libc = [](const ProcessRun& run) {
+    return std::regex_search(
+        run.err,
+        std::regex(R"(libkashim\.so \[0\] to \S+ \[0\]: normal symbol `dl_iterate_phdr')"));
+  };
+  const Environment debug =
+      with(with(kTuned, "KASHIM_BEHIND_REPORT", report), "LD_DEBUG", "bindings");
+  ProcessRun moved = run_command(
+      {KASHIM_LOADER_CASES_PATH, "dlopen-after-setenv", KASHIM_LIBRARY_PATH, KASHIM_BEHIND_PATH},
+      debug);
+  EXPECT_EQ(moved.out, "setsockopt: 0\n") << moved.err;
+  EXPECT_EQ(read_file(report), "") << "calls reached the library opened after the shim";
+  EXPECT_TRUE(walks_with_libc(moved))
+      << "the premise: the environment the constructor got was moved";
+  ProcessRun in_place = run_command(
+      {KASHIM_LOADER_CASES_PATH, "dlopen", KASHIM_LIBRARY_PATH, KASHIM_BEHIND_PATH}, debug);
+  EXPECT_EQ(in_place.out, "setsockopt: 0\n") << in_place.err;
+  EXPECT_FALSE(walks_with_libc(in_place)) << "the list was not found through the program";
   unlink(report.c_str());
 }
 
