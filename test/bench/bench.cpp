@@ -273,11 +273,12 @@ double setsockopt_cost_ns() {
 // the CPU to another process outweigh a cost of tens of microseconds; each round gives one ratio
 // per library.
 struct StartArm {
-  std::string name, path;  // path empty: no preload at all
-  std::string variable;    // LD_PRELOAD, or LD_AUDIT for the wrapper's audit module
-  int base;                // the arm it is measured against: -1 for no preload
-  std::vector<std::string> environment;
+  std::string name, path;                // path empty: no preload at all
+  std::string variable;                  // LD_PRELOAD, or LD_AUDIT for the wrapper's audit module
+  int base;                              // the arm it is measured against: -1 for no preload
+  std::vector<std::string> environment;  // [0] names this round's copy, when there is a path
   std::vector<char*> envp;
+  std::string copy;                                    // this round's
   std::vector<double> per_start_ns, ratios, added_ns;  // one per round
   int floor = -1;  // another arm it is also compared with, round by round
   std::vector<double> floor_ratios;
@@ -344,12 +345,16 @@ std::string short_name(const std::string& path) {
 // sits there in single pages, a file written whole (or read back after a reboot) in larger
 // blocks, and the loader's page faults map the latter in fewer steps. The same
 // libkashim.so measured 1.011 from its build directory and 1.004 from a copy; copying every
-// arm compares the libraries, not the ways their files were written.
-std::string installed_copy(const std::string& path, const std::string& directory, int index) {
+// arm compares the libraries, not the ways their files were written. Even copies written
+// alike differ: two copies of the empty library measured 0.995 to 1.006 of each other, the
+// same pair the same way through a run. So every round measures fresh copies, and the
+// rounds' median is not one copy's luck.
+std::string installed_copy(const std::string& path, const std::string& directory, int round,
+                           int index) {
   std::ifstream in(path, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::string copy =
-      directory + "/" + std::to_string(index) + "-" + path.substr(path.rfind('/') + 1);
+  std::string copy = directory + "/" + std::to_string(round) + "-" + std::to_string(index) + "-" +
+                     path.substr(path.rfind('/') + 1);
   std::ofstream out(copy, std::ios::binary);
   out.rdbuf()->pubsetbuf(nullptr, 0);  // one write of the whole file
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -359,6 +364,15 @@ std::string installed_copy(const std::string& path, const std::string& directory
     exit(2);
   }
   return copy;
+}
+
+// The arm's library, copied afresh for `round`; the previous round's copy removed.
+void copy_for_round(StartArm* arm, const std::string& directory, int round, int index) {
+  if (arm->path.empty()) return;
+  if (!arm->copy.empty()) unlink(arm->copy.c_str());
+  arm->copy = installed_copy(arm->path, directory, round, index);
+  arm->environment[0] = arm->variable + "=" + arm->copy;
+  arm->envp[0] = arm->environment[0].data();
 }
 
 void scenario_process_start(const char* kashim, const std::vector<std::string>& others) {
@@ -375,14 +389,10 @@ void scenario_process_start(const char* kashim, const std::vector<std::string>& 
   // [0] the empty library, [last] no preload. The wrapper also sets LD_AUDIT (the audit
   // module): it is measured against an empty audit module, and that one against no preload.
   std::vector<StartArm> arms;
-  std::vector<std::string> copies;
   auto add_arm = [&](const std::string& name, const std::string& path, const char* variable,
                      int base) {
-    StartArm arm{name, path, variable, base, {}, {}, {}, {}, {}, -1, {}};
-    if (!path.empty()) {
-      copies.push_back(installed_copy(path, directory, static_cast<int>(arms.size())));
-      arm.environment.push_back(arm.variable + "=" + copies.back());
-    }
+    StartArm arm{name, path, variable, base, {}, {}, {}, {}, {}, {}, -1, {}};
+    if (!path.empty()) arm.environment.push_back("");  // copy_for_round() names the copy
     arm.environment.insert(arm.environment.end(), inherited.begin(), inherited.end());
     arms.push_back(std::move(arm));
     return static_cast<int>(arms.size()) - 1;
@@ -399,7 +409,6 @@ void scenario_process_start(const char* kashim, const std::vector<std::string>& 
   for (StartArm& arm : arms) {
     for (std::string& entry : arm.environment) arm.envp.push_back(entry.data());
     arm.envp.push_back(nullptr);
-    require_silent_start(arm);  // also warms up: page cache, the loader's cache
   }
   const int n = static_cast<int>(arms.size());
   std::vector<int> order(n);
@@ -407,6 +416,10 @@ void scenario_process_start(const char* kashim, const std::vector<std::string>& 
   std::mt19937 shuffler(15);  // the same sequence of turns in every run
   pin_to_one_cpu();           // the children inherit it: no migration lands in one arm's spawns
   for (int round = 0; round < kRounds; ++round) {
+    for (int arm = 0; arm < n; ++arm) {
+      copy_for_round(&arms[arm], directory, round, arm);
+      require_silent_start(arms[arm]);  // also warms up: page cache, the loader's cache
+    }
     std::vector<std::vector<double>> times(n);
     for (int i = 0; i < kStartsPerArm; ++i) {
       std::shuffle(order.begin(), order.end(), shuffler);
@@ -463,9 +476,13 @@ void scenario_process_start(const char* kashim, const std::vector<std::string>& 
        0);
   line("the loader's own cost of LD_AUDIT", arms[empty_audit], arms[n - 1], "an empty audit module",
        0);
-  printf("  each library measured from a copy in %s (written whole, as when installed)\n",
-         directory);
-  for (const std::string& copy : copies) unlink(copy.c_str());
+  printf(
+      "  each library measured from copies in %s (written whole, as when installed;\n"
+      "  fresh ones every round)\n",
+      directory);
+  for (StartArm& arm : arms) {
+    if (!arm.copy.empty()) unlink(arm.copy.c_str());
+  }
   rmdir(directory);
   printf("  %s mapped in this process:\n", kashim);
   std::ifstream maps("/proc/self/maps");
