@@ -253,16 +253,11 @@ void check_sections(std::string_view file_text, const Sources& sources, Config* 
                     ConfigFile* only_section) {
   const ConfigFile* file = sources.file;
   decltype(config->error) error;
+  Sources checking = sources;
+  checking.program = nullptr;
+  checking.sysctl = no_sysctl;
   for (int section = 1; section <= file->sections && error.empty(); ++section) {
-    reset_in_place(only_section);
-    only_section->path = file->path;
-    only_section->present = true;
-    parse_config_file(file_text, nullptr, only_section, section);
-    Sources checking = sources;
-    checking.file = only_section;
-    checking.program = nullptr;
-    checking.sysctl = no_sysctl;
-    parse_config(checking, config);
+    parse_config_with_section(file_text, file->path, section, checking, only_section, config);
     if (!config->error.empty()) error.add(config->error.view());
   }
   parse_config(sources, config);
@@ -281,6 +276,16 @@ void check_sections(std::string_view file_text, const Sources& sources, Config* 
 }
 
 }  // namespace
+
+void parse_config_with_section(std::string_view file_text, const char* path, int section,
+                               Sources sources, ConfigFile* room, Config* config) {
+  reset_in_place(room);
+  room->path = path;
+  room->present = true;
+  parse_config_file(file_text, nullptr, room, section);
+  sources.file = room;
+  parse_config(sources, config);
+}
 
 void parse_config_with_file(std::string_view file_text, const Sources& sources, Config* config,
                             ConfigFile* section_room) {

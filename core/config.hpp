@@ -138,6 +138,12 @@ inline bool varies_by_program(const Config& config) {
   return config.programs[0] != '\0' || config.file_sections > 0;
 }
 
+// parse_config() with section `section` (1..file_sections) of the file at `path`, whose text
+// is `file_text`, as if that section were the whole file: `room` holds the section's
+// settings. For going through the sections one by one, each program's configuration in turn.
+void parse_config_with_section(std::string_view file_text, const char* path, int section,
+                               Sources sources, ConfigFile* room, Config* config);
+
 // parse_config() for a process whose configuration file has the text `file_text` (parsed
 // for this program in sources.file): when the result is active, the values of every
 // [program ...] section are checked too, those of other programs included, so that a

@@ -8,7 +8,6 @@
 #include <memory>
 #include <string_view>
 
-#include "in_place.hpp"
 #include "process_sources.hpp"
 #include "programs.hpp"
 
@@ -115,13 +114,9 @@ bool some_program_configuration(bool (*wanted)(const Config&)) {
   if (wanted(*config)) return true;
   const int sections = file->error.empty() ? file->sections : 0;
   const std::string_view whole(text->text, text->length);
+  auto room = std::make_unique<ConfigFile>();
   for (int section = 1; section <= sections; ++section) {
-    const char* path = file->path;
-    reset_in_place(file.get());
-    file->path = path;
-    file->present = true;
-    parse_config_file(whole, nullptr, file.get(), section);
-    parse_config(sources, config.get());
+    parse_config_with_section(whole, file->path, section, sources, room.get(), config.get());
     if (wanted(*config)) return true;
   }
   return false;
