@@ -10,23 +10,15 @@
 
 #include "process_sources.hpp"
 #include "programs.hpp"
+#include "unique_fd.hpp"
 
 namespace kashim {
 namespace {
 
-class File {
- public:
-  explicit File(const std::string& path) : fd_(open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
-  ~File() {
-    if (fd_ >= 0) close(fd_);
-  }
-  File(const File&) = delete;
-  File& operator=(const File&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+// A file of /proc, opened for reading.
+UniqueFd open_for_reading(const std::string& path) {
+  return UniqueFd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+}
 
 // `size` bytes at `address` in process `pid`'s memory; how many could be read (a read that
 // reaches past the end of a mapping stops there).
@@ -64,7 +56,7 @@ std::string running_file(const std::string& proc_dir) {
 std::string first_argument(const std::string& proc_dir) {
   char text[4096];
   ssize_t got = -1;
-  if (File cmdline(proc_dir + "/cmdline"); cmdline.get() >= 0) {
+  if (UniqueFd cmdline = open_for_reading(proc_dir + "/cmdline"); cmdline) {
     got = read(cmdline.get(), text, sizeof text - 1);
   }
   if (got <= 0) return "";
@@ -78,7 +70,7 @@ ExecImage exec_image_of(pid_t pid) {
   ExecImage image;
   unsigned long entries[512];
   ssize_t got = -1;
-  if (File auxv("/proc/" + std::to_string(pid) + "/auxv"); auxv.get() >= 0) {
+  if (UniqueFd auxv = open_for_reading("/proc/" + std::to_string(pid) + "/auxv"); auxv) {
     got = read(auxv.get(), entries, sizeof entries);
   }
   unsigned long random = 0;

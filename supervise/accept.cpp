@@ -88,7 +88,7 @@ void Accepts::handle(const NotifiedCall& call) {
   }
   request.listener = call.duplicate_fd(request.fd);
   struct stat status;
-  if (!request.listener.valid() || !call.still_waiting() || !fd_is_tcp(request.listener.get()) ||
+  if (!request.listener || !call.still_waiting() || !fd_is_tcp(request.listener.get()) ||
       read_int_option(request.listener.get(), SOL_SOCKET, SO_ACCEPTCONN) != 1 ||
       fstat(request.listener.get(), &status) != 0) {
     return call.continue_call();  // not a TCP listener: the kernel's error, or its accept
@@ -118,9 +118,9 @@ void Accepts::handle(const NotifiedCall& call) {
   // A non-blocking listener: the answer is there at once, a connection or EAGAIN.
   socklen_t peer_length = sizeof connection.peer;
   connection.socket =
-      OwnedFd(accept4(request.listener.get(), reinterpret_cast<sockaddr*>(&connection.peer),
-                      &peer_length, request.flags | SOCK_CLOEXEC));
-  if (!connection.socket.valid()) return answer_failure(request, errno);
+      UniqueFd(accept4(request.listener.get(), reinterpret_cast<sockaddr*>(&connection.peer),
+                       &peer_length, request.flags | SOCK_CLOEXEC));
+  if (!connection.socket) return answer_failure(request, errno);
   connection.peer_length = peer_length;
   deliver(request, std::move(connection));
 }

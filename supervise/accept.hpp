@@ -38,7 +38,7 @@ bool accepts_need_notifying(const Config& config);
 
 // A connection the supervisor accepted, with its peer as accept() gave it.
 struct AcceptedConnection {
-  OwnedFd socket;
+  UniqueFd socket;
   sockaddr_storage peer{};
   socklen_t peer_length = 0;
   bool decided = false;
@@ -53,7 +53,7 @@ struct AcceptRequest {
   std::uint64_t address = 0;         // where the program wants the peer's address, or 0
   std::uint64_t length_address = 0;  // its socklen_t
   int flags = 0;                     // SOCK_NONBLOCK, SOCK_CLOEXEC (accept4)
-  OwnedFd listener;                  // the supervisor's copy
+  UniqueFd listener;                 // the supervisor's copy
   ino_t listener_inode = 0;
 };
 
@@ -105,7 +105,7 @@ class Accepts {
     explicit Wait(AcceptRequest waiting) : request(std::move(waiting)) {}
     AcceptRequest request;
     std::thread thread;
-    OwnedFd caller_pidfd;           // of the program's thread that waits: readable once it exits
+    UniqueFd caller_pidfd;          // of the program's thread that waits: readable once it exits
     std::atomic<bool> gone{false};  // the call was interrupted: nothing to answer
     std::atomic<bool> stopping{false};  // stop_waiting(): leave the call unanswered
     std::atomic<bool> unanswered{false};

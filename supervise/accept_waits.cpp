@@ -44,8 +44,8 @@ Accepts::Accepts(Tuner& tuner, bool install_supported)
 void Accepts::start_waiting(AcceptRequest request) {
   collect_finished();  // a program restarting an interrupted accept makes many
   if (waits_.size() >= kMaxWaits) return request.call.continue_call();
-  OwnedFd caller_pidfd = open_thread_pidfd(request.call.thread());
-  if (!caller_pidfd.valid()) return request.call.continue_call();  // gone, or out of descriptors
+  UniqueFd caller_pidfd = open_thread_pidfd(request.call.thread());
+  if (!caller_pidfd) return request.call.continue_call();  // gone, or out of descriptors
   Wait& wait = waits_.emplace_back(std::move(request));
   wait.caller_pidfd = std::move(caller_pidfd);
   try {
@@ -75,7 +75,7 @@ void Accepts::wait_for_connection(Wait* wait) {
     std::lock_guard<std::mutex> hold(lock_);
     tuner_.act_for(request.call.thread());  // other calls were served while this one waited
     if (fd >= 0) {
-      connection.socket = OwnedFd(fd);
+      connection.socket = UniqueFd(fd);
       connection.peer_length = peer_length;
       deliver(request, std::move(connection));  // kept for the next accept if the call is gone
     } else if (wait->stopping && !wait->gone) {
@@ -87,7 +87,7 @@ void Accepts::wait_for_connection(Wait* wait) {
     }
     // A call gone with its thread (exit, exec) may leave its port to be bound again at once:
     // the copy of the listener goes now, not when the wait is collected.
-    if (wait->gone) wait->request.listener = OwnedFd();
+    if (wait->gone) wait->request.listener = UniqueFd();
     break;
   }
   wait->finished = true;

@@ -184,8 +184,8 @@ bool runs_a_shell(std::string_view interpreter, std::string_view arguments) {
 }
 
 RouteChoice judge(const std::string& path, int depth) {
-  OwnedFd file(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!file.valid()) return {false, "cannot read " + path + ": " + std::strerror(errno)};
+  UniqueFd file(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!file) return {false, "cannot read " + path + ": " + std::strerror(errno)};
   unsigned char start[256] = {};
   const ssize_t got = pread(file.get(), start, sizeof start - 1, 0);
   if (got >= 2 && start[0] == '#' && start[1] == '!') {

@@ -92,12 +92,12 @@ void report_counts(const Tuner& tuner, pid_t child, const char* what) {
 // forked and let its parent exit): their calls must keep being answered, or they would fail
 // with ENOSYS. A detached copy of the supervisor serves them until the last one is gone,
 // while this one ends as COMMAND did.
-void serve_descendants(OwnedFd& listener, Tuner& tuner, Accepts& accepts, const ProcessState& state,
-                       int signal_fd) {
+void serve_descendants(UniqueFd& listener, Tuner& tuner, Accepts& accepts,
+                       const ProcessState& state, int signal_fd) {
   // fork() copies only the calling thread: the accepts waiting in threads wait again in the
   // copy's own.
   accepts.stop_waiting();
-  if (!listener.valid() || !filter_in_use(listener.get())) return;
+  if (!listener || !filter_in_use(listener.get())) return;
   const pid_t server = fork();
   if (server != 0) return;  // the supervisor goes on to exit (a failed fork: it has to)
   accepts.resume_waiting();
@@ -250,20 +250,20 @@ class Supervision {
 
 }  // namespace
 
-void supervise_until_exit(pid_t child, OwnedFd listener, bool install_supported, Tuner& tuner,
+void supervise_until_exit(pid_t child, UniqueFd listener, bool install_supported, Tuner& tuner,
                           ProcessState* state) {
   Accepts accepts(tuner, install_supported);
   sigset_t signals = supervisor_signals();
-  OwnedFd signal_fd(signalfd(-1, &signals, SFD_CLOEXEC));
+  UniqueFd signal_fd(signalfd(-1, &signals, SFD_CLOEXEC));
   Supervision supervision(child, state);
-  if (!signal_fd.valid()) {
+  if (!signal_fd) {
     supervision.wait_blocking();
     end_as(supervision.status(), state);
   }
   bool ended = false;
   while (!ended) {
     pollfd entries[2] = {{signal_fd.get(), POLLIN, 0}, {listener.get(), POLLIN, 0}};
-    const nfds_t count = listener.valid() ? 2 : 1;
+    const nfds_t count = listener ? 2 : 1;
     if (poll_and_tick(entries, count, accepts) < 0) {
       if (errno == EINTR) continue;
       supervision.wait_blocking();  // cannot watch any longer (ENOMEM): at least wait

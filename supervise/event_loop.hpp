@@ -14,7 +14,7 @@ namespace kashim::supervise {
 // same signal. Never returns. `listener` may be invalid: COMMAND runs untuned, and the
 // supervisor only forwards signals and waits. `install_supported`: the kernel can hand the
 // program a descriptor while answering (accept.hpp).
-[[noreturn]] void supervise_until_exit(pid_t child, OwnedFd listener, bool install_supported,
+[[noreturn]] void supervise_until_exit(pid_t child, UniqueFd listener, bool install_supported,
                                        Tuner& tuner, ProcessState* state);
 
 }  // namespace kashim::supervise

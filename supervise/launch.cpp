@@ -228,7 +228,7 @@ Launched launch(const LaunchRequest& request, Tuner& tuner, ProcessState* state)
     launched.unavailable = "socketpair failed, " + errno_text(errno);
     return launched;
   }
-  OwnedFd ours(channel[0]);
+  UniqueFd ours(channel[0]);
   const pid_t supervisor = getpid();
   const pid_t child = fork();
   if (child < 0) {
@@ -237,7 +237,7 @@ Launched launch(const LaunchRequest& request, Tuner& tuner, ProcessState* state)
     return launched;
   }
   if (child == 0) {
-    ours = OwnedFd();
+    ours = UniqueFd();
     run_child(request, tuner, *state, channel[1], supervisor);
   }
   close(channel[1]);
@@ -256,16 +256,16 @@ Launched launch(const LaunchRequest& request, Tuner& tuner, ProcessState* state)
     return launched;
   }
   if (report.stage == ChildReport::kListening) {
-    OwnedFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, child, 0)));
-    if (!pidfd.valid()) {
+    UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, child, 0)));
+    if (!pidfd) {
       launched.unavailable = "pidfd_open failed, " + errno_text(errno) + " (Linux 5.3 or later)";
     } else {
       launched.listener =
-          OwnedFd(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), report.listener, 0)));
+          UniqueFd(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), report.listener, 0)));
       launched.install_supported =
-          launched.listener.valid() && install_and_answer_supported(launched.listener.get());
-      if (launched.listener.valid()) wake_on_the_callers_cpu(launched.listener.get());
-      if (!launched.listener.valid()) {
+          launched.listener && install_and_answer_supported(launched.listener.get());
+      if (launched.listener) wake_on_the_callers_cpu(launched.listener.get());
+      if (!launched.listener) {
         launched.unavailable = "pidfd_getfd failed, " + errno_text(errno) +
                                (errno == ENOSYS ? " (Linux 5.6 or later)"
                                                 : " (ptrace access to the child is refused)");
@@ -293,7 +293,7 @@ Launched launch(const LaunchRequest& request, Tuner& tuner, ProcessState* state)
   if (!send_all(ours.get(), &command, 1) || command == kGiveUp || command == kProbed) {
     reap(child);
     launched.child = -1;
-    launched.listener = OwnedFd();
+    launched.listener = UniqueFd();
   }
   return launched;
 }

@@ -52,8 +52,8 @@ struct ProcessState {
 };
 
 struct Launched {
-  pid_t child = -1;  // -1: not started (launch failed, or --strict refused)
-  OwnedFd listener;  // invalid: COMMAND runs untuned
+  pid_t child = -1;   // -1: not started (launch failed, or --strict refused)
+  UniqueFd listener;  // invalid: COMMAND runs untuned
   // The kernel installs a descriptor in COMMAND while answering (accept.hpp).
   bool install_supported = false;
   std::string unavailable;  // why the route could not run, when it could not

@@ -231,7 +231,7 @@ int available(const char* program) {
                  launched.unavailable.c_str());
     std::exit(kNotRun);
   }
-  if (request.notify_accepts && !launched.install_supported && launched.listener.valid() &&
+  if (request.notify_accepts && !launched.install_supported && launched.listener &&
       config.log_level >= LogLevel::kInfo) {
     write_log_line(config, stderr_at_start,
                    "supervise: this kernel cannot hand over a connection while answering "

@@ -23,18 +23,6 @@
 
 namespace kashim::supervise {
 
-OwnedFd& OwnedFd::operator=(OwnedFd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = other.release();
-  }
-  return *this;
-}
-
-OwnedFd::~OwnedFd() {
-  if (fd_ >= 0) close(fd_);
-}
-
 namespace {
 
 // The process a thread belongs to, from /proc: for kernels before 6.9, whose pidfd_open
@@ -55,7 +43,7 @@ pid_t process_of(pid_t thread) {
 
 }  // namespace
 
-OwnedFd open_thread_pidfd(pid_t thread, bool* of_process) {
+UniqueFd open_thread_pidfd(pid_t thread, bool* of_process) {
   // The thread's own pidfd reaches the descriptor table it uses, even one it unshared.
   int fd = static_cast<int>(syscall(SYS_pidfd_open, thread, PIDFD_THREAD));
   if (fd < 0 && errno == EINVAL) {
@@ -63,7 +51,7 @@ OwnedFd open_thread_pidfd(pid_t thread, bool* of_process) {
     if (process > 0) fd = static_cast<int>(syscall(SYS_pidfd_open, process, 0));
     if (of_process != nullptr) *of_process = process != thread;
   }
-  return OwnedFd(fd);
+  return UniqueFd(fd);
 }
 
 bool NotifiedCall::read_memory(std::uint64_t address, void* into, std::size_t length) const {
@@ -90,14 +78,14 @@ bool NotifiedCall::write_memory(std::uint64_t address, const void* from, std::si
   return copied == static_cast<ssize_t>(length);
 }
 
-OwnedFd NotifiedCall::duplicate_fd(int fd) const {
-  if (fd < 0) return OwnedFd();
+UniqueFd NotifiedCall::duplicate_fd(int fd) const {
+  if (fd < 0) return UniqueFd();
   bool of_process = false;
-  OwnedFd pidfd = open_thread_pidfd(thread(), &of_process);
-  if (!pidfd.valid()) return OwnedFd();
-  OwnedFd duplicate(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
-  if (of_process && duplicate.valid() && !same_file_as_threads(duplicate.get(), fd)) {
-    return OwnedFd();  // the process's table, not the one this thread unshared: untouched
+  UniqueFd pidfd = open_thread_pidfd(thread(), &of_process);
+  if (!pidfd) return UniqueFd();
+  UniqueFd duplicate(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
+  if (of_process && duplicate && !same_file_as_threads(duplicate.get(), fd)) {
+    return UniqueFd();  // the process's table, not the one this thread unshared: untouched
   }
   return duplicate;
 }

@@ -9,34 +9,14 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "unique_fd.hpp"
+
 namespace kashim::supervise {
-
-// A descriptor the supervisor owns, closed when it goes out of scope.
-class OwnedFd {
- public:
-  OwnedFd() = default;
-  explicit OwnedFd(int fd) : fd_(fd) {}
-  OwnedFd(OwnedFd&& other) noexcept : fd_(other.release()) {}
-  OwnedFd& operator=(OwnedFd&& other) noexcept;
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  ~OwnedFd();
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // A pidfd of `thread` (PIDFD_THREAD, Linux 6.9: readable once the thread has exited), or
 // before 6.9 of its process (readable once the whole process has exited; `of_process` then
 // says so); invalid when the thread is gone.
-OwnedFd open_thread_pidfd(pid_t thread, bool* of_process = nullptr);
+UniqueFd open_thread_pidfd(pid_t thread, bool* of_process = nullptr);
 
 class NotifiedCall {
  public:
@@ -57,7 +37,7 @@ class NotifiedCall {
   bool write_memory(std::uint64_t address, const void* from, std::size_t length) const;
   // The program's descriptor `fd`, duplicated into the supervisor (pidfd_getfd); invalid
   // when the program has no such descriptor or the kernel refuses.
-  OwnedFd duplicate_fd(int fd) const;
+  UniqueFd duplicate_fd(int fd) const;
   // The call still waits for an answer: what was read belongs to it.
   bool still_waiting() const;
 

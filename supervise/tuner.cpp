@@ -113,8 +113,8 @@ void Tuner::on_connect(const NotifiedCall& call, int fd, std::uint64_t address, 
     return call.continue_call();
   }
   const Peer peer = read_peer(call, address, length);
-  OwnedFd socket = call.duplicate_fd(fd);
-  if (!socket.valid() || !call.still_waiting()) return call.continue_call();
+  UniqueFd socket = call.duplicate_fd(fd);
+  if (!socket || !call.still_waiting()) return call.continue_call();
   SocketRecord* record = fd_is_tcp(socket.get()) ? records_.of(socket.get()) : nullptr;
   // Decided when the socket is neither connecting nor connected: its first attempt, or one
   // after an attempt that failed (as the preload decides the connect() the kernel takes). A
@@ -137,8 +137,8 @@ void Tuner::on_sendmsg_fastopen(const NotifiedCall& call) {
 
 void Tuner::on_listen(const NotifiedCall& call) {
   const int fd = call.int_argument(0);
-  OwnedFd socket = call.duplicate_fd(fd);
-  if (!socket.valid() || !call.still_waiting()) return call.continue_call();
+  UniqueFd socket = call.duplicate_fd(fd);
+  if (!socket || !call.still_waiting()) return call.continue_call();
   SocketRecord* record = fd_is_tcp(socket.get()) ? records_.of(socket.get()) : nullptr;
   if (record == nullptr || record->decided) return call.continue_call();
   record->decided = true;
@@ -184,8 +184,8 @@ void Tuner::on_setsockopt(const NotifiedCall& call) {
     return call.continue_call();
   }
   const socklen_t length = static_cast<socklen_t>(optlen);
-  OwnedFd socket = call.duplicate_fd(fd);
-  if (!socket.valid() || !call.still_waiting() || !fd_is_tcp(socket.get())) {
+  UniqueFd socket = call.duplicate_fd(fd);
+  if (!socket || !call.still_waiting() || !fd_is_tcp(socket.get())) {
     return call.continue_call();
   }
   SocketRecord* record = records_.of(socket.get());

@@ -149,7 +149,7 @@ TEST(InspectRace, AProcessThatExitsMidwayEndsWithAMessage) {
 TEST(InspectRace, AProcessGoneBeforeItsListingIsNotMistakenForAnother) {
   Child target = start_target();
   const pid_t pid = target.pid();
-  inspect::UniqueFd pidfd = inspect::open_process(pid);
+  UniqueFd pidfd = inspect::open_process(pid);
   ASSERT_TRUE(pidfd);
   EXPECT_FALSE(inspect::process_exited(pidfd.get()));
   target.kill_and_wait();

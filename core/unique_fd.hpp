@@ -1,12 +1,14 @@
-// A descriptor that closes itself: duplicates of another process's sockets must never leak
-// into the next process inspected, whatever path a function leaves by.
+// A descriptor that closes itself, whatever path a function leaves by: the routes' programs
+// (status/apply, the supervisor) hold duplicates of other processes' sockets, pidfds and
+// files of /proc, and none may leak into the next process they act on. Not for the library:
+// nothing in a host program holds a descriptor across calls.
 #pragma once
 
 #include <unistd.h>
 
 #include <utility>
 
-namespace kashim::inspect {
+namespace kashim {
 
 class UniqueFd {
  public:
@@ -33,4 +35,4 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-}  // namespace kashim::inspect
+}  // namespace kashim
