@@ -6,10 +6,13 @@
 //   dlopen LIB OTHER  dlopen()s LIB (libkashim.so) and then OTHER, both RTLD_LOCAL, and
 //                     calls LIB's setsockopt(TCP_NODELAY) on a TCP socket: dlsym(RTLD_NEXT)
 //                     from LIB's place would find libc's, never OTHER's. Prints its result.
+//   dlopen-lazy LIB OTHER
+//                     the same with RTLD_LAZY: what LIB's constructor calls is bound then, so
+//                     that LD_DEBUG=bindings shows it.
 //   dlopen-after-setenv LIB OTHER
-//                     the same after a setenv() that moves the environment off the initial
-//                     stack: LIB's constructor then gets an environment the auxiliary vector
-//                     does not follow.
+//                     dlopen-lazy after a setenv() that moves the environment off the
+//                     initial stack: LIB's constructor then gets an environment the auxiliary
+//                     vector does not follow.
 #include <dlfcn.h>
 #include <link.h>
 #include <netinet/in.h>
@@ -60,10 +63,9 @@ int fork_in_iterate() {
   return 0;
 }
 
-int dlopen_then_other(const char* library, const char* other) {
-  // Bound lazily, as most programs open libraries: what LIB's constructor calls is bound then.
-  void* first = dlopen(library, RTLD_LAZY | RTLD_LOCAL);
-  void* later = first != nullptr ? dlopen(other, RTLD_LAZY | RTLD_LOCAL) : nullptr;
+int dlopen_then_other(const char* library, const char* other, int binding) {
+  void* first = dlopen(library, binding | RTLD_LOCAL);
+  void* later = first != nullptr ? dlopen(other, binding | RTLD_LOCAL) : nullptr;
   if (later == nullptr) {
     printf("dlopen: %s\n", dlerror());
     return 2;
@@ -81,16 +83,21 @@ int dlopen_then_other(const char* library, const char* other) {
 
 int main(int argc, char** argv) {
   if (argc == 2 && strcmp(argv[1], "fork-in-iterate") == 0) return fork_in_iterate();
-  if (argc == 4 && strcmp(argv[1], "dlopen") == 0) return dlopen_then_other(argv[2], argv[3]);
+  if (argc == 4 && strcmp(argv[1], "dlopen") == 0) {
+    return dlopen_then_other(argv[2], argv[3], RTLD_NOW);
+  }
+  if (argc == 4 && strcmp(argv[1], "dlopen-lazy") == 0) {
+    return dlopen_then_other(argv[2], argv[3], RTLD_LAZY);
+  }
   if (argc == 4 && strcmp(argv[1], "dlopen-after-setenv") == 0) {
     extern char** environ;
     char** before = environ;
     setenv("KASHIM_LOADER_CASES_ADDED", "1", 1);
     if (environ == before) return 2;  // not the case this is for
-    return dlopen_then_other(argv[2], argv[3]);
+    return dlopen_then_other(argv[2], argv[3], RTLD_LAZY);
   }
   fprintf(stderr,
           "usage: kashim_loader_cases fork-in-iterate | dlopen LIB OTHER |"
-          " dlopen-after-setenv LIB OTHER\n");
+          " dlopen-lazy LIB OTHER | dlopen-after-setenv LIB OTHER\n");
   return 2;
 }

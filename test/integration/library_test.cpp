@@ -1,6 +1,8 @@
 // What libkashim.so is as a file: what it exports and what it needs at run time.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <cstring>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -75,6 +77,37 @@ TEST(Library, TheHookedNamesAreTheSameInEveryList) {
 TEST(Library, NeedsNothingButLibc) {
   KASHIM_SKIP_WHEN_SANITIZED("the library needs the sanitizer runtime");
   EXPECT_EQ(needed_libraries(KASHIM_LIBRARY_PATH), (std::set<std::string>{"libc.so.6"}));
+}
+
+// The library's unwind tables end with the zero word an unwinder that walks .eh_frame (rather
+// than .eh_frame_hdr's table) stops at: crtendS.o's, linked last though the start files are
+// not (CMakeLists.txt). Without it such a walk read on into whatever followed the section.
+TEST(Library, ItsUnwindTablesEndWithTheirTerminator) {
+  ProcessRun run = run_command({"readelf", "-SW", KASHIM_LIBRARY_PATH}, {});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::smatch match;
+  // "[17] .eh_frame  PROGBITS  ADDRESS OFFSET SIZE ..."
+  std::regex section(R"(\] \.eh_frame +PROGBITS +[0-9a-f]+ ([0-9a-f]+) ([0-9a-f]+))");
+  ASSERT_TRUE(std::regex_search(run.out, match, section)) << run.out;
+  const std::size_t offset = std::stoul(match[1], nullptr, 16);
+  const std::size_t size = std::stoul(match[2], nullptr, 16);
+  const std::string file = read_file(KASHIM_LIBRARY_PATH);
+  ASSERT_LE(offset + size, file.size());
+  // Record by record, as such an unwinder walks: each begins with its length; the
+  // terminator is a record of length 0, and must be the last 4 bytes.
+  std::size_t at = offset, end = offset + size;
+  bool terminated = false;
+  while (at + 4 <= end) {
+    std::uint32_t length;
+    memcpy(&length, file.data() + at, sizeof length);
+    if (length == 0) {
+      terminated = at + 4 == end;
+      break;
+    }
+    ASSERT_NE(length, 0xffffffffu) << "64-bit records are not expected here";
+    at += 4 + length;
+  }
+  EXPECT_TRUE(terminated) << "the records end at " << at - offset << " of " << size << " bytes";
 }
 
 // Every function kashim's own code calls through the dynamic linker is one a program (or an

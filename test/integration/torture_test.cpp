@@ -171,7 +171,7 @@ TEST(Torture, ADlopenedShimFindsTheLoadedObjectsAfterSetenvMovedTheEnvironment) 
   EXPECT_TRUE(walks_with_libc(moved))
       << "the premise: the environment the constructor got was moved";
   ProcessRun in_place = run_command(
-      {KASHIM_LOADER_CASES_PATH, "dlopen", KASHIM_LIBRARY_PATH, KASHIM_BEHIND_PATH}, debug);
+      {KASHIM_LOADER_CASES_PATH, "dlopen-lazy", KASHIM_LIBRARY_PATH, KASHIM_BEHIND_PATH}, debug);
   EXPECT_EQ(in_place.out, "setsockopt: 0\n") << in_place.err;
   EXPECT_FALSE(walks_with_libc(in_place)) << "the list was not found through the program";
   unlink(report.c_str());
