@@ -91,17 +91,14 @@ const r_debug* loader_list(int argc, char** argv, char** environment) {
     if (entry->a_type == AT_PHNUM) count = entry->a_un.a_val;
   }
   if (headers == nullptr) return nullptr;
-  ElfW(Addr) bias = 0;
-  bool biased = false;
+  const ElfW(Phdr)* own = nullptr;  // the headers' own entry: where they are, unbiased
   const ElfW(Phdr)* dynamic = nullptr;
   for (ElfW(Addr) i = 0; i < count; ++i) {
-    if (headers[i].p_type == PT_PHDR) {
-      bias = reinterpret_cast<ElfW(Addr)>(headers) - headers[i].p_vaddr;
-      biased = true;
-    }
+    if (headers[i].p_type == PT_PHDR) own = &headers[i];
     if (headers[i].p_type == PT_DYNAMIC) dynamic = &headers[i];
   }
-  if (!biased || dynamic == nullptr) return nullptr;
+  if (own == nullptr || dynamic == nullptr) return nullptr;
+  const ElfW(Addr) bias = reinterpret_cast<ElfW(Addr)>(headers) - own->p_vaddr;
   for (auto* entry = reinterpret_cast<const ElfW(Dyn)*>(bias + dynamic->p_vaddr);
        entry->d_tag != DT_NULL; ++entry) {
     if (entry->d_tag == DT_DEBUG) return reinterpret_cast<const r_debug*>(entry->d_un.d_ptr);
