@@ -474,7 +474,7 @@ void scenario_process_start(const char* kashim, const std::vector<std::string>& 
                       percentile(ratios, 0.5), percentile(ratios, 0.25), percentile(ratios, 0.75)},
            0);
   };
-  against("   libkashim.so against that empty library", arms[empty_as_shim],
+  against("   libkashim.so against its layout, empty", arms[empty_as_shim],
           "an empty library linked as libkashim.so is");
   against("   libkashim.so against its start checks", arms[start_checks],
           "an empty library making the same 3 start system calls");
