@@ -146,60 +146,70 @@ TEST(Library, ImportsOnlyWhatOnlyLibcAndTheLoaderKnow) {
   }
 }
 
+// The kernel's view of a process started with `environment`: /bin/cat's own
+// /proc/self/maps, a mapping a line, in address order.
+struct Mapping {
+  std::string permissions, offset, path;
+};
+std::vector<Mapping> mappings_under(const Environment& environment) {
+  ProcessRun run = run_command({"/bin/cat", "/proc/self/maps"}, environment);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  std::vector<Mapping> mappings;
+  std::istringstream maps(run.out);
+  for (std::string line; std::getline(maps, line);) {
+    std::istringstream fields(line);
+    std::string range, device, inode;
+    Mapping mapping;
+    fields >> range >> mapping.permissions >> mapping.offset >> device >> inode >> mapping.path;
+    mappings.push_back(mapping);
+  }
+  return mappings;
+}
+
+// The permissions of the mappings of the file named `file_name`, in address order.
+std::vector<std::string> permissions_of(const std::string& file_name,
+                                        const std::vector<Mapping>& mappings) {
+  std::vector<std::string> permissions;
+  for (const Mapping& mapping : mappings) {
+    if (mapping.path.ends_with("/" + file_name)) permissions.push_back(mapping.permissions);
+  }
+  return permissions;
+}
+
 // The loader loads what an audit module needs into the module's namespace a second time: a
 // module needing libc cost every process of the wrapper's command ~0.2 ms at start.
 TEST(Library, AuditModuleExportsOnlyTheAuditInterfaceAndNeedsNoLibrary) {
   EXPECT_EQ(exported_symbols(KASHIM_AUDIT_PATH),
             (std::set<std::string>{"la_activity", "la_objopen", "la_symbind64", "la_version"}));
   EXPECT_EQ(needed_libraries(KASHIM_AUDIT_PATH), std::set<std::string>{});
-  // The kernel's view: libc's file mapped from its start once, as without the module.
-  ProcessRun run = run_command({"/bin/cat", "/proc/self/maps"}, {{"LD_AUDIT", KASHIM_AUDIT_PATH}});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
+  // The kernel's view: libc's file mapped from its start once, as without the module. A copy
+  // of the module is one executable mapping (its file fits in the one page that both its
+  // segments map from).
   int libc_copies = 0, audit_copies = 0;
-  std::istringstream maps(run.out);
-  for (std::string line; std::getline(maps, line);) {
-    std::istringstream fields(line);
-    std::string range, permissions, offset;
-    fields >> range >> permissions >> offset;
-    // A copy of the module is one executable mapping (its file fits in the one page that
-    // both its segments map from); a copy of libc, its file mapped from its start.
-    libc_copies += offset == "00000000" && line.find("/libc.so.6") != std::string::npos;
-    audit_copies += permissions == "r-xp" && line.find("libkashim-audit.so") != std::string::npos;
+  for (const Mapping& mapping : mappings_under({{"LD_AUDIT", KASHIM_AUDIT_PATH}})) {
+    libc_copies += mapping.offset == "00000000" && mapping.path.ends_with("/libc.so.6");
+    audit_copies += mapping.permissions == "r-xp" && mapping.path.ends_with("/libkashim-audit.so");
   }
-  EXPECT_EQ(audit_copies, 1) << run.out;
-  EXPECT_EQ(libc_copies, 1) << run.out;
+  EXPECT_EQ(audit_copies, 1);
+  EXPECT_EQ(libc_copies, 1);
 }
 
 // The kernel's view of a process the library was preloaded into: the loader mapped it in two
 // segments (read and execute; read and write, of which the part the loader protects after
 // relocation, RELRO, is read only), where GNU ld's default layout on x86-64 gives a library
-// four segments and five mappings. Each mapping is one more mmap() or mprotect() and one more area
-// for the kernel to make and tear down in every process: ~20 us of a /bin/true start here
-// (scripts/bench 5, doc/performance.md). Nothing is mapped writable and executable.
-std::vector<std::string> mappings_of(const std::string& file_name, const Environment& env) {
-  ProcessRun run = run_command({"/bin/cat", "/proc/self/maps"}, env);
-  EXPECT_EQ(run.exit_code, 0) << run.err;
-  std::vector<std::string> permissions;
-  std::istringstream maps(run.out);
-  for (std::string line; std::getline(maps, line);) {
-    if (!line.ends_with("/" + file_name)) continue;
-    std::istringstream fields(line);
-    std::string range, mapped;
-    fields >> range >> mapped;
-    permissions.push_back(mapped);
-  }
-  return permissions;
-}
-
+// four segments and five mappings. Each mapping is one more mmap() or mprotect() and one more
+// area for the kernel to make and tear down in every process: ~20 us of a /bin/true start
+// here (scripts/bench 5, doc/performance.md). Nothing is mapped writable and executable.
 TEST(Library, IsMappedInTwoSegmentsWithItsRelocatedPartReadOnly) {
   const std::vector<std::string> expected = {"r-xp", "r--p", "rw-p"};
-  EXPECT_EQ(mappings_of("libkashim.so", {{"LD_PRELOAD", preload_value(KASHIM_LIBRARY_PATH)},
-                                         {"KASHIM_IDLE", "30"}}),
+  EXPECT_EQ(permissions_of("libkashim.so",
+                           mappings_under({{"LD_PRELOAD", preload_value(KASHIM_LIBRARY_PATH)},
+                                           {"KASHIM_IDLE", "30"}})),
             expected);
   // The audit module writes nothing after the loader has relocated it: with GNU ld all of its
   // writable part is protected then; lld gives the data past RELRO a segment of its own.
   const std::vector<std::string> audit =
-      mappings_of("libkashim-audit.so", {{"LD_AUDIT", KASHIM_AUDIT_PATH}});
+      permissions_of("libkashim-audit.so", mappings_under({{"LD_AUDIT", KASHIM_AUDIT_PATH}}));
   const std::vector<std::string> all_protected = {"r-xp", "r--p"};
   EXPECT_EQ(audit, KASHIM_LINKER_IS_LLD ? expected : all_protected);
 }
